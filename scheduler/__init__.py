@@ -1,0 +1,1 @@
+"""Timed work: reminders, outbox delivery, state sweeps and retention, run by APScheduler."""

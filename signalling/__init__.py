@@ -1,0 +1,1 @@
+"""Signalling for video sessions: WebSocket rooms, waiting room, TURN credentials, aiortc peer."""

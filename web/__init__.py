@@ -1,0 +1,1 @@
+"""Web pages: Jinja2 templates, static assets, page handlers and translations."""
