@@ -1,0 +1,65 @@
+"""Reading request bodies and query parameters into validated inputs."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from service.errors import DomainError, InvalidInput
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class MalformedJson(DomainError):
+    status = 400
+    title = "Malformed JSON"
+    type_slug = "malformed-json"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    title = "Unsupported media type"
+    type_slug = "unsupported-media-type"
+
+
+async def read_body(request: web.Request, model: type[M]) -> M:
+    """Parse a JSON body into `model`; pydantic's errors become 422 problems with the field."""
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("Send the body as application/json.", field="body")
+    raw = await request.read()  # aiohttp refuses bodies over client_max_size with 413
+    try:
+        data = json.loads(raw or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MalformedJson(f"The body is not valid JSON: {exc}", field="body") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput("The body must be a JSON object.", field="body")
+    return model.model_validate(data)
+
+
+def query_int(request: web.Request, name: str, *, required: bool = False) -> int | None:
+    value = request.query.get(name)
+    if value is None or value == "":
+        if required:
+            raise InvalidInput(f"The query parameter {name} is required.", field=name)
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{name} must be a whole number.", field=name) from exc
+
+
+def query_datetime(request: web.Request, name: str) -> datetime | None:
+    value = request.query.get(name)
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{name} must be an ISO 8601 date-time.", field=name) from exc
+    if parsed.tzinfo is None:
+        raise InvalidInput(f"{name} must include a time zone offset.", field=name)
+    return parsed

@@ -1,0 +1,16 @@
+"""Typed keys for everything the application object carries."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from aiohttp import web
+from service.clock import Clock
+from service.settings import Settings
+from service.throttle import LoginThrottle
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)
+ENGINE = web.AppKey("engine", AsyncEngine)
+DB = web.AppKey("db", async_sessionmaker[AsyncSession])
+THROTTLE = web.AppKey("throttle", LoginThrottle)

@@ -1,0 +1,154 @@
+"""Who is making a request: login sessions, roles and CSRF protection.
+
+Sessions are encrypted cookies (aiohttp-session): HttpOnly, SameSite=Lax, Secure over https.
+Every state-changing request made with a session carries the session's CSRF token, as a form
+field or an `X-CSRF-Token` header.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from aiohttp_session import Session, get_session, new_session
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+
+from service import appkeys
+from service.errors import NotAllowed, NotAuthenticated
+from service.models import User
+from service.settings import Settings
+
+SESSION_COOKIE = "samkons_session"
+SESSION_MAX_AGE = 12 * 3600
+ACTOR_KEY = "samkons.actor"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CLINICIAN_ROLES = frozenset({"gp", "specialist", "coordinator"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The logged-in account, as the domain needs it (no password hash, no ORM object)."""
+
+    user_id: int
+    role: str
+    name: str
+    language: str
+    gp_office_id: int | None
+    department_id: int | None
+
+    @property
+    def is_clinician(self) -> bool:
+        return self.role in CLINICIAN_ROLES
+
+    @classmethod
+    def of(cls, user: User) -> Actor:
+        return cls(
+            user_id=user.id,
+            role=user.role,
+            name=user.name,
+            language=user.language,
+            gp_office_id=user.gp_office_id,
+            department_id=user.department_id,
+        )
+
+
+def session_storage(settings: Settings) -> EncryptedCookieStorage:
+    key = hashlib.sha256(b"session:" + settings.secret_key.get_secret_value().encode()).digest()
+    return EncryptedCookieStorage(
+        base64.urlsafe_b64encode(key),
+        cookie_name=SESSION_COOKIE,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.secure_cookies,
+        max_age=SESSION_MAX_AGE,
+    )
+
+
+async def csrf_token(request: web.Request) -> str:
+    session = await get_session(request)
+    token = session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return token
+
+
+async def start_session(request: web.Request, user: User) -> str:
+    """Log the user in with a fresh session (new id and CSRF token: no session fixation)."""
+    session: Session = await new_session(request)
+    session["uid"] = user.id
+    session["csrf"] = secrets.token_urlsafe(32)
+    return str(session["csrf"])
+
+
+async def end_session(request: web.Request) -> None:
+    session = await get_session(request)
+    session.invalidate()
+
+
+def current_actor(request: web.Request) -> Actor | None:
+    actor = request.get(ACTOR_KEY)
+    return actor if isinstance(actor, Actor) else None
+
+
+def require_actor(request: web.Request, *roles: str) -> Actor:
+    actor = current_actor(request)
+    if actor is None:
+        raise NotAuthenticated("Log in to continue.")
+    if roles and actor.role not in roles:
+        raise NotAllowed("Your role does not give access to this.")
+    return actor
+
+
+async def _load_actor(request: web.Request) -> Actor | None:
+    session = await get_session(request)
+    uid = session.get("uid")
+    if not isinstance(uid, int):
+        return None
+    async with request.app[appkeys.DB]() as db:
+        user = await db.get(User, uid)
+    if user is None or not user.active:
+        session.invalidate()
+        return None
+    return Actor.of(user)
+
+
+async def _csrf_ok(request: web.Request, session: Session) -> bool:
+    expected = session.get("csrf")
+    if not isinstance(expected, str):
+        return False
+    given = request.headers.get("X-CSRF-Token")
+    if given is None and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        form = await request.post()
+        value: Any = form.get("csrf_token")
+        given = value if isinstance(value, str) else None
+    return given is not None and hmac.compare_digest(given, expected)
+
+
+def csrf_exempt(handler: Handler) -> Handler:
+    """Mark a handler that authenticates by other means than the session (e.g. a join token)."""
+    handler.csrf_exempt = True  # type: ignore[attr-defined]
+    return handler
+
+
+@web.middleware
+async def actor_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request[ACTOR_KEY] = await _load_actor(request)
+    if request.method in UNSAFE_METHODS and not getattr(handler, "csrf_exempt", False):
+        session = await get_session(request)
+        if not await _csrf_ok(request, session):
+            raise NotAllowed(
+                "The form or request is missing a valid CSRF token. Reload the page and try again."
+            )
+    return await handler(request)

@@ -1,0 +1,540 @@
+"""Booking joint consultations: create, accept, propose a time, reschedule, cancel, read.
+
+Each function here owns one change and its transaction: it reads what it needs, asks the pure
+domain (`availability`, `states`) for a decision, writes the result with its history entry and
+audit record, and commits. The database's overlap guard has the last word on double booking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.audit import audit
+from service.auth import Actor
+from service.availability import ClinicianCalendar, Interval, WeeklyHours, check_bookable, find_common_slots
+from service.clock import Clock
+from service.errors import InvalidInput, NotAllowed, NotFound, SlotTaken
+from service.models import (
+    Booking,
+    Consultation,
+    ConsultationEvent,
+    Department,
+    Participant,
+    Patient,
+    User,
+)
+from service.schemas import AcceptInput, BookingInput, CancelInput, PatientInput, PersonInput, TimeInput
+from service.settings import Settings
+from service.states import ACTIVE_STATUSES, Action, ConsultationStatus, Side, Transition, apply
+from service.storage import consultations as store
+from service.tokens import keyed_hash, new_id, new_room_id
+
+HOSPITAL_SIDE_ROLES = frozenset({"specialist", "coordinator"})
+
+
+@dataclass(frozen=True, slots=True)
+class SlotQuery:
+    department_id: int
+    specialist_id: int | None
+    patient_id: int | None
+    window_start: datetime
+    window_end: datetime
+    duration: timedelta
+
+
+def side_of(actor: Actor) -> Side:
+    if actor.role == "gp":
+        return Side.GP
+    if actor.role in HOSPITAL_SIDE_ROLES:
+        return Side.HOSPITAL
+    raise NotAllowed("Only GPs, specialists and coordinators take part in bookings.")
+
+
+def _transition(c: Consultation, action: Action, actor: Actor) -> Transition:
+    awaiting = Side(c.awaiting) if c.awaiting else None
+    return apply(ConsultationStatus(c.status), awaiting, action, side_of(actor))
+
+
+def _store_transition(c: Consultation, t: Transition, now: datetime) -> None:
+    c.status = str(t.status)
+    c.awaiting = str(t.awaiting) if t.awaiting else None
+    if t.bumps_revision:
+        c.revision += 1
+    c.updated_at = now
+
+
+def can_see(actor: Actor, consultation: Consultation) -> bool:
+    if actor.role == "gp":
+        return consultation.gp_id == actor.user_id
+    if actor.role in HOSPITAL_SIDE_ROLES:
+        return consultation.department_id == actor.department_id
+    return False
+
+
+def require_consultation_reader(actor: Actor) -> None:
+    if actor.role not in ("gp", "specialist", "coordinator"):
+        raise NotAllowed("Your role has no access to consultations.")
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+async def list_for(
+    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, clock: Clock,
+    *, upcoming_only: bool = False,
+) -> list[Consultation]:
+    require_consultation_reader(actor)
+    since = clock.now() - timedelta(hours=12) if upcoming_only else None
+    async with sessionmaker() as db, db.begin():
+        if actor.role == "gp":
+            rows = await store.list_consultations(db, gp_id=actor.user_id, since=since)
+        else:
+            rows = await store.list_consultations(
+                db, department_id=actor.department_id or -1, since=since
+            )
+        audit(db, at=clock.now(), actor=actor, action="list", consultation_ids=[c.id for c in rows])
+    return rows
+
+
+async def read(
+    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, clock: Clock,
+    consultation_id: str,
+) -> Consultation:
+    require_consultation_reader(actor)
+    async with sessionmaker() as db, db.begin():
+        consultation = await _visible(db, actor, consultation_id)
+        audit(db, at=clock.now(), actor=actor, action="read", consultation_ids=[consultation.id])
+    return consultation
+
+
+async def read_history(
+    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, clock: Clock,
+    consultation_id: str,
+) -> list[ConsultationEvent]:
+    require_consultation_reader(actor)
+    async with sessionmaker() as db, db.begin():
+        consultation = await _visible(db, actor, consultation_id)
+        events = await store.history(db, consultation.id)
+        audit(db, at=clock.now(), actor=actor, action="read_history",
+              consultation_ids=[consultation.id])
+    return events
+
+
+async def _visible(
+    db: AsyncSession, actor: Actor, consultation_id: str, *, for_update: bool = False
+) -> Consultation:
+    consultation = await store.get_consultation(db, consultation_id, for_update=for_update)
+    # Someone else's consultation answers exactly like a missing one: its existence is private.
+    if consultation is None or not can_see(actor, consultation):
+        raise NotFound("No such consultation.")
+    return consultation
+
+
+# --- availability ----------------------------------------------------------------------------
+
+
+async def _calendars(
+    db: AsyncSession, user_ids: Sequence[int], start: datetime, end: datetime,
+    *, excluding: str | None = None,
+) -> dict[int, ClinicianCalendar]:
+    hours = await store.weekly_hours(db, user_ids)
+    exceptions = await store.exceptions_between(db, user_ids, start, end)
+    busy = await store.busy_intervals(
+        db, [store.user_resource(u) for u in user_ids], start, end, excluding_consultation=excluding
+    )
+    return {
+        u: ClinicianCalendar(
+            weekly=[WeeklyHours(h.weekday, h.start_time, h.end_time) for h in hours[u]],
+            exceptions=[Interval(x.starts_at, x.ends_at) for x in exceptions[u]],
+            busy=[Interval(s, e) for s, e in busy[store.user_resource(u)]],
+        )
+        for u in user_ids
+    }
+
+
+async def _patient_busy(
+    db: AsyncSession, patient_id: int | None, start: datetime, end: datetime,
+    *, excluding: str | None = None,
+) -> list[Interval]:
+    if patient_id is None:
+        return []
+    resource = store.patient_resource(patient_id)
+    busy = await store.busy_intervals(db, [resource], start, end, excluding_consultation=excluding)
+    return [Interval(s, e) for s, e in busy[resource]]
+
+
+async def find_slots(
+    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, clock: Clock,
+    settings: Settings, query: SlotQuery,
+) -> list[Interval]:
+    """Free slots where the GP, the specialist (or any specialist of the department) and the
+    patient are all free."""
+    if actor.role != "gp":
+        raise NotAllowed("Only GPs search for slots to book.")
+    async with sessionmaker() as db:
+        department = await store.get_department(db, query.department_id)
+        if department is None:
+            raise NotFound("No such department.", field="department_id")
+        specialist_ids = await _specialists_for(db, department, query.specialist_id)
+        if query.patient_id is not None:
+            await _own_patient(db, actor, query.patient_id)
+        user_ids = [actor.user_id, *specialist_ids]
+        calendars = await _calendars(db, user_ids, query.window_start, query.window_end)
+        patient_busy = await _patient_busy(
+            db, query.patient_id, query.window_start, query.window_end
+        )
+    starts: dict[datetime, Interval] = {}
+    for specialist_id in specialist_ids:
+        for slot in find_common_slots(
+            [calendars[actor.user_id], calendars[specialist_id]],
+            patient_busy,
+            window_start=query.window_start,
+            window_end=query.window_end,
+            duration=query.duration,
+            step=timedelta(minutes=settings.slot_step_minutes),
+            tz=settings.tz,
+            not_before=clock.now(),
+        ):
+            starts.setdefault(slot.start, slot)
+    return [starts[k] for k in sorted(starts)]
+
+
+async def _specialists_for(
+    db: AsyncSession, department: Department, specialist_id: int | None
+) -> list[int]:
+    if specialist_id is not None:
+        specialist = await db.get(User, specialist_id)
+        if (
+            specialist is None
+            or specialist.role != "specialist"
+            or specialist.department_id != department.id
+            or not specialist.active
+        ):
+            raise NotFound("No such specialist in that department.", field="specialist_id")
+        return [specialist.id]
+    specialists = await store.department_specialists(db, department.id)
+    if not specialists:
+        raise InvalidInput("The department has no specialists to book.", field="department_id")
+    return [s.id for s in specialists]
+
+
+async def _own_patient(db: AsyncSession, actor: Actor, patient_id: int) -> Patient:
+    patient = await db.get(Patient, patient_id)
+    if patient is None or patient.gp_office_id != actor.gp_office_id:
+        raise NotFound("No such patient at your GP office.", field="patient_id")
+    return patient
+
+
+async def _check_time(
+    db: AsyncSession, clock: Clock, settings: Settings, *, user_ids: Sequence[int],
+    patient_id: int | None, starts_at: datetime, ends_at: datetime,
+    excluding: str | None = None,
+) -> None:
+    if ends_at <= starts_at:
+        raise InvalidInput("The end must be after the start.", field="ends_at")
+    margin = timedelta(days=1)
+    calendars = await _calendars(
+        db, user_ids, starts_at - margin, ends_at + margin, excluding=excluding
+    )
+    patient_busy = await _patient_busy(
+        db, patient_id, starts_at - margin, ends_at + margin, excluding=excluding
+    )
+    check_bookable(
+        [calendars[u] for u in user_ids],
+        patient_busy,
+        Interval(starts_at, ends_at),
+        settings.tz,
+        clock.now(),
+    )
+
+
+# --- changes ---------------------------------------------------------------------------------
+
+
+async def book(
+    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, clock: Clock,
+    settings: Settings, data: BookingInput,
+) -> Consultation:
+    if actor.role != "gp" or actor.gp_office_id is None:
+        raise NotAllowed("Only a GP with a GP office can book a joint consultation.")
+    if (data.patient_id is None) == (data.patient is None):
+        raise InvalidInput("Give either patient_id or patient, not both.", field="patient")
+    starts_at = data.starts_at
+    ends_at = starts_at + timedelta(minutes=data.duration_minutes)
+    now = clock.now()
+    try:
+        async with sessionmaker() as db, db.begin():
+            gp_office = actor.gp_office_id
+            department = await store.get_department(db, data.department_id)
+            if department is None:
+                raise NotFound("No such department.", field="department_id")
+            specialist_ids = (
+                await _specialists_for(db, department, data.specialist_id)
+                if data.specialist_id is not None
+                else []
+            )
+            if data.patient_id is not None:
+                patient = await _own_patient(db, actor, data.patient_id)
+            else:
+                assert data.patient is not None
+                patient = await _find_or_create_patient(db, settings, gp_office, data.patient, now)
+            await _check_time(
+                db, clock, settings, user_ids=[actor.user_id, *specialist_ids],
+                patient_id=patient.id if data.kind == "joint" else None,
+                starts_at=starts_at, ends_at=ends_at,
+            )
+            gp = await db.get(User, actor.user_id)
+            assert gp is not None
+            consultation = Consultation(
+                id=new_id(),
+                room_id=new_room_id(),
+                kind=data.kind,
+                status="requested",
+                awaiting="hospital_side",
+                revision=0,
+                gp_id=actor.user_id,
+                specialist_id=data.specialist_id,
+                department_id=department.id,
+                booked_by_id=actor.user_id,
+                patient_id=patient.id,
+                patient_present=data.kind == "joint",
+                patient_group=data.patient_group,
+                patient_location=data.patient_location,
+                purpose=data.purpose or None,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                municipality_number=await _municipality_of_office(db, gp_office),
+                hospital_id=department.hospital_id,
+                created_at=now,
+                updated_at=now,
+            )
+            db.add(consultation)
+            await db.flush()
+            db.add_all(_participants(consultation, gp, patient, data, now))
+            resources = [store.user_resource(actor.user_id)]
+            if data.kind == "joint":
+                resources.append(store.patient_resource(patient.id))
+            resources += [store.user_resource(s) for s in specialist_ids]
+            db.add_all(
+                Booking(consultation_id=consultation.id, resource=r, starts_at=starts_at,
+                        ends_at=ends_at, active=True)
+                for r in resources
+            )
+            _history(db, consultation, actor, "book", now)
+            audit(db, at=now, actor=actor, action="create", consultation_ids=[consultation.id])
+            await store.flush_bookings(db)
+    except IntegrityError as exc:
+        raise _as_domain_error(exc) from exc
+    return await _reload(sessionmaker, consultation.id)
+
+
+async def _municipality_of_office(db: AsyncSession, gp_office_id: int) -> str | None:
+    from service.models import GpOffice
+
+    office = await db.get(GpOffice, gp_office_id)
+    return office.municipality_number if office else None
+
+
+async def _find_or_create_patient(
+    db: AsyncSession, settings: Settings, gp_office_id: int, data: PatientInput, now: datetime
+) -> Patient:
+    fnr_hash = (
+        keyed_hash(settings.secret_key.get_secret_value(), f"fnr:{data.fnr}") if data.fnr else None
+    )
+    if fnr_hash is not None:
+        existing = await db.scalar(select(Patient).where(Patient.fnr_hash == fnr_hash))
+        if existing is not None:
+            if existing.gp_office_id != gp_office_id:
+                # The patient is listed at another office; their GP books for them.
+                raise NotAllowed("This patient is registered at another GP office.", field="patient")
+            existing.name = data.name
+            existing.email = data.email
+            existing.phone = data.phone
+            existing.postal_code = data.postal_code
+            existing.language = data.language
+            return existing
+    patient = Patient(
+        gp_office_id=gp_office_id,
+        name=data.name,
+        email=data.email,
+        phone=data.phone,
+        postal_code=data.postal_code,
+        fnr_hash=fnr_hash,
+        language=data.language,
+        created_at=now,
+    )
+    db.add(patient)
+    await db.flush()
+    return patient
+
+
+def _participants(
+    consultation: Consultation, gp: User, patient: Patient, data: BookingInput, now: datetime
+) -> list[Participant]:
+    def person(role: str, p: PersonInput) -> Participant:
+        return Participant(
+            id=new_id(), consultation_id=consultation.id, role=role, name=p.name,
+            email=p.email, phone=p.phone, language=p.language, postal_code=p.postal_code,
+            created_at=now,
+        )
+
+    result = [
+        Participant(
+            id=new_id(), consultation_id=consultation.id, role="gp", user_id=gp.id,
+            name=gp.name, email=gp.email, language=gp.language, created_at=now,
+        )
+    ]
+    if data.kind == "joint":
+        result.append(
+            Participant(
+                id=new_id(), consultation_id=consultation.id, role="patient", name=patient.name,
+                email=patient.email, phone=patient.phone, language=patient.language,
+                postal_code=patient.postal_code, created_at=now,
+            )
+        )
+        result += [person("relative", r) for r in data.relatives]
+    if data.interpreter is not None:
+        result.append(person("interpreter", data.interpreter))
+    result += [person("municipal_staff", s) for s in data.municipal_staff]
+    return result
+
+
+def _history(
+    db: AsyncSession, consultation: Consultation, actor: Actor | None, action: str, at: datetime
+) -> None:
+    db.add(
+        ConsultationEvent(
+            consultation_id=consultation.id,
+            at=at,
+            actor_id=actor.user_id if actor else None,
+            action=action,
+            status=consultation.status,
+            starts_at=consultation.starts_at,
+            ends_at=consultation.ends_at,
+            revision=consultation.revision,
+        )
+    )
+
+
+def _as_domain_error(exc: IntegrityError) -> Exception:
+    if store.is_overlap_violation(exc):
+        return SlotTaken(
+            "Someone taking part already has a consultation at that time.", field="starts_at"
+        )
+    return exc
+
+
+async def _reload(
+    sessionmaker: async_sessionmaker[AsyncSession], consultation_id: str
+) -> Consultation:
+    async with sessionmaker() as db:
+        consultation = await store.get_consultation(db, consultation_id)
+    if consultation is None:
+        raise NotFound("No such consultation.")
+    return consultation
+
+
+async def accept(
+    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, clock: Clock,
+    settings: Settings, consultation_id: str, data: AcceptInput,
+) -> Consultation:
+    now = clock.now()
+    try:
+        async with sessionmaker() as db, db.begin():
+            c = await _visible(db, actor, consultation_id, for_update=True)
+            transition = _transition(c, Action.ACCEPT, actor)
+            if side_of(actor) == Side.HOSPITAL:
+                await _assign_specialist(db, actor, clock, settings, c, data.specialist_id)
+            _store_transition(c, transition, now)
+            _history(db, c, actor, "accept", now)
+            audit(db, at=now, actor=actor, action="accept", consultation_ids=[c.id])
+            await store.flush_bookings(db)
+    except IntegrityError as exc:
+        raise _as_domain_error(exc) from exc
+    return await _reload(sessionmaker, consultation_id)
+
+
+async def _assign_specialist(
+    db: AsyncSession, actor: Actor, clock: Clock, settings: Settings, c: Consultation,
+    requested_id: int | None,
+) -> None:
+    if c.specialist_id is not None:
+        if requested_id is not None and requested_id != c.specialist_id:
+            raise InvalidInput(
+                "The consultation already has a specialist.", field="specialist_id"
+            )
+        return
+    specialist_id = actor.user_id if actor.role == "specialist" else requested_id
+    if specialist_id is None:
+        raise InvalidInput(
+            "Name the specialist who takes this consultation.", field="specialist_id"
+        )
+    department = await store.get_department(db, c.department_id)
+    assert department is not None
+    await _specialists_for(db, department, specialist_id)
+    await _check_time(
+        db, clock, settings, user_ids=[specialist_id], patient_id=None,
+        starts_at=c.starts_at, ends_at=c.ends_at, excluding=c.id,
+    )
+    c.specialist_id = specialist_id
+    db.add(
+        Booking(consultation_id=c.id, resource=store.user_resource(specialist_id),
+                starts_at=c.starts_at, ends_at=c.ends_at, active=True)
+    )
+
+
+async def change_time(
+    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, clock: Clock,
+    settings: Settings, consultation_id: str, data: TimeInput, action: Action,
+) -> Consultation:
+    """Propose a new time (hospital side) or reschedule (GP side)."""
+    now = clock.now()
+    try:
+        async with sessionmaker() as db, db.begin():
+            c = await _visible(db, actor, consultation_id, for_update=True)
+            transition = _transition(c, action, actor)
+            duration = (
+                timedelta(minutes=data.duration_minutes)
+                if data.duration_minutes is not None
+                else c.ends_at - c.starts_at
+            )
+            starts_at, ends_at = data.starts_at, data.starts_at + duration
+            clinicians = [c.gp_id] + ([c.specialist_id] if c.specialist_id else [])
+            patient = c.patient_id if c.kind == "joint" else None
+            await _check_time(
+                db, clock, settings, user_ids=clinicians, patient_id=patient,
+                starts_at=starts_at, ends_at=ends_at, excluding=c.id,
+            )
+            c.starts_at, c.ends_at = starts_at, ends_at
+            _store_transition(c, transition, now)
+            await store.move_bookings(db, c.id, starts_at, ends_at)
+            _history(db, c, actor, str(action), now)
+            audit(db, at=now, actor=actor, action=str(action), consultation_ids=[c.id])
+            await store.flush_bookings(db)
+    except IntegrityError as exc:
+        raise _as_domain_error(exc) from exc
+    return await _reload(sessionmaker, consultation_id)
+
+
+async def cancel(
+    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, clock: Clock,
+    consultation_id: str, data: CancelInput,
+) -> Consultation:
+    now = clock.now()
+    async with sessionmaker() as db, db.begin():
+        c = await _visible(db, actor, consultation_id, for_update=True)
+        _store_transition(c, _transition(c, Action.CANCEL, actor), now)
+        await store.release_bookings(db, c.id)
+        _history(db, c, actor, "cancel", now)
+        audit(db, at=now, actor=actor, action="cancel", consultation_ids=[c.id])
+    return await _reload(sessionmaker, consultation_id)
+
+
+def is_active(consultation: Consultation) -> bool:
+    return ConsultationStatus(consultation.status) in ACTIVE_STATUSES

@@ -1,0 +1,109 @@
+"""The `samkons` command: serve, migrate, create-user, seed-demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+
+from aiohttp import web
+
+from service.settings import Settings
+
+
+def _serve(settings: Settings) -> None:
+    from service.app import create_app
+
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+
+
+def _migrate(settings: Settings) -> None:
+    from service.storage.migrate import upgrade_to_head
+
+    _ensure_sqlite_dir(settings)
+    upgrade_to_head(settings.database_url)
+    print("Database is up to date.")
+
+
+def _ensure_sqlite_dir(settings: Settings) -> None:
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def _create_user(settings: Settings, args: argparse.Namespace) -> None:
+    from service.accounts import create_user
+    from service.clock import SystemClock
+    from service.storage.engine import make_engine, make_sessionmaker
+
+    password = args.password or getpass.getpass("Password: ")
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as db, db.begin():
+            user = await create_user(
+                db, email=args.email, name=args.name, role=args.role, password=password,
+                now=SystemClock().now(), gp_office_id=args.gp_office_id,
+                department_id=args.department_id, language=args.language,
+            )
+            print(f"Created user {user.id} ({user.role}).")
+    finally:
+        await engine.dispose()
+
+
+async def _seed_demo(settings: Settings) -> None:
+    from service.demo import seed_demo
+
+    logins = await seed_demo(settings)
+    print("Demo data is in place. Log in at", settings.base_url, "with:")
+    for role, email, password in logins:
+        print(f"  {role:<12} {email:<32} {password}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="samkons", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="serve the web application")
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    cu = sub.add_parser("create-user", help="create an account")
+    cu.add_argument("--email", required=True)
+    cu.add_argument("--name", required=True)
+    cu.add_argument("--role", required=True,
+                    choices=["gp", "specialist", "coordinator", "evaluator", "admin"])
+    cu.add_argument("--password", help="read from the terminal when left out")
+    cu.add_argument("--gp-office-id", type=int)
+    cu.add_argument("--department-id", type=int)
+    cu.add_argument("--language", default="nn", choices=["nn", "nb", "en"])
+    sub.add_parser("seed-demo", help="fill the database with believable demo data")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        print(f"samkons: configuration refused: {exc}", file=sys.stderr)
+        return 2
+    from service.errors import DomainError
+
+    try:
+        if args.command == "serve":
+            _serve(settings)
+        elif args.command == "migrate":
+            _migrate(settings)
+        elif args.command == "create-user":
+            asyncio.run(_create_user(settings, args))
+        elif args.command == "seed-demo":
+            asyncio.run(_seed_demo(settings))
+    except DomainError as exc:
+        print(f"samkons: {exc.detail}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

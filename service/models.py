@@ -1,0 +1,289 @@
+"""SQLAlchemy models: every table of samkons, in one place.
+
+Personal data is confined to `patients` and `participants` (names, contact details) and the
+consultation's short purpose; retention erases those columns and keeps the anonymous facts that
+statistics need. Fødselsnummer is never stored, only a keyed hash used to recognise a patient.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Time,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ACCOUNT_ROLES = ("gp", "specialist", "coordinator", "evaluator", "admin")
+PARTICIPANT_ROLES = ("gp", "specialist", "patient", "relative", "interpreter", "municipal_staff")
+CONSULTATION_KINDS = ("joint", "guidance")
+STATUSES = ("requested", "confirmed", "in_progress", "completed", "cancelled", "no_show")
+SIDES = ("gp_side", "hospital_side")
+PATIENT_GROUPS = (
+    "children_youth",
+    "mental_health_addiction",
+    "frail_elderly",
+    "multiple_chronic",
+    "other",
+)
+PATIENT_LOCATIONS = ("home", "gp_office", "institution")
+LANGUAGES = ("nn", "nb", "en")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python on every database.
+
+    SQLite has no time zones, so values are stored as naive UTC in SQLAlchemy's fixed-width text
+    format; that keeps string comparison equal to time comparison, which the overlap trigger uses.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime(), time: Time()}
+
+
+class Hospital(Base):
+    __tablename__ = "hospitals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Department(Base):
+    __tablename__ = "departments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospitals.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    hospital: Mapped[Hospital] = relationship(lazy="raise_on_sql")
+
+
+class GpOffice(Base):
+    __tablename__ = "gp_offices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    municipality_number: Mapped[str] = mapped_column(String(4))
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(_in("role", ACCOUNT_ROLES), name="role"),
+        CheckConstraint(_in("language", LANGUAGES), name="language"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    gp_office_id: Mapped[int | None] = mapped_column(ForeignKey("gp_offices.id"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    language: Mapped[str] = mapped_column(String(2), default="nn")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class WorkingHours(Base):
+    """A weekly recurring working period, in local wall-clock time."""
+
+    __tablename__ = "working_hours"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+        CheckConstraint("start_time < end_time", name="order"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)
+    start_time: Mapped[time]
+    end_time: Mapped[time]
+
+
+class AvailabilityException(Base):
+    """Time a clinician is away (holiday, leave, course)."""
+
+    __tablename__ = "availability_exceptions"
+    __table_args__ = (CheckConstraint("starts_at < ends_at", name="order"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(40), default="leave")
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    __table_args__ = (CheckConstraint(_in("language", LANGUAGES), name="language"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gp_office_id: Mapped[int] = mapped_column(ForeignKey("gp_offices.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    postal_code: Mapped[str | None] = mapped_column(String(4))
+    fnr_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    language: Mapped[str] = mapped_column(String(2), default="nn")
+    created_at: Mapped[datetime]
+
+
+class Consultation(Base):
+    __tablename__ = "consultations"
+    __table_args__ = (
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(_in("kind", CONSULTATION_KINDS), name="kind"),
+        CheckConstraint(_in("awaiting", SIDES), name="awaiting"),
+        CheckConstraint(_in("patient_group", PATIENT_GROUPS), name="patient_group"),
+        CheckConstraint(_in("patient_location", PATIENT_LOCATIONS), name="patient_location"),
+        CheckConstraint("starts_at < ends_at", name="order"),
+        Index("ix_consultations_gp_starts", "gp_id", "starts_at"),
+        Index("ix_consultations_department_starts", "department_id", "starts_at"),
+        Index("ix_consultations_starts", "starts_at"),
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    awaiting: Mapped[str | None] = mapped_column(String(20))
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    gp_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    specialist_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    booked_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    patient_present: Mapped[bool] = mapped_column(Boolean, default=True)
+    patient_group: Mapped[str] = mapped_column(String(40))
+    patient_location: Mapped[str] = mapped_column(String(20), default="home")
+    purpose: Mapped[str | None] = mapped_column(String(500))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    # Anonymous facts kept after retention erases personal data (statistics need them).
+    municipality_number: Mapped[str | None] = mapped_column(String(4))
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospitals.id"))
+    actual_started_at: Mapped[datetime | None]
+    actual_ended_at: Mapped[datetime | None]
+    erased_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    participants: Mapped[list[Participant]] = relationship(
+        lazy="raise_on_sql", order_by="Participant.id", back_populates="consultation"
+    )
+
+
+class Participant(Base):
+    __tablename__ = "participants"
+    __table_args__ = (
+        CheckConstraint(_in("role", PARTICIPANT_ROLES), name="role"),
+        CheckConstraint(_in("language", LANGUAGES), name="language"),
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    consultation_id: Mapped[str] = mapped_column(
+        ForeignKey("consultations.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    language: Mapped[str] = mapped_column(String(2), default="nn")
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    postal_code: Mapped[str | None] = mapped_column(String(4))
+    created_at: Mapped[datetime]
+
+    consultation: Mapped[Consultation] = relationship(
+        lazy="raise_on_sql", back_populates="participants"
+    )
+
+
+class Booking(Base):
+    """A time held by one resource (a clinician or a patient) for one consultation.
+
+    The database refuses two active bookings of one resource that overlap: an exclusion
+    constraint on PostgreSQL and a trigger on SQLite (see the initial migration). That makes
+    double booking impossible even under concurrent requests, whatever the application checks.
+    """
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        CheckConstraint("starts_at < ends_at", name="order"),
+        Index("ix_bookings_resource_time", "resource", "starts_at", "ends_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consultation_id: Mapped[str] = mapped_column(
+        ForeignKey("consultations.id", ondelete="CASCADE"), index=True
+    )
+    resource: Mapped[str] = mapped_column(String(40))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ConsultationEvent(Base):
+    """History of a consultation: each state or time change with the revision it produced."""
+
+    __tablename__ = "consultation_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consultation_id: Mapped[str] = mapped_column(
+        ForeignKey("consultations.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(20))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    revision: Mapped[int] = mapped_column(Integer)
+
+
+class AuditRecord(Base):
+    """Who read or changed which consultation, when. Holds ids and roles only, no content."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_consultation_at", "consultation_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_role: Mapped[str] = mapped_column(String(20))
+    participant_id: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(40))
+    consultation_id: Mapped[str | None] = mapped_column(String(32))

@@ -1,0 +1,112 @@
+"""Input shapes shared by the JSON API and the web forms, validated with pydantic.
+
+One definition per input keeps the API, the pages and the OpenAPI document in step.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from service.fnr import validate_fnr
+
+Language = Literal["nn", "nb", "en"]
+PatientGroup = Literal[
+    "children_youth", "mental_health_addiction", "frail_elderly", "multiple_chronic", "other"
+]
+PatientLocation = Literal["home", "gp_office", "institution"]
+Kind = Literal["joint", "guidance"]
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must include a time zone offset, e.g. 2026-03-30T09:00:00+02:00")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+PostalCode = Annotated[str, Field(pattern=r"^\d{4}$", description="Norwegian postal code")]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Phone = Annotated[str, Field(pattern=r"^\+?[0-9 ]{5,20}$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class LoginInput(Strict):
+    email: Annotated[str, Field(min_length=3, max_length=254)]
+    password: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class PersonInput(Strict):
+    """A relative, interpreter or municipal staff member taking part."""
+
+    name: Name
+    email: EmailStr | None = None
+    phone: Phone | None = None
+    language: Language = "nn"
+    postal_code: PostalCode | None = None
+
+
+class PatientInput(Strict):
+    name: Name
+    email: EmailStr | None = None
+    phone: Phone | None = None
+    postal_code: PostalCode
+    fnr: str | None = Field(default=None, description="fødselsnummer or D-number (optional)")
+    language: Language = "nn"
+
+    @field_validator("fnr")
+    @classmethod
+    def _fnr(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        return validate_fnr(value)
+
+
+class BookingInput(Strict):
+    kind: Kind = "joint"
+    department_id: int
+    specialist_id: int | None = None
+    patient_id: int | None = None
+    patient: PatientInput | None = None
+    relatives: Annotated[list[PersonInput], Field(max_length=6)] = []
+    interpreter: PersonInput | None = None
+    municipal_staff: Annotated[list[PersonInput], Field(max_length=4)] = []
+    patient_group: PatientGroup
+    purpose: Annotated[str, Field(max_length=500)] = ""
+    starts_at: AwareDatetime
+    duration_minutes: Annotated[int, Field(ge=10, le=180)] = 30
+    patient_location: PatientLocation = "home"
+
+
+class TimeInput(Strict):
+    starts_at: AwareDatetime
+    duration_minutes: Annotated[int | None, Field(ge=10, le=180)] = None
+
+
+class AcceptInput(Strict):
+    specialist_id: int | None = None
+
+
+class CancelInput(Strict):
+    reason: Annotated[str, Field(max_length=200)] = ""
+
+
+class WorkingHoursInput(Strict):
+    weekday: Annotated[int, Field(ge=0, le=6)]
+    start: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+    end: Annotated[str, Field(pattern=r"^([01]\d|2[0-4]):[0-5]\d$")]
+
+
+class WeekInput(Strict):
+    hours: Annotated[list[WorkingHoursInput], Field(max_length=28)]
+
+
+class ExceptionInput(Strict):
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    reason: Literal["holiday", "leave", "course", "other"] = "leave"

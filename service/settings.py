@@ -1,0 +1,104 @@
+"""The one settings object, read from `SAMKONS_*` environment variables.
+
+Everything configurable lives here so there is one obvious place to look. In production mode the
+settings refuse the demo secret and a plain-http base URL, so an unsafe default never ships.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_SECRET = "demo-secret-do-not-use-in-production-0000"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SAMKONS_", extra="ignore")
+
+    mode: Literal["development", "production", "test"] = "development"
+    database_url: str = "sqlite+aiosqlite:///var/samkons.sqlite3"
+    secret_key: SecretStr = SecretStr(DEMO_SECRET)
+    base_url: str = "http://127.0.0.1:8080"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    timezone: str = "Europe/Oslo"
+    default_language: Literal["nn", "nb", "en"] = "nn"
+
+    # Booking
+    default_duration_minutes: int = 30
+    slot_step_minutes: int = 15
+    booking_horizon_days: int = 56
+
+    # Login throttling: attempts allowed per window, per account and per client address.
+    login_attempts_per_account: int = 5
+    login_attempts_per_address: int = 20
+    login_window_seconds: int = 900
+
+    # Requests
+    max_body_bytes: int = 1024 * 1024
+
+    # Redis (optional): rate limits and the signalling backplane share it when set.
+    redis_url: str | None = None
+
+    # E-mail: without smtp_host, mails are written as .eml files into outbox_dir.
+    mail_from: str = "samkons@samkons.invalid"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    outbox_dir: Path = Path("var/outbox")
+
+    # Video
+    allowed_origins: list[str] = Field(default_factory=list)
+    stun_urls: list[str] = Field(default_factory=list)
+    turn_urls: list[str] = Field(default_factory=list)
+    turn_secret: SecretStr | None = None
+    turn_ttl_seconds: int = 3600
+    max_echo_sessions: int = 4
+
+    # Scheduled work
+    scheduler_enabled: bool = True
+    reminder_offsets_minutes: list[int] = Field(default_factory=lambda: [24 * 60, 60])
+    retention_days: int = 365
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.mode == "production":
+            secret = self.secret_key.get_secret_value()
+            if secret == DEMO_SECRET or len(secret) < 32:
+                raise ValueError(
+                    "SAMKONS_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "in production (the demo secret is refused)"
+                )
+            if not self.base_url.startswith("https://"):
+                raise ValueError("SAMKONS_BASE_URL must be https:// in production")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def origins(self) -> list[str]:
+        """Origins allowed to open WebSockets and post forms: the base URL's unless configured."""
+        return self.allowed_origins or [self.base_url]

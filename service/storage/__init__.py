@@ -1,0 +1,1 @@
+"""Storage: the only layer that talks SQL. Query functions take an `AsyncSession`."""

@@ -1,0 +1,194 @@
+"""SQL for consultations, their participants, bookings (held times) and history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from service.errors import SlotTaken
+from service.models import (
+    AvailabilityException,
+    Booking,
+    Consultation,
+    ConsultationEvent,
+    Department,
+    Participant,
+    User,
+    WorkingHours,
+)
+
+
+def user_resource(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def patient_resource(patient_id: int) -> str:
+    return f"patient:{patient_id}"
+
+
+def is_overlap_violation(exc: IntegrityError) -> bool:
+    return "bookings_no_overlap" in str(exc.orig)
+
+
+async def flush_bookings(db: AsyncSession) -> None:
+    """Flush pending writes, turning the database's overlap refusal into `SlotTaken`."""
+    try:
+        await db.flush()
+    except IntegrityError as exc:
+        if is_overlap_violation(exc):
+            raise SlotTaken(
+                "Someone taking part already has a consultation at that time.", field="starts_at"
+            ) from exc
+        raise
+
+
+async def busy_intervals(
+    db: AsyncSession, resources: Sequence[str], start: datetime, end: datetime,
+    *, excluding_consultation: str | None = None,
+) -> dict[str, list[tuple[datetime, datetime]]]:
+    stmt = select(Booking.resource, Booking.starts_at, Booking.ends_at).where(
+        Booking.resource.in_(resources),
+        Booking.active.is_(True),
+        Booking.starts_at < end,
+        Booking.ends_at > start,
+    )
+    if excluding_consultation is not None:
+        stmt = stmt.where(Booking.consultation_id != excluding_consultation)
+    result: dict[str, list[tuple[datetime, datetime]]] = {r: [] for r in resources}
+    for resource, s, e in (await db.execute(stmt)).all():
+        result[resource].append((s, e))
+    return result
+
+
+async def weekly_hours(db: AsyncSession, user_ids: Sequence[int]) -> dict[int, list[WorkingHours]]:
+    rows = (
+        await db.scalars(select(WorkingHours).where(WorkingHours.user_id.in_(user_ids)))
+    ).all()
+    result: dict[int, list[WorkingHours]] = {u: [] for u in user_ids}
+    for row in rows:
+        result[row.user_id].append(row)
+    return result
+
+
+async def exceptions_between(
+    db: AsyncSession, user_ids: Sequence[int], start: datetime, end: datetime
+) -> dict[int, list[AvailabilityException]]:
+    rows = (
+        await db.scalars(
+            select(AvailabilityException).where(
+                AvailabilityException.user_id.in_(user_ids),
+                AvailabilityException.starts_at < end,
+                AvailabilityException.ends_at > start,
+            )
+        )
+    ).all()
+    result: dict[int, list[AvailabilityException]] = {u: [] for u in user_ids}
+    for row in rows:
+        result[row.user_id].append(row)
+    return result
+
+
+async def department_specialists(db: AsyncSession, department_id: int) -> list[User]:
+    return list(
+        (
+            await db.scalars(
+                select(User)
+                .where(
+                    User.department_id == department_id,
+                    User.role == "specialist",
+                    User.active.is_(True),
+                )
+                .order_by(User.name)
+            )
+        ).all()
+    )
+
+
+async def get_department(db: AsyncSession, department_id: int) -> Department | None:
+    return await db.scalar(
+        select(Department)
+        .where(Department.id == department_id)
+        .options(selectinload(Department.hospital))
+    )
+
+
+def _with_participants(stmt: Select[tuple[Consultation]]) -> Select[tuple[Consultation]]:
+    return stmt.options(selectinload(Consultation.participants))
+
+
+async def get_consultation(
+    db: AsyncSession, consultation_id: str, *, for_update: bool = False
+) -> Consultation | None:
+    stmt = _with_participants(select(Consultation).where(Consultation.id == consultation_id))
+    if for_update:
+        stmt = stmt.with_for_update()
+    return await db.scalar(stmt)
+
+
+async def list_consultations(
+    db: AsyncSession,
+    *,
+    gp_id: int | None = None,
+    department_id: int | None = None,
+    since: datetime | None = None,
+    statuses: Sequence[str] | None = None,
+    limit: int = 200,
+) -> list[Consultation]:
+    stmt = select(Consultation)
+    if gp_id is not None:
+        stmt = stmt.where(Consultation.gp_id == gp_id)
+    if department_id is not None:
+        stmt = stmt.where(Consultation.department_id == department_id)
+    if since is not None:
+        stmt = stmt.where(Consultation.ends_at > since)
+    if statuses:
+        stmt = stmt.where(Consultation.status.in_(statuses))
+    stmt = _with_participants(stmt.order_by(Consultation.starts_at).limit(limit))
+    return list((await db.scalars(stmt)).all())
+
+
+async def history(db: AsyncSession, consultation_id: str) -> list[ConsultationEvent]:
+    return list(
+        (
+            await db.scalars(
+                select(ConsultationEvent)
+                .where(ConsultationEvent.consultation_id == consultation_id)
+                .order_by(ConsultationEvent.at, ConsultationEvent.id)
+            )
+        ).all()
+    )
+
+
+async def move_bookings(
+    db: AsyncSession, consultation_id: str, starts_at: datetime, ends_at: datetime
+) -> None:
+    await db.execute(
+        update(Booking)
+        .where(Booking.consultation_id == consultation_id, Booking.active.is_(True))
+        .values(starts_at=starts_at, ends_at=ends_at)
+    )
+
+
+async def release_bookings(db: AsyncSession, consultation_id: str) -> None:
+    await db.execute(
+        update(Booking)
+        .where(Booking.consultation_id == consultation_id)
+        .values(active=False)
+    )
+
+
+async def participants_of(db: AsyncSession, consultation_id: str) -> list[Participant]:
+    return list(
+        (
+            await db.scalars(
+                select(Participant)
+                .where(Participant.consultation_id == consultation_id)
+                .order_by(Participant.id)
+            )
+        ).all()
+    )

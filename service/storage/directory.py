@@ -1,0 +1,79 @@
+"""SQL for the organisation: hospitals, departments, GP offices, accounts and patients."""
+
+from __future__ import annotations
+
+from datetime import time
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from service.models import AvailabilityException, Department, Patient, User, WorkingHours
+
+
+async def departments(db: AsyncSession) -> list[Department]:
+    return list(
+        (
+            await db.scalars(
+                select(Department).options(selectinload(Department.hospital)).order_by(
+                    Department.hospital_id, Department.name
+                )
+            )
+        ).all()
+    )
+
+
+async def user_by_email(db: AsyncSession, email: str) -> User | None:
+    return await db.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+async def patients_of_office(db: AsyncSession, gp_office_id: int) -> list[Patient]:
+    return list(
+        (
+            await db.scalars(
+                select(Patient).where(Patient.gp_office_id == gp_office_id).order_by(Patient.name)
+            )
+        ).all()
+    )
+
+
+async def working_hours_of(db: AsyncSession, user_id: int) -> list[WorkingHours]:
+    return list(
+        (
+            await db.scalars(
+                select(WorkingHours)
+                .where(WorkingHours.user_id == user_id)
+                .order_by(WorkingHours.weekday, WorkingHours.start_time)
+            )
+        ).all()
+    )
+
+
+async def replace_working_hours(
+    db: AsyncSession, user_id: int, hours: list[tuple[int, time, time]]
+) -> None:
+    await db.execute(delete(WorkingHours).where(WorkingHours.user_id == user_id))
+    db.add_all(
+        WorkingHours(user_id=user_id, weekday=d, start_time=s, end_time=e) for d, s, e in hours
+    )
+
+
+async def exceptions_of(db: AsyncSession, user_id: int) -> list[AvailabilityException]:
+    return list(
+        (
+            await db.scalars(
+                select(AvailabilityException)
+                .where(AvailabilityException.user_id == user_id)
+                .order_by(AvailabilityException.starts_at)
+            )
+        ).all()
+    )
+
+
+async def delete_exception(db: AsyncSession, user_id: int, exception_id: int) -> bool:
+    result = await db.execute(
+        delete(AvailabilityException).where(
+            AvailabilityException.id == exception_id, AvailabilityException.user_id == user_id
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

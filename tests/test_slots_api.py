@@ -1,0 +1,93 @@
+"""Common free slots through the API, including across the clock changes of 2026."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.clock import FakeClock
+from tests.factories import Client, booking_body, build_world, login
+
+
+async def _slots(client: Client, world_department: int, **params: object) -> list[dict[str, str]]:
+    query = "&".join(f"{k}={v}" for k, v in {"department_id": world_department, **params}.items())
+    resp = await client.get(f"/api/v1/slots?{query}")
+    assert resp.status == 200, await resp.text()
+    return list(await resp.json())
+
+
+async def test_slots_skip_busy_times_and_respect_hours(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    world = await build_world(db)
+    gp = await login(client, "gp")
+    await client.post("/api/v1/consultations",
+                      json=booking_body(world, "2026-01-07T10:00:00+01:00"), headers=gp)
+    slots = await _slots(client, world.geriatrics, specialist_id=world.specialist,
+                         patient_id=world.patient2, days=7)
+    starts = [s["starts_at"] for s in slots]
+    # Monday: the clock stands at 09:00 Oslo, so the first free start is 09:00.
+    assert starts[0] == "2026-01-05T09:00:00+01:00"
+    wednesday = [s for s in starts if s.startswith("2026-01-07")]
+    assert "2026-01-07T09:30:00+01:00" in wednesday
+    assert "2026-01-07T09:45:00+01:00" not in wednesday  # would run into the 10:00 booking
+    assert "2026-01-07T10:15:00+01:00" not in wednesday
+    assert "2026-01-07T10:30:00+01:00" in wednesday  # back-to-back
+    assert wednesday[-1] == "2026-01-07T15:30:00+01:00"  # last 30 minutes before 16:00
+    assert not [s for s in starts if s.startswith(("2026-01-10", "2026-01-11"))]  # weekend
+
+
+async def test_slots_around_the_march_and_october_clock_changes(
+    client: Client, db: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    world = await build_world(db)
+    await login(client, "gp")
+    clock.set(datetime(2026, 3, 26, 12, 0, tzinfo=UTC))
+    spring = await _slots(client, world.geriatrics, specialist_id=world.specialist,
+                          **{"from": "2026-03-27T00:00:00%2B01:00", "days": 4})
+    friday = [s["starts_at"] for s in spring if s["starts_at"].startswith("2026-03-27")]
+    monday = [s["starts_at"] for s in spring if s["starts_at"].startswith("2026-03-30")]
+    assert friday[0] == "2026-03-27T08:00:00+01:00"
+    assert monday[0] == "2026-03-30T08:00:00+02:00"  # still 08:00 on the wall clock
+    assert monday[-1] == "2026-03-30T15:30:00+02:00"
+    assert len(friday) == len(monday) == 31
+
+    clock.set(datetime(2026, 10, 22, 12, 0, tzinfo=UTC))
+    autumn = await _slots(client, world.geriatrics, specialist_id=world.specialist,
+                          **{"from": "2026-10-23T00:00:00%2B02:00", "days": 4})
+    friday = [s["starts_at"] for s in autumn if s["starts_at"].startswith("2026-10-23")]
+    monday = [s["starts_at"] for s in autumn if s["starts_at"].startswith("2026-10-26")]
+    assert friday[0] == "2026-10-23T08:00:00+02:00"
+    assert monday[0] == "2026-10-26T08:00:00+01:00"
+    assert len(friday) == len(monday) == 31
+
+
+async def test_department_slots_union_of_its_specialists(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    world = await build_world(db)
+    gp = await login(client, "gp")
+    # Specialist 1 busy at 10:00; the department still offers 10:00 through specialist 2.
+    await client.post("/api/v1/consultations",
+                      json=booking_body(world, "2026-01-07T10:00:00+01:00"), headers=gp)
+    named = await _slots(client, world.geriatrics, specialist_id=world.specialist, days=3,
+                         patient_id=world.patient2)
+    department = await _slots(client, world.geriatrics, days=3, patient_id=world.patient2)
+    assert "2026-01-07T10:00:00+01:00" not in [s["starts_at"] for s in named]
+    # ...except that the GP is busy at 10:00 too, so it is not offered at all.
+    assert "2026-01-07T10:00:00+01:00" not in [s["starts_at"] for s in department]
+    assert len(department) >= len(named)
+
+
+async def test_slot_query_errors(client: Client, db: async_sessionmaker[AsyncSession]) -> None:
+    world = await build_world(db)
+    await login(client, "gp")
+    for query, field in [("", "department_id"), ("department_id=x", "department_id"),
+                         (f"department_id={world.geriatrics}&days=0", "days"),
+                         (f"department_id={world.geriatrics}&from=yesterday", "from"),
+                         (f"department_id={world.geriatrics}&patient_id={world.other_office_patient}",
+                          "patient_id")]:
+        resp = await client.get(f"/api/v1/slots?{query}")
+        assert resp.status in (404, 422), query
+        assert (await resp.json())["field"] == field
