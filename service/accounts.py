@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, time
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,8 +20,11 @@ CLINICIANS = ("gp", "specialist")
 
 
 async def authenticate(
-    sessionmaker: async_sessionmaker[AsyncSession], throttle: LoginThrottle,
-    email: str, password: str, address: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    throttle: LoginThrottle,
+    email: str,
+    password: str,
+    address: str,
 ) -> User:
     await throttle.check(email, address)
     async with sessionmaker() as db:
@@ -33,25 +37,41 @@ async def authenticate(
 
 
 async def create_user(
-    db: AsyncSession, *, email: str, name: str, role: str, password: str, now: datetime,
-    gp_office_id: int | None = None, department_id: int | None = None, language: str = "nn",
+    db: AsyncSession,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    password: str,
+    now: datetime,
+    gp_office_id: int | None = None,
+    department_id: int | None = None,
+    language: str = "nn",
 ) -> User:
     if role not in ACCOUNT_ROLES:
         raise InvalidInput(f"Unknown role {role!r}.", field="role")
     if len(password) < MIN_LENGTH:
-        raise InvalidInput(f"The password must have at least {MIN_LENGTH} characters.",
-                           field="password")
+        raise InvalidInput(
+            f"The password must have at least {MIN_LENGTH} characters.", field="password"
+        )
     if role == "gp" and gp_office_id is None:
         raise InvalidInput("A GP belongs to a GP office.", field="gp_office_id")
     if role in ("specialist", "coordinator") and department_id is None:
-        raise InvalidInput("A specialist or coordinator belongs to a department.",
-                           field="department_id")
+        raise InvalidInput(
+            "A specialist or coordinator belongs to a department.", field="department_id"
+        )
     if await directory.user_by_email(db, email) is not None:
         raise InvalidInput("An account with that e-mail exists already.", field="email")
     user = User(
-        email=email.strip().lower(), name=name, role=role, password_hash=hash_password(password),
-        gp_office_id=gp_office_id, department_id=department_id, language=language,
-        active=True, created_at=now,
+        email=email.strip().lower(),
+        name=name,
+        role=role,
+        password_hash=hash_password(password),
+        gp_office_id=gp_office_id,
+        department_id=department_id,
+        language=language,
+        active=True,
+        created_at=now,
     )
     db.add(user)
     await db.flush()
@@ -79,7 +99,7 @@ async def set_week(
             raise InvalidInput("Working hours must end after they start.", field=f"hours.{i}.end")
         hours.append((h.weekday, start, end))
     hours.sort()
-    for (d1, _s1, e1), (d2, s2, _e2) in zip(hours, hours[1:], strict=False):
+    for (d1, _s1, e1), (d2, s2, _e2) in itertools.pairwise(hours):
         if d1 == d2 and s2 < e1:
             raise InvalidInput("Working hours on one day overlap.", field="hours")
     async with sessionmaker() as db, db.begin():
@@ -97,7 +117,9 @@ async def week_of(
 
 
 async def add_exception(
-    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, clock: Clock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    actor: Actor,
+    clock: Clock,
     data: ExceptionInput,
 ) -> AvailabilityException:
     _require_clinician(actor)
@@ -107,7 +129,9 @@ async def add_exception(
         raise InvalidInput("The absence is over already.", field="ends_at")
     async with sessionmaker() as db, db.begin():
         row = AvailabilityException(
-            user_id=actor.user_id, starts_at=data.starts_at, ends_at=data.ends_at,
+            user_id=actor.user_id,
+            starts_at=data.starts_at,
+            ends_at=data.ends_at,
             reason=data.reason,
         )
         db.add(row)

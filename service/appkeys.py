@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from aiohttp import web
 from service.clock import Clock
 from service.settings import Settings
 from service.throttle import LoginThrottle

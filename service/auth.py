@@ -7,7 +7,6 @@ field or an `X-CSRF-Token` header.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -26,7 +25,6 @@ from service.settings import Settings
 
 SESSION_COOKIE = "samkons_session"
 SESSION_MAX_AGE = 12 * 3600
-ACTOR_KEY = "samkons.actor"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CLINICIAN_ROLES = frozenset({"gp", "specialist", "coordinator"})
 
@@ -60,10 +58,13 @@ class Actor:
         )
 
 
+ACTOR_KEY = web.RequestKey("samkons.actor", Actor)
+
+
 def session_storage(settings: Settings) -> EncryptedCookieStorage:
     key = hashlib.sha256(b"session:" + settings.secret_key.get_secret_value().encode()).digest()
     return EncryptedCookieStorage(
-        base64.urlsafe_b64encode(key),
+        key,  # raw bytes: aiohttp-session base64-encodes them for Fernet itself
         cookie_name=SESSION_COOKIE,
         httponly=True,
         samesite="Lax",
@@ -95,8 +96,7 @@ async def end_session(request: web.Request) -> None:
 
 
 def current_actor(request: web.Request) -> Actor | None:
-    actor = request.get(ACTOR_KEY)
-    return actor if isinstance(actor, Actor) else None
+    return request.get(ACTOR_KEY)
 
 
 def require_actor(request: web.Request, *roles: str) -> Actor:
@@ -144,7 +144,9 @@ def csrf_exempt(handler: Handler) -> Handler:
 
 @web.middleware
 async def actor_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request[ACTOR_KEY] = await _load_actor(request)
+    actor = await _load_actor(request)
+    if actor is not None:
+        request[ACTOR_KEY] = actor
     if request.method in UNSAFE_METHODS and not getattr(handler, "csrf_exempt", False):
         session = await get_session(request)
         if not await _csrf_ok(request, session):

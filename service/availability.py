@@ -49,9 +49,7 @@ class WeeklyHours:
 
     def __post_init__(self) -> None:
         if not 0 <= self.weekday <= 6:
-            raise InvalidInput(
-                "Weekday must be 0 (Monday) to 6 (Sunday).", field="weekday"
-            )
+            raise InvalidInput("Weekday must be 0 (Monday) to 6 (Sunday).", field="weekday")
         if self.start.tzinfo is not None or self.end.tzinfo is not None:
             raise InvalidInput(
                 "Working hours are local wall-clock times without a time zone.",
@@ -70,17 +68,11 @@ class Interval:
 
     def __post_init__(self) -> None:
         if self.start.utcoffset() is None:
-            raise InvalidInput(
-                "The start time must include a time zone.", field="starts_at"
-            )
+            raise InvalidInput("The start time must include a time zone.", field="starts_at")
         if self.end.utcoffset() is None:
-            raise InvalidInput(
-                "The end time must include a time zone.", field="ends_at"
-            )
+            raise InvalidInput("The end time must include a time zone.", field="ends_at")
         if self.end <= self.start:
-            raise InvalidInput(
-                "The end time must be after the start time.", field="ends_at"
-            )
+            raise InvalidInput("The end time must be after the start time.", field="ends_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,27 +154,19 @@ def check_bookable(
     if start < _utc(_require_aware(now, "now")):
         raise InvalidInput("The start time is in the past.", field="starts_at")
     if _common_working_spans(calendars, (start, end), tz) != [(start, end)]:
-        raise InvalidInput(
-            "The time is outside the clinicians' working hours.", field="starts_at"
-        )
+        raise InvalidInput("The time is outside the clinicians' working hours.", field="starts_at")
     clinicians_busy = (busy for cal in calendars for busy in cal.busy)
     if _overlaps_any((start, end), clinicians_busy):
-        raise SlotTaken(
-            "A clinician already has a consultation at this time.", field="starts_at"
-        )
+        raise SlotTaken("A clinician already has a consultation at this time.", field="starts_at")
     if _overlaps_any((start, end), extra_busy):
-        raise SlotTaken(
-            "The patient already has a consultation at this time.", field="starts_at"
-        )
+        raise SlotTaken("The patient already has a consultation at this time.", field="starts_at")
 
 
 def _window(window_start: datetime, window_end: datetime) -> _Span:
     start = _utc(_require_aware(window_start, "window_start"))
     end = _utc(_require_aware(window_end, "window_end"))
     if end <= start:
-        raise InvalidInput(
-            "The search window must end after it starts.", field="window_end"
-        )
+        raise InvalidInput("The search window must end after it starts.", field="window_end")
     return start, end
 
 
@@ -285,9 +269,7 @@ def _grid_starts(
         assert offset is not None  # a ZoneInfo always has an offset
         # Free spans lie within a local day, so at most one clock change falls inside one.
         last_offset = last.astimezone(tz).utcoffset()
-        piece_end = (
-            last if last_offset == offset else _offset_change(piece_start, last, tz)
-        )
+        piece_end = last if last_offset == offset else _offset_change(piece_start, last, tz)
         start = piece_start + (-(piece_start + offset - _GRID_ANCHOR)) % step
         # The last piece includes its end; earlier pieces stop short of the change.
         limit = piece_end if piece_end == last else piece_end - _ONE_MICROSECOND
@@ -355,6 +337,4 @@ def _intersection(left: list[_Span], right: list[_Span]) -> list[_Span]:
 
 def _overlaps_any(span: _Span, intervals: Iterable[Interval]) -> bool:
     start, end = span
-    return any(
-        _utc(other.start) < end and start < _utc(other.end) for other in intervals
-    )
+    return any(_utc(other.start) < end and start < _utc(other.end) for other in intervals)

@@ -17,7 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.audit import audit
 from service.auth import Actor
-from service.availability import ClinicianCalendar, Interval, WeeklyHours, check_bookable, find_common_slots
+from service.availability import (
+    ClinicianCalendar,
+    Interval,
+    WeeklyHours,
+    check_bookable,
+    find_common_slots,
+)
 from service.clock import Clock
 from service.errors import InvalidInput, NotAllowed, NotFound, SlotTaken
 from service.models import (
@@ -29,7 +35,14 @@ from service.models import (
     Patient,
     User,
 )
-from service.schemas import AcceptInput, BookingInput, CancelInput, PatientInput, PersonInput, TimeInput
+from service.schemas import (
+    AcceptInput,
+    BookingInput,
+    CancelInput,
+    PatientInput,
+    PersonInput,
+    TimeInput,
+)
 from service.settings import Settings
 from service.states import ACTIVE_STATUSES, Action, ConsultationStatus, Side, Transition, apply
 from service.storage import consultations as store
@@ -86,8 +99,11 @@ def require_consultation_reader(actor: Actor) -> None:
 
 
 async def list_for(
-    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, clock: Clock,
-    *, upcoming_only: bool = False,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    actor: Actor,
+    clock: Clock,
+    *,
+    upcoming_only: bool = False,
 ) -> list[Consultation]:
     require_consultation_reader(actor)
     since = clock.now() - timedelta(hours=12) if upcoming_only else None
@@ -103,7 +119,9 @@ async def list_for(
 
 
 async def read(
-    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, clock: Clock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    actor: Actor,
+    clock: Clock,
     consultation_id: str,
 ) -> Consultation:
     require_consultation_reader(actor)
@@ -114,15 +132,22 @@ async def read(
 
 
 async def read_history(
-    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, clock: Clock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    actor: Actor,
+    clock: Clock,
     consultation_id: str,
 ) -> list[ConsultationEvent]:
     require_consultation_reader(actor)
     async with sessionmaker() as db, db.begin():
         consultation = await _visible(db, actor, consultation_id)
         events = await store.history(db, consultation.id)
-        audit(db, at=clock.now(), actor=actor, action="read_history",
-              consultation_ids=[consultation.id])
+        audit(
+            db,
+            at=clock.now(),
+            actor=actor,
+            action="read_history",
+            consultation_ids=[consultation.id],
+        )
     return events
 
 
@@ -140,8 +165,12 @@ async def _visible(
 
 
 async def _calendars(
-    db: AsyncSession, user_ids: Sequence[int], start: datetime, end: datetime,
-    *, excluding: str | None = None,
+    db: AsyncSession,
+    user_ids: Sequence[int],
+    start: datetime,
+    end: datetime,
+    *,
+    excluding: str | None = None,
 ) -> dict[int, ClinicianCalendar]:
     hours = await store.weekly_hours(db, user_ids)
     exceptions = await store.exceptions_between(db, user_ids, start, end)
@@ -159,8 +188,12 @@ async def _calendars(
 
 
 async def _patient_busy(
-    db: AsyncSession, patient_id: int | None, start: datetime, end: datetime,
-    *, excluding: str | None = None,
+    db: AsyncSession,
+    patient_id: int | None,
+    start: datetime,
+    end: datetime,
+    *,
+    excluding: str | None = None,
 ) -> list[Interval]:
     if patient_id is None:
         return []
@@ -170,8 +203,11 @@ async def _patient_busy(
 
 
 async def find_slots(
-    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, clock: Clock,
-    settings: Settings, query: SlotQuery,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
+    query: SlotQuery,
 ) -> list[Interval]:
     """Free slots where the GP, the specialist (or any specialist of the department) and the
     patient are all free."""
@@ -232,8 +268,14 @@ async def _own_patient(db: AsyncSession, actor: Actor, patient_id: int) -> Patie
 
 
 async def _check_time(
-    db: AsyncSession, clock: Clock, settings: Settings, *, user_ids: Sequence[int],
-    patient_id: int | None, starts_at: datetime, ends_at: datetime,
+    db: AsyncSession,
+    clock: Clock,
+    settings: Settings,
+    *,
+    user_ids: Sequence[int],
+    patient_id: int | None,
+    starts_at: datetime,
+    ends_at: datetime,
     excluding: str | None = None,
 ) -> None:
     if ends_at <= starts_at:
@@ -258,8 +300,11 @@ async def _check_time(
 
 
 async def book(
-    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, clock: Clock,
-    settings: Settings, data: BookingInput,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
+    data: BookingInput,
 ) -> Consultation:
     if actor.role != "gp" or actor.gp_office_id is None:
         raise NotAllowed("Only a GP with a GP office can book a joint consultation.")
@@ -285,9 +330,13 @@ async def book(
                 assert data.patient is not None
                 patient = await _find_or_create_patient(db, settings, gp_office, data.patient, now)
             await _check_time(
-                db, clock, settings, user_ids=[actor.user_id, *specialist_ids],
+                db,
+                clock,
+                settings,
+                user_ids=[actor.user_id, *specialist_ids],
                 patient_id=patient.id if data.kind == "joint" else None,
-                starts_at=starts_at, ends_at=ends_at,
+                starts_at=starts_at,
+                ends_at=ends_at,
             )
             gp = await db.get(User, actor.user_id)
             assert gp is not None
@@ -322,8 +371,13 @@ async def book(
                 resources.append(store.patient_resource(patient.id))
             resources += [store.user_resource(s) for s in specialist_ids]
             db.add_all(
-                Booking(consultation_id=consultation.id, resource=r, starts_at=starts_at,
-                        ends_at=ends_at, active=True)
+                Booking(
+                    consultation_id=consultation.id,
+                    resource=r,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    active=True,
+                )
                 for r in resources
             )
             _history(db, consultation, actor, "book", now)
@@ -352,7 +406,9 @@ async def _find_or_create_patient(
         if existing is not None:
             if existing.gp_office_id != gp_office_id:
                 # The patient is listed at another office; their GP books for them.
-                raise NotAllowed("This patient is registered at another GP office.", field="patient")
+                raise NotAllowed(
+                    "This patient is registered at another GP office.", field="patient"
+                )
             existing.name = data.name
             existing.email = data.email
             existing.phone = data.phone
@@ -379,23 +435,41 @@ def _participants(
 ) -> list[Participant]:
     def person(role: str, p: PersonInput) -> Participant:
         return Participant(
-            id=new_id(), consultation_id=consultation.id, role=role, name=p.name,
-            email=p.email, phone=p.phone, language=p.language, postal_code=p.postal_code,
+            id=new_id(),
+            consultation_id=consultation.id,
+            role=role,
+            name=p.name,
+            email=p.email,
+            phone=p.phone,
+            language=p.language,
+            postal_code=p.postal_code,
             created_at=now,
         )
 
     result = [
         Participant(
-            id=new_id(), consultation_id=consultation.id, role="gp", user_id=gp.id,
-            name=gp.name, email=gp.email, language=gp.language, created_at=now,
+            id=new_id(),
+            consultation_id=consultation.id,
+            role="gp",
+            user_id=gp.id,
+            name=gp.name,
+            email=gp.email,
+            language=gp.language,
+            created_at=now,
         )
     ]
     if data.kind == "joint":
         result.append(
             Participant(
-                id=new_id(), consultation_id=consultation.id, role="patient", name=patient.name,
-                email=patient.email, phone=patient.phone, language=patient.language,
-                postal_code=patient.postal_code, created_at=now,
+                id=new_id(),
+                consultation_id=consultation.id,
+                role="patient",
+                name=patient.name,
+                email=patient.email,
+                phone=patient.phone,
+                language=patient.language,
+                postal_code=patient.postal_code,
+                created_at=now,
             )
         )
         result += [person("relative", r) for r in data.relatives]
@@ -441,8 +515,12 @@ async def _reload(
 
 
 async def accept(
-    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, clock: Clock,
-    settings: Settings, consultation_id: str, data: AcceptInput,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
+    consultation_id: str,
+    data: AcceptInput,
 ) -> Consultation:
     now = clock.now()
     try:
@@ -461,14 +539,16 @@ async def accept(
 
 
 async def _assign_specialist(
-    db: AsyncSession, actor: Actor, clock: Clock, settings: Settings, c: Consultation,
+    db: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
+    c: Consultation,
     requested_id: int | None,
 ) -> None:
     if c.specialist_id is not None:
         if requested_id is not None and requested_id != c.specialist_id:
-            raise InvalidInput(
-                "The consultation already has a specialist.", field="specialist_id"
-            )
+            raise InvalidInput("The consultation already has a specialist.", field="specialist_id")
         return
     specialist_id = actor.user_id if actor.role == "specialist" else requested_id
     if specialist_id is None:
@@ -479,19 +559,35 @@ async def _assign_specialist(
     assert department is not None
     await _specialists_for(db, department, specialist_id)
     await _check_time(
-        db, clock, settings, user_ids=[specialist_id], patient_id=None,
-        starts_at=c.starts_at, ends_at=c.ends_at, excluding=c.id,
+        db,
+        clock,
+        settings,
+        user_ids=[specialist_id],
+        patient_id=None,
+        starts_at=c.starts_at,
+        ends_at=c.ends_at,
+        excluding=c.id,
     )
     c.specialist_id = specialist_id
     db.add(
-        Booking(consultation_id=c.id, resource=store.user_resource(specialist_id),
-                starts_at=c.starts_at, ends_at=c.ends_at, active=True)
+        Booking(
+            consultation_id=c.id,
+            resource=store.user_resource(specialist_id),
+            starts_at=c.starts_at,
+            ends_at=c.ends_at,
+            active=True,
+        )
     )
 
 
 async def change_time(
-    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, clock: Clock,
-    settings: Settings, consultation_id: str, data: TimeInput, action: Action,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    actor: Actor,
+    clock: Clock,
+    settings: Settings,
+    consultation_id: str,
+    data: TimeInput,
+    action: Action,
 ) -> Consultation:
     """Propose a new time (hospital side) or reschedule (GP side)."""
     now = clock.now()
@@ -508,8 +604,14 @@ async def change_time(
             clinicians = [c.gp_id] + ([c.specialist_id] if c.specialist_id else [])
             patient = c.patient_id if c.kind == "joint" else None
             await _check_time(
-                db, clock, settings, user_ids=clinicians, patient_id=patient,
-                starts_at=starts_at, ends_at=ends_at, excluding=c.id,
+                db,
+                clock,
+                settings,
+                user_ids=clinicians,
+                patient_id=patient,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                excluding=c.id,
             )
             c.starts_at, c.ends_at = starts_at, ends_at
             _store_transition(c, transition, now)
@@ -523,8 +625,11 @@ async def change_time(
 
 
 async def cancel(
-    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, clock: Clock,
-    consultation_id: str, data: CancelInput,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    actor: Actor,
+    clock: Clock,
+    consultation_id: str,
+    data: CancelInput,
 ) -> Consultation:
     now = clock.now()
     async with sessionmaker() as db, db.begin():

@@ -47,9 +47,15 @@ async def _create_user(settings: Settings, args: argparse.Namespace) -> None:
     try:
         async with make_sessionmaker(engine)() as db, db.begin():
             user = await create_user(
-                db, email=args.email, name=args.name, role=args.role, password=password,
-                now=SystemClock().now(), gp_office_id=args.gp_office_id,
-                department_id=args.department_id, language=args.language,
+                db,
+                email=args.email,
+                name=args.name,
+                role=args.role,
+                password=password,
+                now=SystemClock().now(),
+                gp_office_id=args.gp_office_id,
+                department_id=args.department_id,
+                language=args.language,
             )
             print(f"Created user {user.id} ({user.role}).")
     finally:
@@ -73,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     cu = sub.add_parser("create-user", help="create an account")
     cu.add_argument("--email", required=True)
     cu.add_argument("--name", required=True)
-    cu.add_argument("--role", required=True,
-                    choices=["gp", "specialist", "coordinator", "evaluator", "admin"])
+    cu.add_argument(
+        "--role", required=True, choices=["gp", "specialist", "coordinator", "evaluator", "admin"]
+    )
     cu.add_argument("--password", help="read from the terminal when left out")
     cu.add_argument("--gp-office-id", type=int)
     cu.add_argument("--department-id", type=int)

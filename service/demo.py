@@ -36,7 +36,7 @@ from service.storage import directory
 from service.storage.engine import make_engine, make_sessionmaker
 from service.tokens import new_id, new_room_id
 
-DEMO_PASSWORD = "demo-samkons-2026"
+DEMO_PASSWORD = "demo-samkons-2026"  # noqa: S105 - printed for demo logins on purpose
 
 # (office name, municipality number, a postal code there)
 OFFICES = [
@@ -66,10 +66,44 @@ GROUP_BY_DEPARTMENT = {
     "Geriatrisk avdeling": "frail_elderly",
     "Medisinsk poliklinikk": "multiple_chronic",
 }
-FIRST = ["Astrid", "Bjørg", "Olav", "Ingrid", "Nils", "Solveig", "Magnus", "Sigrid", "Arne",
-         "Liv", "Knut", "Ragnhild", "Eirik", "Marit", "Torstein", "Gunnhild", "Jon", "Ane"]
-LAST = ["Eikanger", "Haugland", "Lygre", "Fosse", "Mjelde", "Hope", "Brakstad", "Tveit",
-        "Bakke", "Sandvik", "Nordhus", "Instefjord", "Lie", "Kvingedal", "Solheim", "Vik"]
+FIRST = [
+    "Astrid",
+    "Bjørg",
+    "Olav",
+    "Ingrid",
+    "Nils",
+    "Solveig",
+    "Magnus",
+    "Sigrid",
+    "Arne",
+    "Liv",
+    "Knut",
+    "Ragnhild",
+    "Eirik",
+    "Marit",
+    "Torstein",
+    "Gunnhild",
+    "Jon",
+    "Ane",
+]
+LAST = [
+    "Eikanger",
+    "Haugland",
+    "Lygre",
+    "Fosse",
+    "Mjelde",
+    "Hope",
+    "Brakstad",
+    "Tveit",
+    "Bakke",
+    "Sandvik",
+    "Nordhus",
+    "Instefjord",
+    "Lie",
+    "Kvingedal",
+    "Solheim",
+    "Vik",
+]
 
 
 @dataclass(frozen=True)
@@ -79,7 +113,9 @@ class DemoLogin:
     password: str
 
 
-async def seed_demo(settings: Settings, *, clock: Clock | None = None) -> list[tuple[str, str, str]]:
+async def seed_demo(
+    settings: Settings, *, clock: Clock | None = None
+) -> list[tuple[str, str, str]]:
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url)
     try:
@@ -103,7 +139,7 @@ async def seed_demo(settings: Settings, *, clock: Clock | None = None) -> list[t
 async def _seed(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock
 ) -> None:
-    rng = random.Random(2026)
+    rng = random.Random(2026)  # noqa: S311 - repeatable demo data, not a secret
     now = clock.now()
     password_hash = hash_password(DEMO_PASSWORD)
     async with sessionmaker() as db, db.begin():
@@ -119,39 +155,76 @@ async def _seed(
         await db.flush()
 
         def user(email: str, name: str, role: str, **kw: int) -> User:
-            return User(email=email, name=name, role=role, password_hash=password_hash,
-                        language="nn", active=True, created_at=now, **kw)
+            return User(
+                email=email,
+                name=name,
+                role=role,
+                password_hash=password_hash,
+                language="nn",
+                active=True,
+                created_at=now,
+                **kw,
+            )
 
         gps = [user("fastlege@demo.samkons.no", "Kari Nordhus", "gp", gp_office_id=offices[0].id)]
         gps += [
-            user(f"fastlege{i}@demo.samkons.no", f"{rng.choice(FIRST)} {rng.choice(LAST)}", "gp",
-                 gp_office_id=o.id)
+            user(
+                f"fastlege{i}@demo.samkons.no",
+                f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                "gp",
+                gp_office_id=o.id,
+            )
             for i, o in enumerate(offices[1:], start=2)
         ]
-        specialists = [user("spesialist@demo.samkons.no", "Erik Haugland", "specialist",
-                            department_id=departments[0].id)]
+        specialists = [
+            user(
+                "spesialist@demo.samkons.no",
+                "Erik Haugland",
+                "specialist",
+                department_id=departments[0].id,
+            )
+        ]
         specialists += [
-            user(f"spesialist{i}@demo.samkons.no", f"{rng.choice(FIRST)} {rng.choice(LAST)}",
-                 "specialist", department_id=d.id)
+            user(
+                f"spesialist{i}@demo.samkons.no",
+                f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                "specialist",
+                department_id=d.id,
+            )
             for i, d in enumerate(departments, start=2)
         ]
         others = [
-            user("koordinator@demo.samkons.no", "Hilde Koordinator", "coordinator",
-                 department_id=departments[0].id),
+            user(
+                "koordinator@demo.samkons.no",
+                "Hilde Koordinator",
+                "coordinator",
+                department_id=departments[0].id,
+            ),
             user("evaluator@demo.samkons.no", "Tone Evaluator", "evaluator"),
             user("admin@demo.samkons.no", "Anders Admin", "admin"),
         ]
         db.add_all([*gps, *specialists, *others])
         await db.flush()
         for clinician in [*gps, *specialists]:
-            db.add_all(WorkingHours(user_id=clinician.id, weekday=d, start_time=time(8, 0),
-                                    end_time=time(15, 30)) for d in range(5))
+            db.add_all(
+                WorkingHours(
+                    user_id=clinician.id, weekday=d, start_time=time(8, 0), end_time=time(15, 30)
+                )
+                for d in range(5)
+            )
         patients: list[Patient] = []
         for office, (_, _, postal_code) in zip(offices, OFFICES, strict=True):
             for _ in range(6):
-                patients.append(Patient(
-                    gp_office_id=office.id, name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
-                    email=None, postal_code=postal_code, language="nn", created_at=now))
+                patients.append(
+                    Patient(
+                        gp_office_id=office.id,
+                        name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                        email=None,
+                        postal_code=postal_code,
+                        language="nn",
+                        created_at=now,
+                    )
+                )
         db.add_all(patients)
         await db.flush()
         _past_year(db, rng, now, settings.tz, gps, specialists, departments, offices, patients)
@@ -160,8 +233,14 @@ async def _seed(
 
 
 def _past_year(
-    db: AsyncSession, rng: random.Random, now: datetime, tz: ZoneInfo, gps: list[User],
-    specialists: list[User], departments: list[Department], offices: list[GpOffice],
+    db: AsyncSession,
+    rng: random.Random,
+    now: datetime,
+    tz: ZoneInfo,
+    gps: list[User],
+    specialists: list[User],
+    departments: list[Department],
+    offices: list[GpOffice],
     patients: list[Patient],
 ) -> None:
     """A year of finished consultations, growing month by month as a pilot would."""
@@ -177,8 +256,9 @@ def _past_year(
             day = (now - timedelta(days=30 * months_ago - rng.randint(0, 27))).astimezone(tz).date()
             while day.weekday() > 4:
                 day -= timedelta(days=1)
-            start = datetime.combine(day, time(8 + rng.randint(0, 6), rng.choice([0, 30])),
-                                     tz).astimezone(UTC)
+            start = datetime.combine(
+                day, time(8 + rng.randint(0, 6), rng.choice([0, 30])), tz
+            ).astimezone(UTC)
             if (gp.id, start) in used or (specialist.id, start) in used:
                 continue
             used.update({(gp.id, start), (specialist.id, start)})
@@ -187,43 +267,100 @@ def _past_year(
             status = "completed" if roll < 0.82 else "no_show" if roll < 0.87 else "cancelled"
             minutes = rng.choice([30, 30, 45, 60])
             c = Consultation(
-                id=new_id(), room_id=new_room_id(), kind="joint" if rng.random() < 0.85 else "guidance",
-                status=status, awaiting=None, revision=2, gp_id=gp.id, specialist_id=specialist.id,
-                department_id=department_id, booked_by_id=gp.id, patient_id=patient.id,
+                id=new_id(),
+                room_id=new_room_id(),
+                kind="joint" if rng.random() < 0.85 else "guidance",
+                status=status,
+                awaiting=None,
+                revision=2,
+                gp_id=gp.id,
+                specialist_id=specialist.id,
+                department_id=department_id,
+                booked_by_id=gp.id,
+                patient_id=patient.id,
                 patient_present=True,
                 patient_group=GROUP_BY_DEPARTMENT[_department_name(departments, department_id)],
                 patient_location=rng.choice(["home", "home", "gp_office", "institution"]),
-                purpose=None, starts_at=start, ends_at=start + timedelta(minutes=minutes),
-                municipality_number=next(o.municipality_number for o in offices
-                                         if o.id == gp.gp_office_id),
+                purpose=None,
+                starts_at=start,
+                ends_at=start + timedelta(minutes=minutes),
+                municipality_number=next(
+                    o.municipality_number for o in offices if o.id == gp.gp_office_id
+                ),
                 hospital_id=hospital_of[department_id],
                 actual_started_at=start + timedelta(minutes=rng.randint(0, 4))
-                if status == "completed" else None,
+                if status == "completed"
+                else None,
                 actual_ended_at=start + timedelta(minutes=minutes - rng.randint(0, 10))
-                if status == "completed" else None,
-                created_at=start - timedelta(days=14), updated_at=start,
+                if status == "completed"
+                else None,
+                created_at=start - timedelta(days=14),
+                updated_at=start,
             )
             db.add(c)
-            db.add(Participant(id=new_id(), consultation_id=c.id, role="gp", user_id=gp.id,
-                               name=gp.name, email=gp.email, language="nn", created_at=c.created_at))
-            db.add(Participant(id=new_id(), consultation_id=c.id, role="specialist",
-                               user_id=specialist.id, name=specialist.name, email=specialist.email,
-                               language="nn", created_at=c.created_at))
+            db.add(
+                Participant(
+                    id=new_id(),
+                    consultation_id=c.id,
+                    role="gp",
+                    user_id=gp.id,
+                    name=gp.name,
+                    email=gp.email,
+                    language="nn",
+                    created_at=c.created_at,
+                )
+            )
+            db.add(
+                Participant(
+                    id=new_id(),
+                    consultation_id=c.id,
+                    role="specialist",
+                    user_id=specialist.id,
+                    name=specialist.name,
+                    email=specialist.email,
+                    language="nn",
+                    created_at=c.created_at,
+                )
+            )
             if c.kind == "joint":
-                db.add(Participant(id=new_id(), consultation_id=c.id, role="patient",
-                                   name=patient.name, language="nn",
-                                   postal_code=patient.postal_code, created_at=c.created_at))
+                db.add(
+                    Participant(
+                        id=new_id(),
+                        consultation_id=c.id,
+                        role="patient",
+                        name=patient.name,
+                        language="nn",
+                        postal_code=patient.postal_code,
+                        created_at=c.created_at,
+                    )
+                )
                 if rng.random() < 0.4:
-                    db.add(Participant(id=new_id(), consultation_id=c.id, role="relative",
-                                       name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
-                                       language="nn", postal_code=patient.postal_code,
-                                       created_at=c.created_at))
+                    db.add(
+                        Participant(
+                            id=new_id(),
+                            consultation_id=c.id,
+                            role="relative",
+                            name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                            language="nn",
+                            postal_code=patient.postal_code,
+                            created_at=c.created_at,
+                        )
+                    )
             for revision, (action, st) in enumerate(
                 [("book", "requested"), ("accept", "confirmed"), (_final_action(status), status)]
             ):
-                db.add(ConsultationEvent(consultation_id=c.id, at=c.created_at + timedelta(
-                    days=revision), actor_id=None, action=action, status=st, starts_at=c.starts_at,
-                    ends_at=c.ends_at, revision=revision))
+                db.add(
+                    ConsultationEvent(
+                        consultation_id=c.id,
+                        at=c.created_at + timedelta(days=revision),
+                        actor_id=None,
+                        action=action,
+                        status=st,
+                        starts_at=c.starts_at,
+                        ends_at=c.ends_at,
+                        revision=revision,
+                    )
+                )
 
 
 def _final_action(status: str) -> str:
@@ -235,16 +372,25 @@ def _department_name(departments: list[Department], department_id: int) -> str:
 
 
 async def _coming(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock, gp: User,
-    specialists: list[User], departments: list[Department], patients: list[Patient],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    clock: Clock,
+    gp: User,
+    specialists: list[User],
+    departments: list[Department],
+    patients: list[Patient],
 ) -> None:
     """Coming consultations for the demo GP, booked through the real booking path."""
     actor = Actor.of(gp)
     own = [p for p in patients if p.gp_office_id == gp.gp_office_id]
     tz = settings.tz
     today = clock.now().astimezone(tz).date()
-    plans = [(2, time(10, 0), 0, "frail_elderly"), (3, time(13, 30), 0, "multiple_chronic"),
-             (6, time(9, 0), 1, "children_youth"), (9, time(11, 0), 0, "frail_elderly")]
+    plans = [
+        (2, time(10, 0), 0, "frail_elderly"),
+        (3, time(13, 30), 0, "multiple_chronic"),
+        (6, time(9, 0), 1, "children_youth"),
+        (9, time(11, 0), 0, "frail_elderly"),
+    ]
     for i, (days, at, spec_index, group) in enumerate(plans):
         day = today + timedelta(days=days)
         while day.weekday() > 4:
@@ -256,7 +402,7 @@ async def _coming(
             specialist_id=specialist.id,
             patient_id=own[i % len(own)].id,
             relatives=[PersonInput(name="Gunnhild Lygre")] if i % 2 == 0 else [],
-            patient_group=group,  # type: ignore[arg-type]
+            patient_group=group,
             purpose="Oppfølging",
             starts_at=datetime.combine(day, at, tz),
             duration_minutes=30,

@@ -1,4 +1,4 @@
-"""Domain errors. Each carries what an API client needs: an HTTP status, a title and the field at fault.
+"""Domain errors, each with what an API client needs: HTTP status, title, the field at fault.
 
 The domain raises these; one middleware turns them into RFC 9457 problem details, so no handler
 builds an error response by hand.

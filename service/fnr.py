@@ -37,7 +37,7 @@ _TENOR_MONTH_SHIFT = 80
 
 
 def validate_fnr(value: str) -> str:
-    """The number as 11 digits, spaces removed, or ``InvalidInput`` (field ``fnr``) saying why not."""
+    """The number as 11 digits, spaces removed, or ``InvalidInput`` (field ``fnr``) saying why."""
     digits = "".join(value.split())
     if not set(digits) <= _ASCII_DIGITS:
         raise InvalidInput("A fødselsnummer may contain only digits.", field=_FIELD)
@@ -74,9 +74,7 @@ def _control_digit(digits: str, weights: tuple[int, ...]) -> int:
 
     A result of 10 matches no digit, so nine digits that need it never make a valid number.
     """
-    return (
-        11 - sum(w * int(d) for w, d in zip(weights, digits, strict=True)) % 11
-    ) % 11
+    return (11 - sum(w * int(d) for w, d in zip(weights, digits, strict=True)) % 11) % 11
 
 
 def _birth_date(digits: str) -> date:

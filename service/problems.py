@@ -23,7 +23,12 @@ PageRenderer = Callable[[web.Request, int, str, str], Awaitable[web.StreamRespon
 
 
 def problem_response(
-    status: int, title: str, detail: str, *, type_slug: str, field: str | None = None,
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    type_slug: str,
+    field: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> web.Response:
     body: dict[str, Any] = {
@@ -57,9 +62,15 @@ def validation_problem(exc: ValidationError) -> web.Response:
 
 def _slug(status: int) -> str:
     return {
-        400: "bad-request", 401: "not-authenticated", 403: "forbidden", 404: "not-found",
-        405: "method-not-allowed", 409: "conflict", 413: "payload-too-large",
-        415: "unsupported-media-type", 429: "too-many-requests",
+        400: "bad-request",
+        401: "not-authenticated",
+        403: "forbidden",
+        404: "not-found",
+        405: "method-not-allowed",
+        409: "conflict",
+        413: "payload-too-large",
+        415: "unsupported-media-type",
+        429: "too-many-requests",
     }.get(status, "http-error")
 
 
@@ -89,7 +100,9 @@ def make_problem_middleware(render_page: PageRenderer | None = None) -> Any:
             log.exception("unhandled error on %s %s", request.method, request.path)
             if wants_json or render_page is None:
                 return problem_response(
-                    500, "Internal error", "Something went wrong; it has been logged.",
+                    500,
+                    "Internal error",
+                    "Something went wrong; it has been logged.",
                     type_slug="internal",
                 )
             return await render_page(request, 500, "Internal error", "")

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from service.errors import InvalidInput
 from service.fnr import validate_fnr
 
 Language = Literal["nn", "nb", "en"]
@@ -64,7 +65,11 @@ class PatientInput(Strict):
     def _fnr(cls, value: str | None) -> str | None:
         if value is None or value == "":
             return None
-        return validate_fnr(value)
+        try:
+            return validate_fnr(value)
+        except InvalidInput as exc:
+            # As a ValueError, pydantic reports it at its full path (patient.fnr).
+            raise ValueError(exc.detail) from exc
 
 
 class BookingInput(Strict):

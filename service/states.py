@@ -131,9 +131,7 @@ _RULES: dict[Action, _Rule] = {
     ),
 }
 
-_BOOKED = Transition(
-    _S.REQUESTED, Side.HOSPITAL, changes_time=True, bumps_revision=False
-)
+_BOOKED = Transition(_S.REQUESTED, Side.HOSPITAL, changes_time=True, bumps_revision=False)
 
 _SIDE_NAMES: dict[Side | None, str] = {
     Side.GP: "the GP side",
@@ -170,9 +168,7 @@ def apply(
     if actor_side not in rule.actors:
         raise NotAllowed(f"Only {_who(rule.actors)} may {_words(action)}.")
     if rule.awaited_side_only and actor_side != awaiting:
-        raise NotAllowed(
-            f"The consultation is waiting for an answer from {_SIDE_NAMES[awaiting]}."
-        )
+        raise NotAllowed(f"The consultation is waiting for an answer from {_SIDE_NAMES[awaiting]}.")
     return rule.leads_to
 
 

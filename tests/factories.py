@@ -43,8 +43,16 @@ class World:
 
 
 def _user(email: str, name: str, role: str, **kw: Any) -> User:
-    return User(email=email, name=name, role=role, password_hash=_HASH, language="nn",
-                active=True, created_at=CREATED, **kw)
+    return User(
+        email=email,
+        name=name,
+        role=role,
+        password_hash=_HASH,
+        language="nn",
+        active=True,
+        created_at=CREATED,
+        **kw,
+    )
 
 
 async def build_world(db: async_sessionmaker[AsyncSession], *, hours: bool = True) -> World:
@@ -62,14 +70,18 @@ async def build_world(db: async_sessionmaker[AsyncSession], *, hours: bool = Tru
         users = {
             "gp": _user("gp@test.no", "Kari Fastlege", "gp", gp_office_id=knarvik.id),
             "gp2": _user("gp2@test.no", "Ola Fastlege", "gp", gp_office_id=fedje.id),
-            "specialist": _user("spes@test.no", "Siri Spesialist", "specialist",
-                                department_id=geri.id),
-            "specialist2": _user("spes2@test.no", "Per Spesialist", "specialist",
-                                 department_id=geri.id),
-            "psychiatrist": _user("psyk@test.no", "Pia Psykiater", "specialist",
-                                  department_id=psych.id),
-            "coordinator": _user("koord@test.no", "Kim Koordinator", "coordinator",
-                                 department_id=geri.id),
+            "specialist": _user(
+                "spes@test.no", "Siri Spesialist", "specialist", department_id=geri.id
+            ),
+            "specialist2": _user(
+                "spes2@test.no", "Per Spesialist", "specialist", department_id=geri.id
+            ),
+            "psychiatrist": _user(
+                "psyk@test.no", "Pia Psykiater", "specialist", department_id=psych.id
+            ),
+            "coordinator": _user(
+                "koord@test.no", "Kim Koordinator", "coordinator", department_id=geri.id
+            ),
             "evaluator": _user("eval@test.no", "Eva Evaluator", "evaluator"),
             "admin": _user("admin@test.no", "Adam Admin", "admin"),
         }
@@ -78,35 +90,68 @@ async def build_world(db: async_sessionmaker[AsyncSession], *, hours: bool = Tru
         if hours:
             for key in ("gp", "gp2", "specialist", "specialist2", "psychiatrist"):
                 s.add_all(
-                    WorkingHours(user_id=users[key].id, weekday=d, start_time=WORKDAY[0],
-                                 end_time=WORKDAY[1])
+                    WorkingHours(
+                        user_id=users[key].id, weekday=d, start_time=WORKDAY[0], end_time=WORKDAY[1]
+                    )
                     for d in range(5)
                 )
         patients = [
-            Patient(gp_office_id=knarvik.id, name="Pasient Ein", email="p1@test.no",
-                    postal_code="5914", language="nn", created_at=CREATED),
-            Patient(gp_office_id=knarvik.id, name="Pasient To", email="p2@test.no",
-                    postal_code="5915", language="nb", created_at=CREATED),
-            Patient(gp_office_id=fedje.id, name="Pasient Tre", postal_code="5947",
-                    language="nn", created_at=CREATED),
+            Patient(
+                gp_office_id=knarvik.id,
+                name="Pasient Ein",
+                email="p1@test.no",
+                postal_code="5914",
+                language="nn",
+                created_at=CREATED,
+            ),
+            Patient(
+                gp_office_id=knarvik.id,
+                name="Pasient To",
+                email="p2@test.no",
+                postal_code="5915",
+                language="nb",
+                created_at=CREATED,
+            ),
+            Patient(
+                gp_office_id=fedje.id,
+                name="Pasient Tre",
+                postal_code="5947",
+                language="nn",
+                created_at=CREATED,
+            ),
         ]
         s.add_all(patients)
         await s.flush()
         return World(
-            haukeland=hk.id, haraldsplass=hp.id, geriatrics=geri.id, psychiatry=psych.id,
-            knarvik=knarvik.id, fedje=fedje.id,
-            gp=users["gp"].id, gp2=users["gp2"].id, specialist=users["specialist"].id,
-            specialist2=users["specialist2"].id, psychiatrist=users["psychiatrist"].id,
-            coordinator=users["coordinator"].id, evaluator=users["evaluator"].id,
-            admin=users["admin"].id, patient=patients[0].id, patient2=patients[1].id,
+            haukeland=hk.id,
+            haraldsplass=hp.id,
+            geriatrics=geri.id,
+            psychiatry=psych.id,
+            knarvik=knarvik.id,
+            fedje=fedje.id,
+            gp=users["gp"].id,
+            gp2=users["gp2"].id,
+            specialist=users["specialist"].id,
+            specialist2=users["specialist2"].id,
+            psychiatrist=users["psychiatrist"].id,
+            coordinator=users["coordinator"].id,
+            evaluator=users["evaluator"].id,
+            admin=users["admin"].id,
+            patient=patients[0].id,
+            patient2=patients[1].id,
             other_office_patient=patients[2].id,
         )
 
 
 EMAILS = {
-    "gp": "gp@test.no", "gp2": "gp2@test.no", "specialist": "spes@test.no",
-    "specialist2": "spes2@test.no", "psychiatrist": "psyk@test.no",
-    "coordinator": "koord@test.no", "evaluator": "eval@test.no", "admin": "admin@test.no",
+    "gp": "gp@test.no",
+    "gp2": "gp2@test.no",
+    "specialist": "spes@test.no",
+    "specialist2": "spes2@test.no",
+    "psychiatrist": "psyk@test.no",
+    "coordinator": "koord@test.no",
+    "evaluator": "eval@test.no",
+    "admin": "admin@test.no",
 }
 
 

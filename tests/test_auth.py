@@ -34,20 +34,27 @@ async def test_wrong_password_and_unknown_account_look_the_same(
     assert (await wrong.json())["detail"] == (await unknown.json())["detail"]
 
 
-async def test_login_is_throttled_per_account(client: Client, db: async_sessionmaker[AsyncSession]) -> None:
+async def test_login_is_throttled_per_account(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
     await build_world(db)
     for _ in range(5):
         r = await client.post("/api/v1/session", json={"email": "gp@test.no", "password": "bad"})
         assert r.status == 401
-    blocked = await client.post("/api/v1/session", json={"email": "gp@test.no", "password": PASSWORD})
+    blocked = await client.post(
+        "/api/v1/session", json={"email": "gp@test.no", "password": PASSWORD}
+    )
     assert blocked.status == 429
     assert blocked.content_type == "application/problem+json"
     # Another account from the same address is not locked out by this one.
-    assert (await client.post("/api/v1/session",
-                              json={"email": "spes@test.no", "password": PASSWORD})).status == 200
+    assert (
+        await client.post("/api/v1/session", json={"email": "spes@test.no", "password": PASSWORD})
+    ).status == 200
 
 
-async def test_login_is_throttled_per_address(client: Client, db: async_sessionmaker[AsyncSession]) -> None:
+async def test_login_is_throttled_per_address(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
     await build_world(db)
     for i in range(50):
         await client.post("/api/v1/session", json={"email": f"u{i}@test.no", "password": "bad"})
@@ -60,11 +67,15 @@ async def test_state_change_without_csrf_token_is_refused(
 ) -> None:
     world = await build_world(db)
     await login(client, "gp")
-    resp = await client.post("/api/v1/consultations", json=booking_body(world, "2026-01-07T10:00:00+01:00"))
+    resp = await client.post(
+        "/api/v1/consultations", json=booking_body(world, "2026-01-07T10:00:00+01:00")
+    )
     assert resp.status == 403
-    forged = await client.post("/api/v1/consultations",
-                               json=booking_body(world, "2026-01-07T10:00:00+01:00"),
-                               headers={"X-CSRF-Token": "forged"})
+    forged = await client.post(
+        "/api/v1/consultations",
+        json=booking_body(world, "2026-01-07T10:00:00+01:00"),
+        headers={"X-CSRF-Token": "forged"},
+    )
     assert forged.status == 403
 
 
@@ -72,8 +83,10 @@ async def test_roles_that_cannot_book(client: Client, db: async_sessionmaker[Asy
     world = await build_world(db)
     for who in ("specialist", "evaluator", "admin"):
         headers = await login(client, who)
-        resp = await client.post("/api/v1/consultations",
-                                 json=booking_body(world, "2026-01-07T10:00:00+01:00"),
-                                 headers=headers)
+        resp = await client.post(
+            "/api/v1/consultations",
+            json=booking_body(world, "2026-01-07T10:00:00+01:00"),
+            headers=headers,
+        )
         assert resp.status == 403, who
         await client.delete("/api/v1/session", headers=headers)

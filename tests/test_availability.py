@@ -77,22 +77,16 @@ def local_starts(found: list[Interval]) -> list[str]:
 # --- daylight-saving time ---------------------------------------------------------------------
 
 
-def test_monday_nine_oclock_is_eight_utc_before_and_seven_utc_after_the_march_change() -> (
-    None
-):
+def test_monday_nine_oclock_is_eight_utc_before_and_seven_utc_after_the_march_change() -> None:
     found = slots([calendar()], oslo(2026, 3, 23), oslo(2026, 3, 31))
 
-    nine_oclocks = [
-        s.start for s in found if s.start.astimezone(OSLO).time() == time(9)
-    ]
+    nine_oclocks = [s.start for s in found if s.start.astimezone(OSLO).time() == time(9)]
     assert nine_oclocks[0] == utc(2026, 3, 23, 8)  # Monday before 29 March: CET, UTC+1
     assert utc(2026, 3, 30, 7) in nine_oclocks  # Monday after: CEST, UTC+2
     assert utc(2026, 3, 30, 8) not in nine_oclocks
 
 
-def test_monday_nine_oclock_is_seven_utc_before_and_eight_utc_after_the_october_change() -> (
-    None
-):
+def test_monday_nine_oclock_is_seven_utc_before_and_eight_utc_after_the_october_change() -> None:
     found = slots([calendar()], oslo(2026, 10, 19), oslo(2026, 10, 27))
 
     starts = [s.start for s in found]
@@ -116,9 +110,7 @@ def test_results_are_in_utc() -> None:
     found_slots = slots([calendar()], oslo(2026, 3, 23), oslo(2026, 3, 24))
 
     assert found and found_slots
-    assert all(
-        i.start.tzinfo is UTC and i.end.tzinfo is UTC for i in found + found_slots
-    )
+    assert all(i.start.tzinfo is UTC and i.end.tzinfo is UTC for i in found + found_slots)
 
 
 def test_hours_wholly_inside_the_skipped_spring_hour_do_not_happen() -> None:
@@ -158,9 +150,7 @@ def test_no_slot_starts_at_a_local_time_that_does_not_exist() -> None:
     assert found[0].end == utc(2026, 3, 29, 1)
 
 
-def test_hours_starting_in_the_repeated_autumn_hour_start_at_its_first_occurrence() -> (
-    None
-):
+def test_hours_starting_in_the_repeated_autumn_hour_start_at_its_first_occurrence() -> None:
     cal = calendar(weekly=[WeeklyHours(SUNDAY, time(2, 30), time(3, 30))])
 
     found = working_intervals(cal, oslo(2026, 10, 25), oslo(2026, 10, 26), OSLO)
@@ -220,9 +210,7 @@ def test_a_holiday_removes_every_slot_of_the_day() -> None:
 def test_one_clinicians_busy_time_blocks_everyone() -> None:
     busy = Interval(oslo(2026, 3, 23, 9, 30), oslo(2026, 3, 23, 10))
 
-    found = slots(
-        [calendar(), calendar(busy=[busy])], oslo(2026, 3, 23), oslo(2026, 3, 24)
-    )
+    found = slots([calendar(), calendar(busy=[busy])], oslo(2026, 3, 23), oslo(2026, 3, 24))
 
     assert local_starts(found) == [
         "2026-03-23 09:00+0100",
@@ -234,9 +222,7 @@ def test_one_clinicians_busy_time_blocks_everyone() -> None:
 def test_the_patients_other_bookings_block_slots() -> None:
     patient_busy = Interval(oslo(2026, 3, 23, 10), oslo(2026, 3, 23, 11))
 
-    found = slots(
-        [calendar()], oslo(2026, 3, 23), oslo(2026, 3, 24), extra_busy=[patient_busy]
-    )
+    found = slots([calendar()], oslo(2026, 3, 23), oslo(2026, 3, 24), extra_busy=[patient_busy])
 
     assert local_starts(found) == ["2026-03-23 09:00+0100", "2026-03-23 09:30+0100"]
 
@@ -350,9 +336,7 @@ def test_a_duration_longer_than_the_step_gives_overlapping_alternatives() -> Non
 
 
 def test_a_slot_must_fit_wholly_in_free_time() -> None:
-    found = slots(
-        [calendar()], oslo(2026, 3, 23), oslo(2026, 3, 24), duration=timedelta(hours=3)
-    )
+    found = slots([calendar()], oslo(2026, 3, 23), oslo(2026, 3, 24), duration=timedelta(hours=3))
 
     assert found == []
 
@@ -369,14 +353,10 @@ def test_no_slot_starts_before_not_before() -> None:
 
 
 def test_no_slots_on_weekends() -> None:
-    found = slots(
-        [calendar()], oslo(2026, 3, 21), oslo(2026, 3, 23)
-    )  # Saturday and Sunday
+    found = slots([calendar()], oslo(2026, 3, 21), oslo(2026, 3, 23))  # Saturday and Sunday
 
     assert found == []
-    assert (
-        working_intervals(calendar(), oslo(2026, 3, 21), oslo(2026, 3, 23), OSLO) == []
-    )
+    assert working_intervals(calendar(), oslo(2026, 3, 21), oslo(2026, 3, 23), OSLO) == []
 
 
 def test_weekend_hours_work_when_given() -> None:
@@ -401,9 +381,7 @@ def test_slots_lie_where_all_clinicians_work() -> None:
 
 
 def test_the_window_clips_working_time() -> None:
-    found = working_intervals(
-        calendar(), oslo(2026, 3, 23, 10), oslo(2026, 3, 24, 9, 30), OSLO
-    )
+    found = working_intervals(calendar(), oslo(2026, 3, 23, 10), oslo(2026, 3, 24, 9, 30), OSLO)
 
     assert found == [
         Interval(utc(2026, 3, 23, 9), utc(2026, 3, 23, 10)),
@@ -433,9 +411,7 @@ def test_a_four_week_search_finds_every_weekday() -> None:
         ({"not_before": datetime(2026, 3, 23)}, "not_before"),
     ],
 )
-def test_find_common_slots_refuses_bad_input(
-    changes: dict[str, object], field: str
-) -> None:
+def test_find_common_slots_refuses_bad_input(changes: dict[str, object], field: str) -> None:
     arguments: dict[str, object] = {
         "window_start": oslo(2026, 3, 23),
         "window_end": oslo(2026, 3, 24),
@@ -485,9 +461,7 @@ def test_interval_refuses_naive_or_backwards_times(
         (0, time(9, tzinfo=UTC), time(10), "start"),
     ],
 )
-def test_weekly_hours_refuse_nonsense(
-    weekday: int, start: time, end: time, field: str
-) -> None:
+def test_weekly_hours_refuse_nonsense(weekday: int, start: time, end: time, field: str) -> None:
     with pytest.raises(InvalidInput) as refused:
         WeeklyHours(weekday, start, end)
 
@@ -513,9 +487,7 @@ def check(
     calendars: list[ClinicianCalendar] | None = None,
     extra_busy: list[Interval] | None = None,
 ) -> None:
-    check_bookable(
-        calendars or [calendar(), calendar()], extra_busy or [], interval, OSLO, NOW
-    )
+    check_bookable(calendars or [calendar(), calendar()], extra_busy or [], interval, OSLO, NOW)
 
 
 def test_a_free_time_in_working_hours_is_bookable() -> None:
@@ -538,9 +510,7 @@ def test_a_time_in_the_past_is_refused() -> None:
     "interval",
     [
         Interval(oslo(2026, 3, 23, 8), oslo(2026, 3, 23, 9)),  # before hours
-        Interval(
-            oslo(2026, 3, 23, 10, 30), oslo(2026, 3, 23, 11, 30)
-        ),  # runs past the end
+        Interval(oslo(2026, 3, 23, 10, 30), oslo(2026, 3, 23, 11, 30)),  # runs past the end
         Interval(oslo(2026, 3, 21, 9), oslo(2026, 3, 21, 10)),  # Saturday
         Interval(utc(2026, 3, 30, 8, 30), utc(2026, 3, 30, 9, 30)),  # 10:30–11:30 CEST
         Interval(oslo(2026, 3, 23, 10), oslo(2026, 3, 24, 10)),  # across a night

@@ -13,25 +13,43 @@ from tests.factories import _HASH, CREATED, PASSWORD, WORKDAY, Client, booking_b
 N = 20
 
 
-async def _extra_gps(db: async_sessionmaker[AsyncSession], office_id: int, n: int) -> list[tuple[str, int]]:
+async def _extra_gps(
+    db: async_sessionmaker[AsyncSession], office_id: int, n: int
+) -> list[tuple[str, int]]:
     """n GPs at one office, each with a patient of their own, so only the specialist is shared."""
     result = []
     async with db() as s, s.begin():
         for i in range(n):
-            user = User(email=f"gp{i}@conc.no", name=f"Fastlege {i}", role="gp",
-                        password_hash=_HASH, gp_office_id=office_id, language="nn", active=True,
-                        created_at=CREATED)
-            patient = Patient(gp_office_id=office_id, name=f"Pasient {i}", postal_code="5914",
-                              language="nn", created_at=CREATED)
+            user = User(
+                email=f"gp{i}@conc.no",
+                name=f"Fastlege {i}",
+                role="gp",
+                password_hash=_HASH,
+                gp_office_id=office_id,
+                language="nn",
+                active=True,
+                created_at=CREATED,
+            )
+            patient = Patient(
+                gp_office_id=office_id,
+                name=f"Pasient {i}",
+                postal_code="5914",
+                language="nn",
+                created_at=CREATED,
+            )
             s.add_all([user, patient])
             await s.flush()
-            s.add_all(WorkingHours(user_id=user.id, weekday=d, start_time=WORKDAY[0],
-                                   end_time=WORKDAY[1]) for d in range(5))
+            s.add_all(
+                WorkingHours(user_id=user.id, weekday=d, start_time=WORKDAY[0], end_time=WORKDAY[1])
+                for d in range(5)
+            )
             result.append((user.email, patient.id))
     return result
 
 
-async def _session_for(aiohttp_client: object, app_factory: object, email: str) -> tuple[Client, dict[str, str]]:
+async def _session_for(
+    aiohttp_client: object, app_factory: object, email: str
+) -> tuple[Client, dict[str, str]]:
     client: Client = await aiohttp_client(app_factory)  # type: ignore[operator]
     resp = await client.post("/api/v1/session", json={"email": email, "password": PASSWORD})
     assert resp.status == 200
@@ -52,16 +70,22 @@ async def test_twenty_gps_race_for_one_specialist(
     # Overlapping but different start times, so the application's pre-check cannot tell them
     # apart from a legitimate booking until one of them has committed.
     starts = [f"2026-01-07T10:{m:02d}:00+01:00" for m in (0, 5, 10, 15, 20) * 4]
-    results = await asyncio.gather(*(
-        c.post("/api/v1/consultations", json=booking_body(world, start, patient_id=pid),
-               headers=h)
-        for (c, h, pid), start in zip(sessions, starts, strict=True)
-    ))
+    results = await asyncio.gather(
+        *(
+            c.post(
+                "/api/v1/consultations", json=booking_body(world, start, patient_id=pid), headers=h
+            )
+            for (c, h, pid), start in zip(sessions, starts, strict=True)
+        )
+    )
     statuses = sorted(r.status for r in results)
     assert statuses == [201] + [409] * (N - 1)
     async with db() as s:
-        held = await s.scalar(select(func.count()).select_from(Booking).where(
-            Booking.resource == f"user:{world.specialist}", Booking.active.is_(True)))
+        held = await s.scalar(
+            select(func.count())
+            .select_from(Booking)
+            .where(Booking.resource == f"user:{world.specialist}", Booking.active.is_(True))
+        )
     assert held == 1
 
 
@@ -77,16 +101,28 @@ async def test_one_patient_with_two_specialists_races(
         sessions.append((c, {"X-CSRF-Token": (await resp.json())["csrf_token"]}))
     # Each GP books the same patient, alternating between two specialists: only the patient
     # is common to every pair of requests.
-    results = await asyncio.gather(*(
-        c.post("/api/v1/consultations", json=booking_body(
-            world, f"2026-01-07T10:{(i % 4) * 5:02d}:00+01:00", patient_id=world.patient,
-            specialist_id=world.specialist if i % 2 else world.specialist2), headers=h)
-        for i, (c, h) in enumerate(sessions)
-    ))
+    results = await asyncio.gather(
+        *(
+            c.post(
+                "/api/v1/consultations",
+                json=booking_body(
+                    world,
+                    f"2026-01-07T10:{(i % 4) * 5:02d}:00+01:00",
+                    patient_id=world.patient,
+                    specialist_id=world.specialist if i % 2 else world.specialist2,
+                ),
+                headers=h,
+            )
+            for i, (c, h) in enumerate(sessions)
+        )
+    )
     assert sorted(r.status for r in results) == [201] + [409] * (N - 1)
     async with db() as s:
-        held = await s.scalar(select(func.count()).select_from(Booking).where(
-            Booking.resource == f"patient:{world.patient}", Booking.active.is_(True)))
+        held = await s.scalar(
+            select(func.count())
+            .select_from(Booking)
+            .where(Booking.resource == f"patient:{world.patient}", Booking.active.is_(True))
+        )
     assert held == 1
     office = await _office(db, world.knarvik)
     assert office.municipality_number == "4631"

@@ -27,9 +27,7 @@ def with_controls(first_nine: str) -> str | None:
     for first in "0123456789":
         if divisible_by_eleven(first_nine + first, FIRST_CHECK_WEIGHTS):
             for second in "0123456789":
-                if divisible_by_eleven(
-                    first_nine + first + second, SECOND_CHECK_WEIGHTS
-                ):
+                if divisible_by_eleven(first_nine + first + second, SECOND_CHECK_WEIGHTS):
                     return first_nine + first + second
     return None
 

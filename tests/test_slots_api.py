@@ -22,10 +22,12 @@ async def test_slots_skip_busy_times_and_respect_hours(
 ) -> None:
     world = await build_world(db)
     gp = await login(client, "gp")
-    await client.post("/api/v1/consultations",
-                      json=booking_body(world, "2026-01-07T10:00:00+01:00"), headers=gp)
-    slots = await _slots(client, world.geriatrics, specialist_id=world.specialist,
-                         patient_id=world.patient2, days=7)
+    await client.post(
+        "/api/v1/consultations", json=booking_body(world, "2026-01-07T10:00:00+01:00"), headers=gp
+    )
+    slots = await _slots(
+        client, world.geriatrics, specialist_id=world.specialist, patient_id=world.patient2, days=7
+    )
     starts = [s["starts_at"] for s in slots]
     # Monday: the clock stands at 09:00 Oslo, so the first free start is 09:00.
     assert starts[0] == "2026-01-05T09:00:00+01:00"
@@ -44,8 +46,12 @@ async def test_slots_around_the_march_and_october_clock_changes(
     world = await build_world(db)
     await login(client, "gp")
     clock.set(datetime(2026, 3, 26, 12, 0, tzinfo=UTC))
-    spring = await _slots(client, world.geriatrics, specialist_id=world.specialist,
-                          **{"from": "2026-03-27T00:00:00%2B01:00", "days": 4})
+    spring = await _slots(
+        client,
+        world.geriatrics,
+        specialist_id=world.specialist,
+        **{"from": "2026-03-27T00:00:00%2B01:00", "days": 4},
+    )
     friday = [s["starts_at"] for s in spring if s["starts_at"].startswith("2026-03-27")]
     monday = [s["starts_at"] for s in spring if s["starts_at"].startswith("2026-03-30")]
     assert friday[0] == "2026-03-27T08:00:00+01:00"
@@ -54,8 +60,12 @@ async def test_slots_around_the_march_and_october_clock_changes(
     assert len(friday) == len(monday) == 31
 
     clock.set(datetime(2026, 10, 22, 12, 0, tzinfo=UTC))
-    autumn = await _slots(client, world.geriatrics, specialist_id=world.specialist,
-                          **{"from": "2026-10-23T00:00:00%2B02:00", "days": 4})
+    autumn = await _slots(
+        client,
+        world.geriatrics,
+        specialist_id=world.specialist,
+        **{"from": "2026-10-23T00:00:00%2B02:00", "days": 4},
+    )
     friday = [s["starts_at"] for s in autumn if s["starts_at"].startswith("2026-10-23")]
     monday = [s["starts_at"] for s in autumn if s["starts_at"].startswith("2026-10-26")]
     assert friday[0] == "2026-10-23T08:00:00+02:00"
@@ -69,10 +79,12 @@ async def test_department_slots_union_of_its_specialists(
     world = await build_world(db)
     gp = await login(client, "gp")
     # Specialist 1 busy at 10:00; the department still offers 10:00 through specialist 2.
-    await client.post("/api/v1/consultations",
-                      json=booking_body(world, "2026-01-07T10:00:00+01:00"), headers=gp)
-    named = await _slots(client, world.geriatrics, specialist_id=world.specialist, days=3,
-                         patient_id=world.patient2)
+    await client.post(
+        "/api/v1/consultations", json=booking_body(world, "2026-01-07T10:00:00+01:00"), headers=gp
+    )
+    named = await _slots(
+        client, world.geriatrics, specialist_id=world.specialist, days=3, patient_id=world.patient2
+    )
     department = await _slots(client, world.geriatrics, days=3, patient_id=world.patient2)
     assert "2026-01-07T10:00:00+01:00" not in [s["starts_at"] for s in named]
     # ...except that the GP is busy at 10:00 too, so it is not offered at all.
@@ -83,11 +95,13 @@ async def test_department_slots_union_of_its_specialists(
 async def test_slot_query_errors(client: Client, db: async_sessionmaker[AsyncSession]) -> None:
     world = await build_world(db)
     await login(client, "gp")
-    for query, field in [("", "department_id"), ("department_id=x", "department_id"),
-                         (f"department_id={world.geriatrics}&days=0", "days"),
-                         (f"department_id={world.geriatrics}&from=yesterday", "from"),
-                         (f"department_id={world.geriatrics}&patient_id={world.other_office_patient}",
-                          "patient_id")]:
+    for query, field in [
+        ("", "department_id"),
+        ("department_id=x", "department_id"),
+        (f"department_id={world.geriatrics}&days=0", "days"),
+        (f"department_id={world.geriatrics}&from=yesterday", "from"),
+        (f"department_id={world.geriatrics}&patient_id={world.other_office_patient}", "patient_id"),
+    ]:
         resp = await client.get(f"/api/v1/slots?{query}")
         assert resp.status in (404, 422), query
         assert (await resp.json())["field"] == field

@@ -39,18 +39,14 @@ ACTORS: list[Side | None] = [GP, HOSPITAL, SYSTEM]
 
 CONFIRM = Transition(CONFIRMED, None, changes_time=False, bumps_revision=True)
 NEW_TIME_FOR_GP = Transition(REQUESTED, GP, changes_time=True, bumps_revision=True)
-NEW_TIME_FOR_HOSPITAL = Transition(
-    REQUESTED, HOSPITAL, changes_time=True, bumps_revision=True
-)
+NEW_TIME_FOR_HOSPITAL = Transition(REQUESTED, HOSPITAL, changes_time=True, bumps_revision=True)
 CANCEL = Transition(CANCELLED, None, changes_time=False, bumps_revision=True)
 START = Transition(IN_PROGRESS, None, changes_time=False, bumps_revision=False)
 COMPLETE = Transition(COMPLETED, None, changes_time=False, bumps_revision=False)
 NO_SHOW_ = Transition(NO_SHOW, None, changes_time=False, bumps_revision=False)
 
 # (status, awaiting, action, actor) → where it leads. Anything not listed is refused.
-ALLOWED: dict[
-    tuple[ConsultationStatus, Side | None, Action, Side | None], Transition
-] = {
+ALLOWED: dict[tuple[ConsultationStatus, Side | None, Action, Side | None], Transition] = {
     # The hospital side answers the GP's request.
     (REQUESTED, HOSPITAL, Action.ACCEPT, HOSPITAL): CONFIRM,
     (REQUESTED, HOSPITAL, Action.PROPOSE_TIME, HOSPITAL): NEW_TIME_FOR_GP,
@@ -131,9 +127,7 @@ def test_the_tables_cover_every_state_action_and_actor() -> None:
 
 
 def test_only_the_awaited_side_may_accept_and_is_told_who_is() -> None:
-    with pytest.raises(
-        NotAllowed, match="waiting for an answer from the hospital side"
-    ):
+    with pytest.raises(NotAllowed, match="waiting for an answer from the hospital side"):
         apply(REQUESTED, HOSPITAL, Action.ACCEPT, GP)
     with pytest.raises(NotAllowed, match="waiting for an answer from the GP side"):
         apply(REQUESTED, GP, Action.ACCEPT, HOSPITAL)
@@ -149,7 +143,7 @@ def test_refusals_name_who_may_act() -> None:
 
 
 def test_an_impossible_action_names_the_state() -> None:
-    with pytest.raises(InvalidTransition, match="'start' is not possible .* cancelled"):
+    with pytest.raises(InvalidTransition, match=r"'start' is not possible .* cancelled"):
         apply(CANCELLED, None, Action.START, GP)
 
 
@@ -158,10 +152,7 @@ def test_a_gp_books_a_request_awaiting_the_hospital_side() -> None:
 
     assert (booked.status, booked.awaiting) == (REQUESTED, HOSPITAL)
     assert booked.changes_time
-    assert (
-        apply(booked.status, booked.awaiting, Action.ACCEPT, HOSPITAL).status
-        == CONFIRMED
-    )
+    assert apply(booked.status, booked.awaiting, Action.ACCEPT, HOSPITAL).status == CONFIRMED
 
 
 @pytest.mark.parametrize("actor", [HOSPITAL, SYSTEM])
@@ -180,7 +171,7 @@ def test_a_proposal_and_its_acceptance_in_sequence() -> None:
 
 
 def test_active_statuses_are_those_holding_a_time_slot() -> None:
-    assert ACTIVE_STATUSES == {REQUESTED, CONFIRMED, IN_PROGRESS}
+    assert {REQUESTED, CONFIRMED, IN_PROGRESS} == ACTIVE_STATUSES
 
 
 def test_values_match_the_stored_and_api_spelling() -> None:

@@ -13,7 +13,14 @@ from service import accounts, appkeys, booking
 from service.api.io import query_datetime, query_int, read_body
 from service.api.spec import ApiRoute, RouteTable, openapi_document
 from service.api.views import consultation_json, event_json, iso, slot_json
-from service.auth import csrf_exempt, csrf_token, current_actor, end_session, require_actor, start_session
+from service.auth import (
+    csrf_exempt,
+    csrf_token,
+    current_actor,
+    end_session,
+    require_actor,
+    start_session,
+)
 from service.errors import InvalidInput
 from service.schemas import (
     AcceptInput,
@@ -40,10 +47,17 @@ def _ctx(request: web.Request) -> tuple[object, ...]:
 
 async def get_session_info(request: web.Request) -> web.Response:
     actor = current_actor(request)
-    body: dict[str, object] = {"authenticated": actor is not None, "csrf_token": await csrf_token(request)}
+    body: dict[str, object] = {
+        "authenticated": actor is not None,
+        "csrf_token": await csrf_token(request),
+    }
     if actor:
-        body["user"] = {"id": actor.user_id, "name": actor.name, "role": actor.role,
-                        "language": actor.language}
+        body["user"] = {
+            "id": actor.user_id,
+            "name": actor.name,
+            "role": actor.role,
+            "language": actor.language,
+        }
     return web.json_response(body)
 
 
@@ -51,13 +65,24 @@ async def get_session_info(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     data = await read_body(request, LoginInput)
     user = await accounts.authenticate(
-        request.app[appkeys.DB], request.app[appkeys.THROTTLE], data.email, data.password,
+        request.app[appkeys.DB],
+        request.app[appkeys.THROTTLE],
+        data.email,
+        data.password,
         request.remote or "unknown",
     )
     token = await start_session(request, user)
     return web.json_response(
-        {"authenticated": True, "csrf_token": token,
-         "user": {"id": user.id, "name": user.name, "role": user.role, "language": user.language}}
+        {
+            "authenticated": True,
+            "csrf_token": token,
+            "user": {
+                "id": user.id,
+                "name": user.name,
+                "role": user.role,
+                "language": user.language,
+            },
+        }
     )
 
 
@@ -74,8 +99,14 @@ async def list_departments(request: web.Request) -> web.Response:
     async with request.app[appkeys.DB]() as db:
         rows = await directory.departments(db)
     return web.json_response(
-        [{"id": d.id, "name": d.name, "hospital": {"id": d.hospital.id, "code": d.hospital.code,
-                                                   "name": d.hospital.name}} for d in rows]
+        [
+            {
+                "id": d.id,
+                "name": d.name,
+                "hospital": {"id": d.hospital.id, "code": d.hospital.code, "name": d.hospital.name},
+            }
+            for d in rows
+        ]
     )
 
 
@@ -105,17 +136,23 @@ async def list_slots(request: web.Request) -> web.Response:
     actor = require_actor(request, "gp")
     settings, clock = request.app[appkeys.SETTINGS], request.app[appkeys.CLOCK]
     start = query_datetime(request, "from") or clock.now()
-    days = query_int(request, "days") or 28
+    days = query_int(request, "days")
+    days = 28 if days is None else days
     if not 1 <= days <= settings.booking_horizon_days:
-        raise InvalidInput(f"days must be between 1 and {settings.booking_horizon_days}.",
-                           field="days")
-    duration = query_int(request, "duration") or settings.default_duration_minutes
+        raise InvalidInput(
+            f"days must be between 1 and {settings.booking_horizon_days}.", field="days"
+        )
+    duration = query_int(request, "duration")
+    duration = settings.default_duration_minutes if duration is None else duration
     if not 10 <= duration <= 180:
         raise InvalidInput("duration must be between 10 and 180 minutes.", field="duration")
     department_id = query_int(request, "department_id", required=True)
     assert department_id is not None
     slots = await booking.find_slots(
-        request.app[appkeys.DB], actor, clock, settings,
+        request.app[appkeys.DB],
+        actor,
+        clock,
+        settings,
         booking.SlotQuery(
             department_id=department_id,
             specialist_id=query_int(request, "specialist_id"),
@@ -132,7 +169,9 @@ async def list_consultations(request: web.Request) -> web.Response:
     actor = require_actor(request)
     settings = request.app[appkeys.SETTINGS]
     rows = await booking.list_for(
-        request.app[appkeys.DB], actor, request.app[appkeys.CLOCK],
+        request.app[appkeys.DB],
+        actor,
+        request.app[appkeys.CLOCK],
         upcoming_only=request.query.get("upcoming") == "true",
     )
     return web.json_response([consultation_json(c, settings.tz) for c in rows])
@@ -142,10 +181,12 @@ async def create_consultation(request: web.Request) -> web.Response:
     actor = require_actor(request)
     data = await read_body(request, BookingInput)
     settings = request.app[appkeys.SETTINGS]
-    c = await booking.book(request.app[appkeys.DB], actor, request.app[appkeys.CLOCK], settings,
-                           data)
+    c = await booking.book(
+        request.app[appkeys.DB], actor, request.app[appkeys.CLOCK], settings, data
+    )
     return web.json_response(
-        consultation_json(c, settings.tz), status=201,
+        consultation_json(c, settings.tz),
+        status=201,
         headers={"Location": f"{API}/consultations/{c.id}"},
     )
 
@@ -153,17 +194,24 @@ async def create_consultation(request: web.Request) -> web.Response:
 async def get_consultation(request: web.Request) -> web.Response:
     actor = require_actor(request)
     settings = request.app[appkeys.SETTINGS]
-    c = await booking.read(request.app[appkeys.DB], actor, request.app[appkeys.CLOCK],
-                           request.match_info["consultation_id"])
+    c = await booking.read(
+        request.app[appkeys.DB],
+        actor,
+        request.app[appkeys.CLOCK],
+        request.match_info["consultation_id"],
+    )
     return web.json_response(consultation_json(c, settings.tz))
 
 
 async def get_history(request: web.Request) -> web.Response:
     actor = require_actor(request)
     settings = request.app[appkeys.SETTINGS]
-    events = await booking.read_history(request.app[appkeys.DB], actor,
-                                        request.app[appkeys.CLOCK],
-                                        request.match_info["consultation_id"])
+    events = await booking.read_history(
+        request.app[appkeys.DB],
+        actor,
+        request.app[appkeys.CLOCK],
+        request.match_info["consultation_id"],
+    )
     return web.json_response([event_json(e, settings.tz) for e in events])
 
 
@@ -171,8 +219,14 @@ async def accept_consultation(request: web.Request) -> web.Response:
     actor = require_actor(request)
     data = await read_body(request, AcceptInput) if request.can_read_body else AcceptInput()
     settings = request.app[appkeys.SETTINGS]
-    c = await booking.accept(request.app[appkeys.DB], actor, request.app[appkeys.CLOCK], settings,
-                             request.match_info["consultation_id"], data)
+    c = await booking.accept(
+        request.app[appkeys.DB],
+        actor,
+        request.app[appkeys.CLOCK],
+        settings,
+        request.match_info["consultation_id"],
+        data,
+    )
     return web.json_response(consultation_json(c, settings.tz))
 
 
@@ -180,8 +234,15 @@ async def _change_time(request: web.Request, action: Action) -> web.Response:
     actor = require_actor(request)
     data = await read_body(request, TimeInput)
     settings = request.app[appkeys.SETTINGS]
-    c = await booking.change_time(request.app[appkeys.DB], actor, request.app[appkeys.CLOCK],
-                                  settings, request.match_info["consultation_id"], data, action)
+    c = await booking.change_time(
+        request.app[appkeys.DB],
+        actor,
+        request.app[appkeys.CLOCK],
+        settings,
+        request.match_info["consultation_id"],
+        data,
+        action,
+    )
     return web.json_response(consultation_json(c, settings.tz))
 
 
@@ -197,8 +258,13 @@ async def cancel_consultation(request: web.Request) -> web.Response:
     actor = require_actor(request)
     data = await read_body(request, CancelInput) if request.can_read_body else CancelInput()
     settings = request.app[appkeys.SETTINGS]
-    c = await booking.cancel(request.app[appkeys.DB], actor, request.app[appkeys.CLOCK],
-                             request.match_info["consultation_id"], data)
+    c = await booking.cancel(
+        request.app[appkeys.DB],
+        actor,
+        request.app[appkeys.CLOCK],
+        request.match_info["consultation_id"],
+        data,
+    )
     return web.json_response(consultation_json(c, settings.tz))
 
 
@@ -222,32 +288,53 @@ def _hours_json(h: object) -> dict[str, object]:
     from service.models import WorkingHours
 
     assert isinstance(h, WorkingHours)
-    return {"weekday": h.weekday, "start": h.start_time.strftime("%H:%M"),
-            "end": h.end_time.strftime("%H:%M")}
+    return {
+        "weekday": h.weekday,
+        "start": h.start_time.strftime("%H:%M"),
+        "end": h.end_time.strftime("%H:%M"),
+    }
 
 
 async def list_exceptions(request: web.Request) -> web.Response:
     actor = require_actor(request)
     tz = request.app[appkeys.SETTINGS].tz
     rows = await accounts.exceptions(request.app[appkeys.DB], actor)
-    return web.json_response([{"id": x.id, "starts_at": iso(x.starts_at, tz),
-                               "ends_at": iso(x.ends_at, tz), "reason": x.reason} for x in rows])
+    return web.json_response(
+        [
+            {
+                "id": x.id,
+                "starts_at": iso(x.starts_at, tz),
+                "ends_at": iso(x.ends_at, tz),
+                "reason": x.reason,
+            }
+            for x in rows
+        ]
+    )
 
 
 async def add_exception(request: web.Request) -> web.Response:
     actor = require_actor(request)
     tz = request.app[appkeys.SETTINGS].tz
     data = await read_body(request, ExceptionInput)
-    x = await accounts.add_exception(request.app[appkeys.DB], actor, request.app[appkeys.CLOCK],
-                                     data)
-    return web.json_response({"id": x.id, "starts_at": iso(x.starts_at, tz),
-                              "ends_at": iso(x.ends_at, tz), "reason": x.reason}, status=201)
+    x = await accounts.add_exception(
+        request.app[appkeys.DB], actor, request.app[appkeys.CLOCK], data
+    )
+    return web.json_response(
+        {
+            "id": x.id,
+            "starts_at": iso(x.starts_at, tz),
+            "ends_at": iso(x.ends_at, tz),
+            "reason": x.reason,
+        },
+        status=201,
+    )
 
 
 async def delete_exception(request: web.Request) -> web.Response:
     actor = require_actor(request)
-    await accounts.remove_exception(request.app[appkeys.DB], actor,
-                                    _path_int(request, "exception_id"))
+    await accounts.remove_exception(
+        request.app[appkeys.DB], actor, _path_int(request, "exception_id")
+    )
     return web.Response(status=204)
 
 
@@ -266,51 +353,129 @@ C = f"{API}/consultations/{{consultation_id}}"
 def route_table() -> RouteTable:
     t = RouteTable()
     for r in [
-        ApiRoute("GET", f"{API}/session", get_session_info, "Who is logged in, and the CSRF token",
-                 tag="session"),
-        ApiRoute("POST", f"{API}/session", login, "Log in", body=LoginInput, tag="session",
-                 responses={200: "Logged in", 401: "Wrong e-mail or password",
-                            429: "Too many attempts"}),
-        ApiRoute("DELETE", f"{API}/session", logout, "Log out", tag="session",
-                 responses={204: "Logged out"}),
-        ApiRoute("GET", f"{API}/departments", list_departments, "Hospital departments",
-                 tag="directory"),
-        ApiRoute("GET", f"{API}/departments/{{department_id}}/specialists", list_specialists,
-                 "Specialists of a department", tag="directory"),
-        ApiRoute("GET", f"{API}/patients", list_patients, "The GP office's patients",
-                 tag="directory"),
-        ApiRoute("GET", f"{API}/slots", list_slots,
-                 "Free slots common to the GP, the specialist and the patient",
-                 query=(("department_id", "integer", True, "department"),
-                        ("specialist_id", "integer", False, "named specialist"),
-                        ("patient_id", "integer", False, "the patient"),
-                        ("from", "string", False, "window start (ISO 8601 with offset)"),
-                        ("days", "integer", False, "window length in days"),
-                        ("duration", "integer", False, "minutes"))),
-        ApiRoute("GET", f"{API}/consultations", list_consultations,
-                 "Consultations visible to the caller",
-                 query=(("upcoming", "boolean", False, "only those not yet over"),)),
-        ApiRoute("POST", f"{API}/consultations", create_consultation,
-                 "Book a joint consultation", body=BookingInput,
-                 responses={201: "Booked (requested)", 409: "Time taken", 422: "Invalid input"}),
+        ApiRoute(
+            "GET",
+            f"{API}/session",
+            get_session_info,
+            "Who is logged in, and the CSRF token",
+            tag="session",
+        ),
+        ApiRoute(
+            "POST",
+            f"{API}/session",
+            login,
+            "Log in",
+            body=LoginInput,
+            tag="session",
+            responses={200: "Logged in", 401: "Wrong e-mail or password", 429: "Too many attempts"},
+        ),
+        ApiRoute(
+            "DELETE",
+            f"{API}/session",
+            logout,
+            "Log out",
+            tag="session",
+            responses={204: "Logged out"},
+        ),
+        ApiRoute(
+            "GET", f"{API}/departments", list_departments, "Hospital departments", tag="directory"
+        ),
+        ApiRoute(
+            "GET",
+            f"{API}/departments/{{department_id}}/specialists",
+            list_specialists,
+            "Specialists of a department",
+            tag="directory",
+        ),
+        ApiRoute(
+            "GET", f"{API}/patients", list_patients, "The GP office's patients", tag="directory"
+        ),
+        ApiRoute(
+            "GET",
+            f"{API}/slots",
+            list_slots,
+            "Free slots common to the GP, the specialist and the patient",
+            query=(
+                ("department_id", "integer", True, "department"),
+                ("specialist_id", "integer", False, "named specialist"),
+                ("patient_id", "integer", False, "the patient"),
+                ("from", "string", False, "window start (ISO 8601 with offset)"),
+                ("days", "integer", False, "window length in days"),
+                ("duration", "integer", False, "minutes"),
+            ),
+        ),
+        ApiRoute(
+            "GET",
+            f"{API}/consultations",
+            list_consultations,
+            "Consultations visible to the caller",
+            query=(("upcoming", "boolean", False, "only those not yet over"),),
+        ),
+        ApiRoute(
+            "POST",
+            f"{API}/consultations",
+            create_consultation,
+            "Book a joint consultation",
+            body=BookingInput,
+            responses={201: "Booked (requested)", 409: "Time taken", 422: "Invalid input"},
+        ),
         ApiRoute("GET", C, get_consultation, "One consultation"),
         ApiRoute("GET", f"{C}/history", get_history, "Changes to a consultation"),
-        ApiRoute("POST", f"{C}/accept", accept_consultation, "Accept the request or proposal",
-                 body=AcceptInput),
-        ApiRoute("POST", f"{C}/propose", propose_time, "Hospital side proposes another time",
-                 body=TimeInput),
-        ApiRoute("POST", f"{C}/reschedule", reschedule_consultation, "GP moves the consultation",
-                 body=TimeInput),
+        ApiRoute(
+            "POST",
+            f"{C}/accept",
+            accept_consultation,
+            "Accept the request or proposal",
+            body=AcceptInput,
+        ),
+        ApiRoute(
+            "POST",
+            f"{C}/propose",
+            propose_time,
+            "Hospital side proposes another time",
+            body=TimeInput,
+        ),
+        ApiRoute(
+            "POST",
+            f"{C}/reschedule",
+            reschedule_consultation,
+            "GP moves the consultation",
+            body=TimeInput,
+        ),
         ApiRoute("POST", f"{C}/cancel", cancel_consultation, "Cancel", body=CancelInput),
-        ApiRoute("GET", f"{API}/me/working-hours", get_working_hours, "My weekly working hours",
-                 tag="calendar"),
-        ApiRoute("PUT", f"{API}/me/working-hours", put_working_hours,
-                 "Replace my weekly working hours", body=WeekInput, tag="calendar"),
+        ApiRoute(
+            "GET",
+            f"{API}/me/working-hours",
+            get_working_hours,
+            "My weekly working hours",
+            tag="calendar",
+        ),
+        ApiRoute(
+            "PUT",
+            f"{API}/me/working-hours",
+            put_working_hours,
+            "Replace my weekly working hours",
+            body=WeekInput,
+            tag="calendar",
+        ),
         ApiRoute("GET", f"{API}/me/exceptions", list_exceptions, "My absences", tag="calendar"),
-        ApiRoute("POST", f"{API}/me/exceptions", add_exception, "Add an absence",
-                 body=ExceptionInput, tag="calendar", responses={201: "Added"}),
-        ApiRoute("DELETE", f"{API}/me/exceptions/{{exception_id}}", delete_exception,
-                 "Remove an absence", tag="calendar", responses={204: "Removed"}),
+        ApiRoute(
+            "POST",
+            f"{API}/me/exceptions",
+            add_exception,
+            "Add an absence",
+            body=ExceptionInput,
+            tag="calendar",
+            responses={201: "Added"},
+        ),
+        ApiRoute(
+            "DELETE",
+            f"{API}/me/exceptions/{{exception_id}}",
+            delete_exception,
+            "Remove an absence",
+            tag="calendar",
+            responses={204: "Removed"},
+        ),
     ]:
         t.add(r)
     return t

@@ -67,7 +67,9 @@ def openapi_document(table: RouteTable, *, version: str) -> dict[str, Any]:
         }
         op["responses"]["default"] = {
             "description": "Error",
-            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
         }
         params: list[dict[str, Any]] = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}

@@ -48,8 +48,12 @@ async def flush_bookings(db: AsyncSession) -> None:
 
 
 async def busy_intervals(
-    db: AsyncSession, resources: Sequence[str], start: datetime, end: datetime,
-    *, excluding_consultation: str | None = None,
+    db: AsyncSession,
+    resources: Sequence[str],
+    start: datetime,
+    end: datetime,
+    *,
+    excluding_consultation: str | None = None,
 ) -> dict[str, list[tuple[datetime, datetime]]]:
     stmt = select(Booking.resource, Booking.starts_at, Booking.ends_at).where(
         Booking.resource.in_(resources),
@@ -66,9 +70,7 @@ async def busy_intervals(
 
 
 async def weekly_hours(db: AsyncSession, user_ids: Sequence[int]) -> dict[int, list[WorkingHours]]:
-    rows = (
-        await db.scalars(select(WorkingHours).where(WorkingHours.user_id.in_(user_ids)))
-    ).all()
+    rows = (await db.scalars(select(WorkingHours).where(WorkingHours.user_id.in_(user_ids)))).all()
     result: dict[int, list[WorkingHours]] = {u: [] for u in user_ids}
     for row in rows:
         result[row.user_id].append(row)
@@ -117,7 +119,7 @@ async def get_department(db: AsyncSession, department_id: int) -> Department | N
     )
 
 
-def _with_participants(stmt: Select[tuple[Consultation]]) -> Select[tuple[Consultation]]:
+def _with_participants(stmt: Select[Consultation]) -> Select[Consultation]:
     return stmt.options(selectinload(Consultation.participants))
 
 
@@ -176,9 +178,7 @@ async def move_bookings(
 
 async def release_bookings(db: AsyncSession, consultation_id: str) -> None:
     await db.execute(
-        update(Booking)
-        .where(Booking.consultation_id == consultation_id)
-        .values(active=False)
+        update(Booking).where(Booking.consultation_id == consultation_id).values(active=False)
     )
 
 

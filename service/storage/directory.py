@@ -15,9 +15,9 @@ async def departments(db: AsyncSession) -> list[Department]:
     return list(
         (
             await db.scalars(
-                select(Department).options(selectinload(Department.hospital)).order_by(
-                    Department.hospital_id, Department.name
-                )
+                select(Department)
+                .options(selectinload(Department.hospital))
+                .order_by(Department.hospital_id, Department.name)
             )
         ).all()
     )
