@@ -72,10 +72,7 @@ def straight_line_km(a: Coordinate, b: Coordinate) -> float:
     phi_a, phi_b = math.radians(a.lat), math.radians(b.lat)
     d_phi = phi_b - phi_a
     d_lambda = math.radians(b.lon - a.lon)
-    h = (
-        math.sin(d_phi / 2) ** 2
-        + math.cos(phi_a) * math.cos(phi_b) * math.sin(d_lambda / 2) ** 2
-    )
+    h = math.sin(d_phi / 2) ** 2 + math.cos(phi_a) * math.cos(phi_b) * math.sin(d_lambda / 2) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
 
 
@@ -162,14 +159,10 @@ def load_reference_data(path: Path | str | None = None) -> ReferenceData:
     for row in _read_csv(directory / "municipalities.csv"):
         basis = row["distance_basis"]
         if basis not in DISTANCE_BASES:
-            raise ValueError(
-                f"municipality {row['kommunenr']}: unknown distance_basis {basis!r}"
-            )
+            raise ValueError(f"municipality {row['kommunenr']}: unknown distance_basis {basis!r}")
         area = row["helse_bergen_area"]
         if area not in ("yes", "uncertain"):
-            raise ValueError(
-                f"municipality {row['kommunenr']}: helse_bergen_area {area!r}"
-            )
+            raise ValueError(f"municipality {row['kommunenr']}: helse_bergen_area {area!r}")
         routes: dict[str, HospitalRoute] = {}
         for hospital_id in hospitals:
             try:
@@ -305,18 +298,10 @@ def _parse_factor(name: str, raw: Mapping[str, object]) -> Factor:
 
 
 def _checked_override(name: str, value: float, base: Factor) -> Factor:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-    ):
-        raise InvalidInput(
-            f"Factor {name} must be a finite number.", field=f"factors.{name}"
-        )
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInput(f"Factor {name} must be a finite number.", field=f"factors.{name}")
     if value < 0:
-        raise InvalidInput(
-            f"Factor {name} cannot be negative.", field=f"factors.{name}"
-        )
+        raise InvalidInput(f"Factor {name} cannot be negative.", field=f"factors.{name}")
     if name == "detour_factor" and value < 1:
         raise InvalidInput(
             "A road is never shorter than the straight line.", field=f"factors.{name}"
@@ -351,9 +336,7 @@ def load_factor_set(
     applied: dict[str, float] = {}
     for name, value in (overrides or {}).items():
         if name not in base:
-            raise InvalidInput(
-                f"There is no factor called {name}.", field=f"factors.{name}"
-            )
+            raise InvalidInput(f"There is no factor called {name}.", field=f"factors.{name}")
         if value == base[name].value:
             continue
         effective[name] = _checked_override(name, value, base[name])
@@ -364,9 +347,7 @@ def load_factor_set(
     base_version = str(header["version"])
     return FactorSet(
         id=str(header["id"]),
-        version=f"{base_version}+mod.{effective_hash[:12]}"
-        if modified
-        else base_version,
+        version=f"{base_version}+mod.{effective_hash[:12]}" if modified else base_version,
         base_version=base_version,
         valid_from=date.fromisoformat(str(header["valid_from"])),
         content_hash=effective_hash,
@@ -399,9 +380,7 @@ class TravellerInput:
         if self.mode not in MODES:
             raise InvalidInput(f"Unknown travel mode {self.mode!r}.", field="mode")
         if self.is_patient and self.escort:
-            raise InvalidInput(
-                "The patient cannot be their own escort.", field="escort"
-            )
+            raise InvalidInput("The patient cannot be their own escort.", field="escort")
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,10 +401,7 @@ class ConsultationInput:
             raise InvalidInput(
                 "A patient at home has no local site.", field="local_site_municipality"
             )
-        if (
-            self.patient_location == "gp_office"
-            and self.local_site_municipality is None
-        ):
+        if self.patient_location == "gp_office" and self.local_site_municipality is None:
             raise InvalidInput(
                 "Say which municipality the GP office is in.",
                 field="local_site_municipality",
@@ -456,34 +432,23 @@ NO_TRIP = OneWayLeg(road_km=0.0, ferry_km=0.0, drive_min=0.0, ferry_min=0.0)
 
 def drive_minutes(road_km: float, factors: FactorSet) -> float:
     """Driving time fitted to the Nordhordland estimate table: a fixed part plus minutes per km."""
-    return (
-        factors.value("drive_minutes_base")
-        + factors.value("drive_minutes_per_km") * road_km
-    )
+    return factors.value("drive_minutes_base") + factors.value("drive_minutes_per_km") * road_km
 
 
-def road_km_from_straight_line(
-    straight_km: float, ferry_km: float, factors: FactorSet
-) -> float:
+def road_km_from_straight_line(straight_km: float, ferry_km: float, factors: FactorSet) -> float:
     """Whole route = straight line × detour factor; the ferry crossing is part of that route."""
     return max(0.0, straight_km * factors.value("detour_factor") - ferry_km)
 
 
-def hospital_leg(
-    municipality: Municipality, hospital: str, factors: FactorSet
-) -> OneWayLeg:
+def hospital_leg(municipality: Municipality, hospital: str, factors: FactorSet) -> OneWayLeg:
     """One-way trip from the municipality's population to the hospital."""
     route = municipality.routes.get(hospital)
     if route is None:
         raise InvalidInput(f"Unknown hospital {hospital!r}.", field="hospital")
     if municipality.distance_basis == "estimate_table":
-        return OneWayLeg(
-            route.road_km, route.ferry_km, route.drive_min, route.ferry_min
-        )
+        return OneWayLeg(route.road_km, route.ferry_km, route.drive_min, route.ferry_min)
     road_km = road_km_from_straight_line(route.straight_km, route.ferry_km, factors)
-    return OneWayLeg(
-        road_km, route.ferry_km, drive_minutes(road_km, factors), route.ferry_min
-    )
+    return OneWayLeg(road_km, route.ferry_km, drive_minutes(road_km, factors), route.ferry_min)
 
 
 def local_leg(
@@ -537,14 +502,10 @@ class Amounts:
     work_hours_not_lost: float = 0.0
 
     def __add__(self, other: Amounts) -> Amounts:
-        return Amounts(
-            *(getattr(self, f.name) + getattr(other, f.name) for f in fields(self))
-        )
+        return Amounts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
     def __sub__(self, other: Amounts) -> Amounts:
-        return Amounts(
-            *(getattr(self, f.name) - getattr(other, f.name) for f in fields(self))
-        )
+        return Amounts(*(getattr(self, f.name) - getattr(other, f.name) for f in fields(self)))
 
 
 ZERO = Amounts()
@@ -613,9 +574,7 @@ def _trip_amounts(trip: _Trip, factors: FactorSet) -> Amounts:
     road_ef = _road_emission_factor(t.mode, factors)
     road_co2 = 2 * leg.road_km * road_ef / (n if shares_vehicle else 1)
     ferry_ef = factors.value(
-        "ef_ferry_car_passenger_kg_per_pkm"
-        if shares_vehicle
-        else "ef_ferry_foot_kg_per_pkm"
+        "ef_ferry_car_passenger_kg_per_pkm" if shares_vehicle else "ef_ferry_foot_kg_per_pkm"
     )
     co2e = road_co2 + 2 * leg.ferry_km * ferry_ef
     hours = 2 * leg.minutes / 60
@@ -637,9 +596,7 @@ def _trip_amounts(trip: _Trip, factors: FactorSet) -> Amounts:
         leg_cost, reimbursed = leg.road_km * rate, _is_reimbursed(t)
 
     pays_egenandel = t.is_patient and not t.under_16 and t.mode != "ambulance"
-    egenandel = (
-        min(factors.value("egenandel_kr_per_leg"), leg_cost) if pays_egenandel else 0.0
-    )
+    egenandel = min(factors.value("egenandel_kr_per_leg"), leg_cost) if pays_egenandel else 0.0
 
     compensation = 0.0
     if t.escort and t.works:
@@ -735,9 +692,7 @@ def travel_avoided(
     made by the patient and any escort and is subtracted from theirs; for an institution that is
     the patient's home pass `local_site_municipality=None` and nothing is subtracted.
     """
-    consultation = ConsultationInput(
-        hospital, patient_location, local_site_municipality
-    )
+    consultation = ConsultationInput(hospital, patient_location, local_site_municipality)
     if hospital not in ref.hospitals:
         raise InvalidInput(f"Unknown hospital {hospital!r}.", field="hospital")
     site: Municipality | None = None
@@ -756,10 +711,7 @@ def travel_avoided(
         if t.would_travel
     ]
     hospital_trips = _trips(
-        [
-            (index, t, home, hospital_leg(home, hospital, factors))
-            for index, t, home in counted
-        ]
+        [(index, t, home, hospital_leg(home, hospital, factors)) for index, t, home in counted]
     )
     local_trips: dict[int, _Trip] = {}
     if site is not None and patient_location != "home":
@@ -806,9 +758,7 @@ def travel_avoided(
             )
         )
 
-    not_costed = (
-        ("ambulance",) if any(t.mode == "ambulance" for _, t, _ in counted) else ()
-    )
+    not_costed = ("ambulance",) if any(t.mode == "ambulance" for _, t, _ in counted) else ()
     return TravelAvoided(
         hospital=hospital,
         patient_location=patient_location,
@@ -843,8 +793,6 @@ def aggregate_travel_avoided(results: Iterable[TravelAvoided]) -> TravelTotals:
         consultations=len(items),
         travellers_counted=sum(1 for r in items for t in r.travellers if t.counted),
         totals=sum_amounts(r.totals for r in items),
-        factor_sets=tuple(
-            sorted({(r.factor_set_id, r.factor_set_version) for r in items})
-        ),
+        factor_sets=tuple(sorted({(r.factor_set_id, r.factor_set_version) for r in items})),
         not_costed=tuple(sorted({name for r in items for name in r.not_costed})),
     )

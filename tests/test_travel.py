@@ -123,9 +123,7 @@ def test_lone_patient_from_each_nordhordland_municipality_and_mode(
     municipality: str, mode: Mode, ref: ReferenceData, factors: FactorSet
 ) -> None:
     postal_code, d, drive, f, ferry = NORDHORDLAND[municipality]
-    result = travel_avoided(
-        [_patient(postal_code, mode)], "haukeland", "home", None, ref, factors
-    )
+    result = travel_avoided([_patient(postal_code, mode)], "haukeland", "home", None, ref, factors)
     expected = _lone_adult_patient_expected(mode, d, drive, f, ferry)
     totals = result.totals
     for name, value in expected.items():
@@ -135,27 +133,19 @@ def test_lone_patient_from_each_nordhordland_municipality_and_mode(
 
 def test_alver_by_car_worked_example(ref: ReferenceData, factors: FactorSet) -> None:
     # docs/green-health.md, example 1: d = 32 km, 35 min, no ferry.
-    t = travel_avoided(
-        [_patient("5914")], "haukeland", "home", None, ref, factors
-    ).totals
+    t = travel_avoided([_patient("5914")], "haukeland", "home", None, ref, factors).totals
     assert t.person_km == pytest.approx(64.0)
     assert t.co2e_kg == pytest.approx(8.32)  # 2 × 32 × 0.13
     assert t.hours == pytest.approx(70 / 60)
     assert t.travel_cost_kr == pytest.approx(192.0)  # 2 × 32 × 3.00
-    assert t.health_sector_kr == pytest.approx(
-        0.0
-    )  # 96 kr a leg is below the egenandel
+    assert t.health_sector_kr == pytest.approx(0.0)  # 96 kr a leg is below the egenandel
     assert t.patient_kr == pytest.approx(192.0)
     assert t.societal_kr == pytest.approx(192.0 + 84.0)  # time: 70/60 h × 72 kr
 
 
-def test_fedje_by_car_worked_example_with_ferry(
-    ref: ReferenceData, factors: FactorSet
-) -> None:
+def test_fedje_by_car_worked_example_with_ferry(ref: ReferenceData, factors: FactorSet) -> None:
     # docs/green-health.md, example 2: d = 72.5, f = 7.5, 75 + 45 min.
-    t = travel_avoided(
-        [_patient("5947")], "haukeland", "home", None, ref, factors
-    ).totals
+    t = travel_avoided([_patient("5947")], "haukeland", "home", None, ref, factors).totals
     assert t.vehicle_km == pytest.approx(160.0)
     assert t.co2e_kg == pytest.approx(2 * (72.5 * 0.13 + 7.5 * 0.1295))  # 20.7925
     assert t.hours == pytest.approx(4.0)
@@ -165,9 +155,7 @@ def test_fedje_by_car_worked_example_with_ferry(
     assert t.societal_kr == pytest.approx(995.0)
 
 
-def test_escort_shares_the_car_and_is_compensated(
-    ref: ReferenceData, factors: FactorSet
-) -> None:
+def test_escort_shares_the_car_and_is_compensated(ref: ReferenceData, factors: FactorSet) -> None:
     # docs/green-health.md, example 3: Gulen, patient and working escort in one car.
     travellers = [
         _patient("5966"),
@@ -180,12 +168,8 @@ def test_escort_shares_the_car_and_is_compensated(
     assert t.person_km == pytest.approx(460.0)
     assert t.co2e_kg == pytest.approx(2 * 115 * 0.13)  # one car's emissions
     assert t.hours == pytest.approx(2 * hours_each)
-    assert t.escort_compensation_kr == pytest.approx(
-        135 * hours_each
-    )  # under the 8 h cap
-    assert t.health_sector_kr == pytest.approx(
-        2 * (345 - 171) + 2 * 345 + 135 * hours_each
-    )
+    assert t.escort_compensation_kr == pytest.approx(135 * hours_each)  # under the 8 h cap
+    assert t.health_sector_kr == pytest.approx(2 * (345 - 171) + 2 * 345 + 135 * hours_each)
     assert t.patient_kr == pytest.approx(342.0)
     assert t.work_hours_not_lost == pytest.approx(hours_each)
     assert t.societal_kr == pytest.approx(2 * 690 + 2 * hours_each * 140)
@@ -200,9 +184,7 @@ def test_escort_compensation_is_capped_at_eight_hours(
         _patient("5947", "bus"),
         TravellerInput("5947", would_travel=True, mode="bus", escort=True, works=True),
     ]
-    overridden = load_factor_set(
-        {"drive_minutes_base": 0.0}
-    )  # Fedje is table-based: no effect
+    overridden = load_factor_set({"drive_minutes_base": 0.0})  # Fedje is table-based: no effect
     t = travel_avoided(travellers, "haukeland", "home", None, ref, overridden).totals
     assert t.hours == pytest.approx(8.0)  # 2 × 4 h
     slow = travel_avoided(
@@ -220,9 +202,7 @@ def test_escort_compensation_is_capped_at_eight_hours(
 def test_relative_in_the_patients_car_adds_people_not_cars(
     ref: ReferenceData, factors: FactorSet
 ) -> None:
-    alone = travel_avoided(
-        [_patient("5914")], "haukeland", "home", None, ref, factors
-    ).totals
+    alone = travel_avoided([_patient("5914")], "haukeland", "home", None, ref, factors).totals
     with_relative = travel_avoided(
         [_patient("5914"), TravellerInput("5914", would_travel=True, mode="car")],
         "haukeland",
@@ -242,12 +222,8 @@ def test_relatives_from_another_municipality_drive_their_own_car(
     ref: ReferenceData, factors: FactorSet
 ) -> None:
     # Two relatives in Bergen (straight 6.5 km × 1.6 = 10.4 km) share one car, paid by themselves.
-    relatives = [
-        TravellerInput("5009", would_travel=True, mode="car") for _ in range(2)
-    ]
-    result = travel_avoided(
-        [_patient("5914"), *relatives], "haukeland", "home", None, ref, factors
-    )
+    relatives = [TravellerInput("5009", would_travel=True, mode="car") for _ in range(2)]
+    result = travel_avoided([_patient("5914"), *relatives], "haukeland", "home", None, ref, factors)
     bergen_km = 6.5 * 1.6
     bergen = [r.avoided for r in result.travellers[1:]]
     assert sum(a.vehicle_km for a in bergen) == pytest.approx(2 * bergen_km)
@@ -259,14 +235,10 @@ def test_relatives_from_another_municipality_drive_their_own_car(
     assert bergen[0].hours == pytest.approx(2 * drive / 60)
 
 
-def test_taxi_is_shared_and_paid_by_pasientreiser(
-    ref: ReferenceData, factors: FactorSet
-) -> None:
+def test_taxi_is_shared_and_paid_by_pasientreiser(ref: ReferenceData, factors: FactorSet) -> None:
     travellers = [
         _patient("5722", "taxi_pasientreiser"),
-        TravellerInput(
-            "5722", would_travel=True, mode="taxi_pasientreiser", escort=True
-        ),
+        TravellerInput("5722", would_travel=True, mode="taxi_pasientreiser", escort=True),
     ]
     t = travel_avoided(travellers, "haukeland", "home", None, ref, factors).totals
     taxi = 2 * 55 * 15.0  # one taxi, Vaksdal
@@ -307,23 +279,15 @@ def test_traveller_who_would_not_have_travelled_counts_nothing(
     assert result.totals.societal_kr == 0.0
 
 
-def test_value_of_time_switches_above_70_km(
-    ref: ReferenceData, factors: FactorSet
-) -> None:
+def test_value_of_time_switches_above_70_km(ref: ReferenceData, factors: FactorSet) -> None:
     # Vaksdal 55 km: short; Austrheim 75 km: long. Bus uses public-transport values.
-    short = travel_avoided(
-        [_patient("5722", "bus")], "haukeland", "home", None, ref, factors
-    )
-    long = travel_avoided(
-        [_patient("5943", "bus")], "haukeland", "home", None, ref, factors
-    )
+    short = travel_avoided([_patient("5722", "bus")], "haukeland", "home", None, ref, factors)
+    long = travel_avoided([_patient("5943", "bus")], "haukeland", "home", None, ref, factors)
     assert short.totals.time_value_kr == pytest.approx(2 * 50 / 60 * 54)
     assert long.totals.time_value_kr == pytest.approx(2 * 70 / 60 * 85)
 
 
-def test_money_perspectives_are_not_added_together(
-    ref: ReferenceData, factors: FactorSet
-) -> None:
+def test_money_perspectives_are_not_added_together(ref: ReferenceData, factors: FactorSet) -> None:
     travellers = [
         _patient("5947"),
         TravellerInput("5947", would_travel=True, mode="car", escort=True, works=True),
@@ -337,15 +301,9 @@ def test_money_perspectives_are_not_added_together(
     assert t.societal_kr == pytest.approx(t.travel_cost_kr + t.time_value_kr)
 
 
-def test_haraldsplass_uses_its_own_routes(
-    ref: ReferenceData, factors: FactorSet
-) -> None:
-    to_haukeland = travel_avoided(
-        [_patient("5914")], "haukeland", "home", None, ref, factors
-    )
-    to_haraldsplass = travel_avoided(
-        [_patient("5914")], "haraldsplass", "home", None, ref, factors
-    )
+def test_haraldsplass_uses_its_own_routes(ref: ReferenceData, factors: FactorSet) -> None:
+    to_haukeland = travel_avoided([_patient("5914")], "haukeland", "home", None, ref, factors)
+    to_haraldsplass = travel_avoided([_patient("5914")], "haraldsplass", "home", None, ref, factors)
     assert to_haraldsplass.travellers[0].hospital_leg.road_km == pytest.approx(30.8)
     assert to_haraldsplass.totals.person_km != to_haukeland.totals.person_km
 
@@ -363,9 +321,7 @@ def test_local_trip_within_the_municipality_is_subtracted(
     ref: ReferenceData, factors: FactorSet
 ) -> None:
     # Fedje patient joins from the GP office on Fedje: local leg 1.0 km × 1.6, no ferry.
-    result = travel_avoided(
-        [_patient("5947")], "haukeland", "gp_office", "4633", ref, factors
-    )
+    result = travel_avoided([_patient("5947")], "haukeland", "gp_office", "4633", ref, factors)
     local_km = 1.0 * 1.6
     local_min = 5.5 + 0.91 * local_km
     traveller = result.travellers[0]
@@ -374,9 +330,7 @@ def test_local_trip_within_the_municipality_is_subtracted(
     t = result.totals
     assert t.person_km == pytest.approx(160.0 - 2 * local_km)
     assert t.hours == pytest.approx(4.0 - 2 * local_min / 60)
-    assert t.co2e_kg == pytest.approx(
-        2 * (72.5 * 0.13 + 7.5 * 0.1295) - 2 * local_km * 0.13
-    )
+    assert t.co2e_kg == pytest.approx(2 * (72.5 * 0.13 + 7.5 * 0.1295) - 2 * local_km * 0.13)
     # the local leg (4.80 kr) is below the egenandel: the patient pays it all
     assert t.patient_kr == pytest.approx(342.0 - 2 * local_km * 3.00)
     assert t.health_sector_kr == pytest.approx(93.0)
@@ -385,10 +339,7 @@ def test_local_trip_within_the_municipality_is_subtracted(
 def _haversine(a: tuple[float, float], b: tuple[float, float]) -> float:
     p1, p2 = math.radians(a[0]), math.radians(b[0])
     dl = math.radians(b[1] - a[1])
-    h = (
-        math.sin((p2 - p1) / 2) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    )
+    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * 6371.0088 * math.asin(math.sqrt(h))
 
 
@@ -399,9 +350,7 @@ def test_local_trip_to_another_municipality_takes_the_ferry(
     # Fedje ferry (7.5 km, 45 min) that Alver does not need.
     fedje, alver = (60.7810, 4.7174), (60.6004, 5.2190)
     local_road = _haversine(fedje, alver) * 1.6 - 7.5
-    result = travel_avoided(
-        [_patient("5947")], "haukeland", "institution", "4631", ref, factors
-    )
+    result = travel_avoided([_patient("5947")], "haukeland", "institution", "4631", ref, factors)
     leg = result.travellers[0].local_leg
     assert leg.road_km == pytest.approx(local_road)
     assert leg.ferry_km == pytest.approx(7.5)
@@ -427,12 +376,8 @@ def test_only_patient_and_escort_make_the_local_trip(
     assert result.travellers[0].local_trip.vehicle_km == pytest.approx(9.3 * 1.6)
 
 
-def test_institution_that_is_home_subtracts_nothing(
-    ref: ReferenceData, factors: FactorSet
-) -> None:
-    at_home = travel_avoided(
-        [_patient("5981")], "haukeland", "home", None, ref, factors
-    )
+def test_institution_that_is_home_subtracts_nothing(ref: ReferenceData, factors: FactorSet) -> None:
+    at_home = travel_avoided([_patient("5981")], "haukeland", "home", None, ref, factors)
     at_nursing_home = travel_avoided(
         [_patient("5981")], "haukeland", "institution", None, ref, factors
     )
@@ -481,9 +426,7 @@ def test_unknown_postal_code_of_a_traveller_is_refused(
 
 def test_patient_cannot_be_escort() -> None:
     with pytest.raises(InvalidInput):
-        TravellerInput(
-            "5914", would_travel=True, mode="car", is_patient=True, escort=True
-        )
+        TravellerInput("5914", would_travel=True, mode="car", is_patient=True, escort=True)
 
 
 def test_unknown_mode_is_refused() -> None:
@@ -547,12 +490,8 @@ def test_detour_override_moves_straight_line_municipalities_only(
     bergen = travel_avoided([_patient("5009")], "haukeland", "home", None, ref, longer)
     alver = travel_avoided([_patient("5914")], "haukeland", "home", None, ref, longer)
     assert bergen.travellers[0].hospital_leg.road_km == pytest.approx(6.5 * 2.0)
-    assert bergen.travellers[0].hospital_leg.drive_min == pytest.approx(
-        5.5 + 0.91 * 13.0
-    )
-    assert alver.travellers[0].hospital_leg.road_km == pytest.approx(
-        32.0
-    )  # estimate table
+    assert bergen.travellers[0].hospital_leg.drive_min == pytest.approx(5.5 + 0.91 * 13.0)
+    assert alver.travellers[0].hospital_leg.road_km == pytest.approx(32.0)  # estimate table
 
 
 def test_ferry_municipality_outside_the_table_takes_the_ferry_out_of_the_route(
@@ -560,9 +499,7 @@ def test_ferry_municipality_outside_the_table_takes_the_ferry_out_of_the_route(
 ) -> None:
     # Austevoll: 35.6 km straight × 1.6 = 56.96 km route, of which the ferry is 10 km.
     leg = (
-        travel_avoided(
-            [_patient("5392", "bus")], "haukeland", "home", None, ref, factors
-        )
+        travel_avoided([_patient("5392", "bus")], "haukeland", "home", None, ref, factors)
         .travellers[0]
         .hospital_leg
     )
@@ -588,9 +525,7 @@ def test_bad_overrides_are_refused(overrides: dict[str, float]) -> None:
 # --------------------------------------------------------------------------- aggregation
 
 
-def test_aggregate_sums_and_names_the_factor_sets(
-    ref: ReferenceData, factors: FactorSet
-) -> None:
+def test_aggregate_sums_and_names_the_factor_sets(ref: ReferenceData, factors: FactorSet) -> None:
     alver = travel_avoided([_patient("5914")], "haukeland", "home", None, ref, factors)
     fedje = travel_avoided([_patient("5947")], "haukeland", "home", None, ref, factors)
     totals = aggregate_travel_avoided([alver, fedje])
@@ -636,9 +571,7 @@ def test_every_postal_code_maps_to_a_listed_municipality() -> None:
     assert len({row["postnr"] for row in postal}) == len(postal)
     for row in postal:
         assert row["kommunenr"] in municipalities, row["postnr"]
-        assert 59.5 < float(row["lat"]) < 61.5 and 4.5 < float(row["lon"]) < 8.0, row[
-            "postnr"
-        ]
+        assert 59.5 < float(row["lat"]) < 61.5 and 4.5 < float(row["lon"]) < 8.0, row["postnr"]
 
 
 def test_every_municipality_has_routes_to_both_hospitals() -> None:
@@ -657,9 +590,7 @@ def test_every_municipality_has_routes_to_both_hospitals() -> None:
 def test_municipality_list_covers_nordhordland_and_helse_bergen() -> None:
     rows = {row["kommunenr"]: row for row in _rows("municipalities.csv")}
     assert 18 <= len(rows) <= 22
-    nordhordland = {
-        n for n, row in rows.items() if row["region_nordhordland"] == "true"
-    }
+    nordhordland = {n for n, row in rows.items() if row["region_nordhordland"] == "true"}
     assert nordhordland == {
         "4628",
         "4629",
@@ -684,8 +615,7 @@ def test_straight_line_rows_follow_the_documented_rule() -> None:
         for hospital in ("haukeland", "haraldsplass"):
             road = max(
                 0.0,
-                float(row[f"{hospital}_straight_km"]) * DETOUR
-                - float(row[f"{hospital}_ferry_km"]),
+                float(row[f"{hospital}_straight_km"]) * DETOUR - float(row[f"{hospital}_ferry_km"]),
             )
             assert float(row[f"{hospital}_road_km"]) == pytest.approx(road, abs=0.06)
             drive = DRIVE_BASE + DRIVE_PER_KM * float(row[f"{hospital}_road_km"])
@@ -717,14 +647,8 @@ def test_test_constants_match_the_shipped_factor_set(factors: FactorSet) -> None
     assert factors.value("ef_car_kg_per_vkm") == EF_ROAD["car"]
     assert factors.value("ef_ambulance_kg_per_vkm") == EF_ROAD["ambulance"]
     assert factors.value("detour_factor") == DETOUR == derive.DETOUR_FACTOR
-    assert (
-        factors.value("drive_minutes_base") == DRIVE_BASE == derive.DRIVE_MINUTES_BASE
-    )
-    assert (
-        factors.value("drive_minutes_per_km")
-        == DRIVE_PER_KM
-        == derive.DRIVE_MINUTES_PER_KM
-    )
+    assert factors.value("drive_minutes_base") == DRIVE_BASE == derive.DRIVE_MINUTES_BASE
+    assert factors.value("drive_minutes_per_km") == DRIVE_PER_KM == derive.DRIVE_MINUTES_PER_KM
 
 
 def test_every_data_file_has_its_sources_documented() -> None:
@@ -761,9 +685,9 @@ def test_loader_rejects_a_postal_code_in_an_unlisted_municipality(
 
 def test_straight_line_matches_the_shared_joined_file() -> None:
     # nordhordland_postnr_kommune_coords.csv: 5914 Isdalstø is 19.8 km from Haukeland.
-    assert straight_line_km(
-        Coordinate(60.548, 5.2937), Coordinate(60.373, 5.357)
-    ) == pytest.approx(19.8, abs=0.05)
+    assert straight_line_km(Coordinate(60.548, 5.2937), Coordinate(60.373, 5.357)) == pytest.approx(
+        19.8, abs=0.05
+    )
 
 
 def test_derivation_joins_on_postal_code_and_weights_by_population(
@@ -797,9 +721,7 @@ def test_derivation_refuses_a_postal_code_without_coordinates(tmp_path: Path) ->
     bolstad = tmp_path / "bolstad.tsv"
     bolstad.write_text("POSTNR\tFOLKETAL\tKOMMNR\tLAT\tLON\n", encoding="utf-8")
     with pytest.raises(ValueError, match="5914"):
-        derive.join_postal_codes(
-            derive.read_bring(bring), derive.read_bolstad(bolstad), ["4631"]
-        )
+        derive.join_postal_codes(derive.read_bring(bring), derive.read_bolstad(bolstad), ["4631"])
 
 
 def test_detour_factor_is_the_rounded_median_of_the_table() -> None:

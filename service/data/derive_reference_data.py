@@ -76,12 +76,8 @@ MUNICIPALITIES: tuple[MunicipalitySpec, ...] = (
         False,
         "Voss sjukehus or Helse Fonna (Odda); not verified",
     ),
-    MunicipalitySpec(
-        "4620", "Ulvik", "uncertain", False, "Voss sjukehus area; not verified"
-    ),
-    MunicipalitySpec(
-        "4621", "Voss", "yes", False, "Voss sjukehus is part of Helse Bergen"
-    ),
+    MunicipalitySpec("4620", "Ulvik", "uncertain", False, "Voss sjukehus area; not verified"),
+    MunicipalitySpec("4621", "Voss", "yes", False, "Voss sjukehus is part of Helse Bergen"),
     MunicipalitySpec(
         "4622", "Kvam", "uncertain", False, "Helse Bergen or Helse Fonna; not verified"
     ),
@@ -127,9 +123,7 @@ ESTIMATE_TABLE: Mapping[str, EstimateRow] = {
     "4630": EstimateRow(Coordinate(60.526, 5.496), 35, 40),
     "4628": EstimateRow(Coordinate(60.589, 5.820), 55, 50),
     "4632": EstimateRow(Coordinate(60.777, 4.933), 75, 70),
-    "4634": EstimateRow(
-        Coordinate(60.801, 5.305), 87.5, 90
-    ),  # midpoints of 75–100 km, 80–100 min
+    "4634": EstimateRow(Coordinate(60.801, 5.305), 87.5, 90),  # midpoints of 75–100 km, 80–100 min
     "4629": EstimateRow(Coordinate(60.815, 5.802), 90, 85),
     "4633": EstimateRow(Coordinate(60.781, 4.717), 80, 120),  # "~2 h door to door"
     "4635": EstimateRow(Coordinate(60.981, 5.074), 115, 110),  # midpoint of 110–120 km
@@ -199,13 +193,9 @@ def join_postal_codes(
         if kommunenr not in wanted:
             continue
         if postnr not in bolstad:
-            raise ValueError(
-                f"postal code {postnr} has no coordinate in Bolstad's file"
-            )
+            raise ValueError(f"postal code {postnr} has no coordinate in Bolstad's file")
         coordinate, population = bolstad[postnr]
-        rows.append(
-            PostalRow(postnr, place, kommunenr, category, coordinate, population)
-        )
+        rows.append(PostalRow(postnr, place, kommunenr, category, coordinate, population))
     return rows
 
 
@@ -222,9 +212,7 @@ def weighted_centroid(points: Sequence[tuple[Coordinate, int]]) -> Coordinate:
     )
 
 
-def weighted_mean_distance(
-    points: Sequence[tuple[Coordinate, int]], target: Coordinate
-) -> float:
+def weighted_mean_distance(points: Sequence[tuple[Coordinate, int]], target: Coordinate) -> float:
     """How far the average inhabitant is from `target` in a straight line.
 
     Better than the centroid's distance where a municipality surrounds the target: Bergen's
@@ -238,9 +226,7 @@ def _rounded(value: float, digits: int = 1) -> float:
     return round(value, digits)
 
 
-def municipality_row(
-    spec: MunicipalitySpec, postal_rows: Sequence[PostalRow]
-) -> dict[str, str]:
+def municipality_row(spec: MunicipalitySpec, postal_rows: Sequence[PostalRow]) -> dict[str, str]:
     points = population_weights(postal_rows)
     if not points:
         raise ValueError(f"municipality {spec.number} has no population data")
@@ -256,7 +242,9 @@ def municipality_row(
         "population": str(sum(w for _, w in points)),
         "helse_bergen_area": spec.helse_bergen_area,
         "region_nordhordland": "true" if spec.region_nordhordland else "false",
-        "local_straight_km": f"{max(LOCAL_STRAIGHT_KM_FLOOR, _rounded(weighted_mean_distance(points, centroid)))}",
+        "local_straight_km": str(
+            max(LOCAL_STRAIGHT_KM_FLOOR, _rounded(weighted_mean_distance(points, centroid)))
+        ),
         "distance_basis": "estimate_table" if estimate else "straight_line_x_factor",
     }
     haukeland = HOSPITALS[0].coordinate
@@ -270,9 +258,7 @@ def municipality_row(
                 - straight_line_km(estimate.centre, haukeland)
             )
             road = _rounded(estimate.total_km - ferry.km + shift)
-            drive = _rounded(
-                estimate.total_min - ferry.minutes + DRIVE_MINUTES_PER_KM * shift
-            )
+            drive = _rounded(estimate.total_min - ferry.minutes + DRIVE_MINUTES_PER_KM * shift)
         else:
             road = _rounded(max(0.0, straight * DETOUR_FACTOR - ferry.km))
             drive = _rounded(DRIVE_MINUTES_BASE + DRIVE_MINUTES_PER_KM * road)
@@ -284,9 +270,7 @@ def municipality_row(
     return row
 
 
-def _write_csv(
-    path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]
-) -> None:
+def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
@@ -295,17 +279,12 @@ def _write_csv(
 
 def write_reference_data(bring_path: Path, bolstad_path: Path, out_dir: Path) -> None:
     numbers = [spec.number for spec in MUNICIPALITIES]
-    postal = join_postal_codes(
-        read_bring(bring_path), read_bolstad(bolstad_path), numbers
-    )
+    postal = join_postal_codes(read_bring(bring_path), read_bolstad(bolstad_path), numbers)
 
     _write_csv(
         out_dir / "hospitals.csv",
         ["id", "name", "lat", "lon", "note"],
-        (
-            [h.id, h.name, f"{h.coordinate.lat}", f"{h.coordinate.lon}", h.note]
-            for h in HOSPITALS
-        ),
+        ([h.id, h.name, f"{h.coordinate.lat}", f"{h.coordinate.lon}", h.note] for h in HOSPITALS),
     )
     _write_csv(
         out_dir / "postal_codes.csv",
@@ -327,17 +306,14 @@ def write_reference_data(bring_path: Path, bolstad_path: Path, out_dir: Path) ->
         municipality_row(spec, [r for r in postal if r.kommunenr == spec.number])
         for spec in sorted(MUNICIPALITIES, key=lambda s: s.number)
     ]
-    _write_csv(
-        out_dir / "municipalities.csv", list(rows[0]), ([*row.values()] for row in rows)
-    )
+    _write_csv(out_dir / "municipalities.csv", list(rows[0]), ([*row.values()] for row in rows))
 
 
 def detour_ratios() -> list[float]:
     """Table road km / straight km from the table's centre to Haukeland (median → detour)."""
     haukeland = HOSPITALS[0].coordinate
     return [
-        row.total_km / straight_line_km(row.centre, haukeland)
-        for row in ESTIMATE_TABLE.values()
+        row.total_km / straight_line_km(row.centre, haukeland) for row in ESTIMATE_TABLE.values()
     ]
 
 
@@ -346,9 +322,7 @@ def main(argv: Sequence[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     write_reference_data(Path(argv[0]), Path(argv[1]), Path(argv[2]))
-    print(
-        f"median detour ratio in the estimate table: {statistics.median(detour_ratios()):.3f}"
-    )
+    print(f"median detour ratio in the estimate table: {statistics.median(detour_ratios()):.3f}")
     return 0
 
 
