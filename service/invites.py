@@ -70,6 +70,7 @@ class InviteAttendee:
             raise InvalidInput(f"unknown participant role {self.role!r}", field="role")
         if self.language not in LANGUAGES:
             raise InvalidInput(f"unknown language {self.language!r}", field="language")
+        _check_name(self.name, "name")
         _check_email(self.email, "email")
 
 
@@ -93,6 +94,7 @@ class InviteEvent:
             raise InvalidInput("start and end must be timezone-aware", field="start")
         if self.end <= self.start:
             raise InvalidInput("end must be after start", field="end")
+        _check_name(self.organizer_name, "organizer_name")
         _check_email(self.organizer_email, "organizer_email")
 
 
@@ -396,6 +398,12 @@ def _zone(tz_name: str) -> ZoneInfo:
         return ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise InvalidInput(f"unknown time zone {tz_name!r}", field="tz_name") from error
+
+
+def _check_name(name: str, field: str) -> None:
+    # Names end up in mail headers and calendar parameters, where a line break starts a new field.
+    if not name.strip() or any(not c.isprintable() for c in name):
+        raise InvalidInput("a name must be printable text", field=field)
 
 
 def _check_email(address: str, field: str) -> None:

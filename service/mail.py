@@ -180,7 +180,6 @@ def build_invite_email(
     message["Date"] = format_datetime((sent_at or datetime.now(UTC)).astimezone(UTC))
     # make_msgid() would otherwise put this machine's host name into every message.
     message["Message-ID"] = make_msgid(domain=_domain_of(sender))
-    message["Content-Language"] = recipient.language
     # RFC 3834: stops out-of-office replies from bouncing back to the service mailbox.
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(_plain_body(blocks))
@@ -200,6 +199,8 @@ def build_invite_email(
         message.add_attachment(
             ics, maintype="application", subtype="ics", filename=ICS_FILENAME
         )
+    # Set last: set_content() and the multipart conversions move Content-* headers into parts.
+    message["Content-Language"] = recipient.language
     return message
 
 

@@ -313,6 +313,8 @@ def test_naive_dtstamp_is_refused() -> None:
         ({"language": "sv"}, "language"),
         ({"email": "not-an-address"}, "email"),
         ({"email": "a@b.example\r\nBCC:x@y"}, "email"),
+        ({"name": "Ola\r\nBcc: x@y.example"}, "name"),
+        ({"name": "  "}, "name"),
     ],
 )
 def test_attendee_refuses_bad_values(changes: dict[str, str], field: str) -> None:
@@ -336,6 +338,21 @@ def test_event_refuses_end_not_after_start() -> None:
     with pytest.raises(InvalidInput) as caught:
         make_event(minutes=0)
     assert caught.value.field == "end"
+
+
+def test_event_refuses_organizer_name_with_line_break() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        InviteEvent(
+            uid="u@x",
+            sequence=0,
+            start=SUMMER_MONDAY,
+            end=SUMMER_MONDAY + timedelta(minutes=30),
+            organizer_email=SERVICE_MAILBOX,
+            organizer_name="Kari\nFastlege",
+            attendees=EVERYONE,
+            cancelled=False,
+        )
+    assert caught.value.field == "organizer_name"
 
 
 def test_event_refuses_negative_sequence_and_empty_uid() -> None:
