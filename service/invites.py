@@ -110,7 +110,9 @@ def build_invite(
     """The iTIP message (RFC 5546) one participant receives, with their own join link in it.
 
     `event.sequence` must be raised by the caller for every change, a cancellation included;
-    clients ignore a message whose SEQUENCE is not newer than the one they hold.
+    clients ignore a message whose SEQUENCE is not newer than the one they hold. To take one
+    person off a consultation that goes ahead, send them a CANCEL built from an event whose
+    attendees are only that person (RFC 5546 3.2.5).
     """
     if method not in ("REQUEST", "CANCEL"):
         raise InvalidInput(f"unsupported iTIP method {method!r}", field="method")
