@@ -659,10 +659,8 @@ def test_icaljs_reads_the_feed() -> None:
 
 
 def test_cancel_for_one_removed_attendee_names_only_them() -> None:
-    still_on = make_event(sequence=3)
     removed = make_event(sequence=3, attendees=(RELATIVE,))
     vevent = only_event(invite(removed, recipient=RELATIVE, method="CANCEL"))
-    assert not still_on.cancelled
     assert str(vevent["STATUS"]) == "CANCELLED"
     assert [str(a) for a in addresses(vevent, "ATTENDEE")] == [
         f"mailto:{RELATIVE.email}"
