@@ -1,0 +1,300 @@
+"""MIME e-mail (RFC 6047 iMIP) around a consultation invite, in the recipient's language.
+
+Owns the message a participant receives: subject and body (plain and HTML) in nynorsk, bokmål
+or English, the iTIP calendar part that mail clients turn into an "accept/decline" invite, and
+the same .ics as an attachment for clients that ignore the inline part. Pure: building a message
+sends nothing.
+
+All user-facing wording lives in `MAIL_TEXTS`, one entry per language, so a translator edits one
+place. Plain Python rather than Jinja2 templates because the body is a handful of fixed sentences
+rendered twice (plain and HTML) from the same blocks; templates would split each language over
+several files and add file loading to an otherwise pure function. HTML is escaped in one place.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_time
+from icalendar import Calendar
+
+from service.errors import InvalidInput
+from service.invites import InviteAttendee, InviteEvent
+
+MailKind = Literal["invite", "update", "cancel", "reminder"]
+
+EQUIPMENT_TEST_PATH = "/test-utstyr"
+ICS_FILENAME = "invite.ics"
+_METHOD_FOR_KIND: dict[str, str] = {
+    "invite": "REQUEST",
+    "update": "REQUEST",
+    "cancel": "CANCEL",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MailTexts:
+    """Every sentence of a consultation e-mail in one language. `{when}`/`{name}` are filled in."""
+
+    subject: dict[str, str]
+    lead: dict[str, str]
+    greeting: str
+    when_label: str
+    join_label: str
+    personal_link: str
+    equipment_test: str
+    automatic: str
+    local_time_note: str
+    date_pattern: str
+    time_pattern: str
+    at: str
+
+
+MAIL_TEXTS: dict[str, MailTexts] = {
+    "nn": MailTexts(
+        subject={
+            "invite": "Invitasjon til samkonsultasjon {when}",
+            "update": "Endra samkonsultasjon {when}",
+            "cancel": "Avlyst samkonsultasjon {when}",
+            "reminder": "Påminning: samkonsultasjon {when}",
+        },
+        lead={
+            "invite": "Du er invitert til ein samkonsultasjon på video.",
+            "update": "Samkonsultasjonen er endra. Her er oppdatert tid og lenke.",
+            "cancel": "Samkonsultasjonen er avlyst.",
+            "reminder": "Dette er ei påminning om samkonsultasjonen din.",
+        },
+        greeting="Hei {name},",
+        when_label="Tid",
+        join_label="Bli med i samkonsultasjonen:",
+        personal_link="Lenka er personleg. Ikkje del ho med andre.",
+        equipment_test="Test lyd og bilete på førehand:",
+        automatic="Denne e-posten er sendt automatisk.",
+        local_time_note="norsk tid",
+        date_pattern="EEEE d. MMMM y",
+        time_pattern="HH.mm",
+        at="kl.",
+    ),
+    "nb": MailTexts(
+        subject={
+            "invite": "Invitasjon til samkonsultasjon {when}",
+            "update": "Endret samkonsultasjon {when}",
+            "cancel": "Avlyst samkonsultasjon {when}",
+            "reminder": "Påminnelse: samkonsultasjon {when}",
+        },
+        lead={
+            "invite": "Du er invitert til en samkonsultasjon på video.",
+            "update": "Samkonsultasjonen er endret. Her er oppdatert tid og lenke.",
+            "cancel": "Samkonsultasjonen er avlyst.",
+            "reminder": "Dette er en påminnelse om samkonsultasjonen din.",
+        },
+        greeting="Hei {name},",
+        when_label="Tid",
+        join_label="Bli med i samkonsultasjonen:",
+        personal_link="Lenken er personlig. Ikke del den med andre.",
+        equipment_test="Test lyd og bilde på forhånd:",
+        automatic="Denne e-posten er sendt automatisk.",
+        local_time_note="norsk tid",
+        date_pattern="EEEE d. MMMM y",
+        time_pattern="HH.mm",
+        at="kl.",
+    ),
+    "en": MailTexts(
+        subject={
+            "invite": "Invitation: joint consultation {when}",
+            "update": "Changed: joint consultation {when}",
+            "cancel": "Cancelled: joint consultation {when}",
+            "reminder": "Reminder: joint consultation {when}",
+        },
+        lead={
+            "invite": "You are invited to a joint video consultation.",
+            "update": "The joint consultation has changed. Here are the updated time and link.",
+            "cancel": "The joint consultation has been cancelled.",
+            "reminder": "This is a reminder of your joint consultation.",
+        },
+        greeting="Hello {name},",
+        when_label="Time",
+        join_label="Join the consultation:",
+        personal_link="This link is personal. Do not share it with anyone.",
+        equipment_test="Test your sound and camera beforehand:",
+        automatic="This e-mail was sent automatically.",
+        local_time_note="Norwegian time",
+        date_pattern="EEEE d MMMM y",
+        time_pattern="HH:mm",
+        at="at",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """One paragraph of the body: a sentence, optionally followed by a link on its own line."""
+
+    text: str
+    link: str | None = None
+    label: str | None = None
+
+
+def build_invite_email(
+    *,
+    sender: str,
+    recipient: InviteAttendee,
+    event: InviteEvent,
+    ics: bytes | None,
+    method: str | None,
+    join_url: str,
+    kind: MailKind,
+    base_url: str,
+    sent_at: datetime | None = None,
+    tz_name: str = "Europe/Oslo",
+) -> EmailMessage:
+    """The e-mail one participant gets about a consultation.
+
+    invite/update/cancel: multipart/mixed of multipart/alternative (plain, HTML, the iTIP
+    text/calendar part) and the same .ics as an `invite.ics` attachment. reminder: plain and HTML
+    only; `ics` and `method` are not used for it and may be None.
+    """
+    wants_calendar = kind != "reminder"
+    if wants_calendar:
+        if ics is None or method is None:
+            raise InvalidInput(
+                f"a {kind} e-mail needs the .ics and its method", field="ics"
+            )
+        _check_method(ics, method, kind)
+    texts = MAIL_TEXTS[recipient.language]
+    when = describe_when(event, recipient.language, tz_name)
+    subject = texts.subject[kind].format(when=when)
+    blocks = _body_blocks(texts, kind, recipient, when, join_url, base_url)
+
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = Address(display_name=recipient.name, addr_spec=recipient.email)
+    message["Subject"] = subject
+    message["Date"] = format_datetime((sent_at or datetime.now(UTC)).astimezone(UTC))
+    # make_msgid() would otherwise put this machine's host name into every message.
+    message["Message-ID"] = make_msgid(domain=_domain_of(sender))
+    # RFC 3834: stops out-of-office replies from bouncing back to the service mailbox.
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(_plain_body(blocks))
+    message.add_alternative(
+        _html_body(blocks, subject, recipient.language), subtype="html"
+    )
+    if wants_calendar:
+        assert ics is not None and method is not None
+        # base64 keeps the .ics byte-exact: iCalendar needs CRLF line ends, which text transfer
+        # encodings and relaying servers may rewrite.
+        message.add_alternative(
+            ics,
+            maintype="text",
+            subtype="calendar",
+            params={"method": method, "charset": "UTF-8"},
+        )
+        message.add_attachment(
+            ics, maintype="application", subtype="ics", filename=ICS_FILENAME
+        )
+    # Set last: set_content() and the multipart conversions move Content-* headers into parts.
+    message["Content-Language"] = recipient.language
+    return message
+
+
+def describe_when(
+    event: InviteEvent, language: str, tz_name: str = "Europe/Oslo"
+) -> str:
+    """The consultation's time as people write it, e.g. «måndag 30. mars 2026 kl. 09.00–09.45 (norsk tid)»."""
+    texts = MAIL_TEXTS[language]
+    zone = ZoneInfo(tz_name)
+    start = event.start.astimezone(zone)
+    end = event.end.astimezone(zone)
+
+    def day(moment: datetime) -> str:
+        return format_date(moment.date(), texts.date_pattern, locale=language)
+
+    def clock(moment: datetime) -> str:
+        return format_time(moment, texts.time_pattern, tzinfo=zone, locale=language)
+
+    if start.date() == end.date():
+        span = f"{day(start)} {texts.at} {clock(start)}–{clock(end)}"
+    else:
+        span = f"{day(start)} {texts.at} {clock(start)} – {day(end)} {texts.at} {clock(end)}"
+    return f"{span} ({texts.local_time_note})"
+
+
+def _body_blocks(
+    texts: MailTexts,
+    kind: MailKind,
+    recipient: InviteAttendee,
+    when: str,
+    join_url: str,
+    base_url: str,
+) -> list[_Block]:
+    blocks = [
+        _Block(texts.greeting.format(name=recipient.name)),
+        _Block(texts.lead[kind]),
+        _Block(when, label=texts.when_label),
+    ]
+    # A cancelled consultation has no meeting to join or prepare for.
+    if kind != "cancel":
+        blocks += [
+            _Block(texts.join_label, link=join_url),
+            _Block(texts.personal_link),
+            _Block(
+                texts.equipment_test, link=base_url.rstrip("/") + EQUIPMENT_TEST_PATH
+            ),
+        ]
+    blocks.append(_Block(texts.automatic))
+    return blocks
+
+
+def _plain_body(blocks: list[_Block]) -> str:
+    paragraphs = []
+    for block in blocks:
+        text = f"{block.label}: {block.text}" if block.label else block.text
+        paragraphs.append(f"{text}\n{block.link}" if block.link else text)
+    return "\n\n".join(paragraphs) + "\n"
+
+
+def _html_body(blocks: list[_Block], title: str, language: str) -> str:
+    paragraphs = []
+    for block in blocks:
+        text = html.escape(block.text)
+        if block.label:
+            text = f"<strong>{html.escape(block.label)}:</strong> {text}"
+        if block.link:
+            link = html.escape(block.link, quote=True)
+            text = f'{text}<br>\n<a href="{link}">{link}</a>'
+        paragraphs.append(f"<p>{text}</p>")
+    return (
+        f'<!DOCTYPE html>\n<html lang="{html.escape(language)}">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n</head>\n<body>\n"
+        + "\n".join(paragraphs)
+        + "\n</body>\n</html>\n"
+    )
+
+
+def _check_method(ics: bytes, method: str, kind: MailKind) -> None:
+    # Outlook and Gmail act on the Content-Type method; if it disagrees with METHOD inside the
+    # .ics, clients differ on whether a meeting is booked or cancelled.
+    inside = str(Calendar.from_ical(ics).get("METHOD", ""))
+    if inside != method:
+        raise InvalidInput(
+            f"method {method!r} differs from METHOD:{inside} in the .ics",
+            field="method",
+        )
+    if _METHOD_FOR_KIND[kind] != method:
+        raise InvalidInput(
+            f"a {kind} e-mail cannot carry METHOD:{method}", field="method"
+        )
+
+
+def _domain_of(sender: str) -> str:
+    domain = parseaddr(sender)[1].rpartition("@")[2]
+    if not domain:
+        raise InvalidInput("sender has no e-mail domain", field="sender")
+    return domain
