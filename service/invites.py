@@ -117,9 +117,7 @@ def build_invite(
     if method not in ("REQUEST", "CANCEL"):
         raise InvalidInput(f"unsupported iTIP method {method!r}", field="method")
     if event.cancelled and method == "REQUEST":
-        raise InvalidInput(
-            "a cancelled consultation can only be sent as CANCEL", field="method"
-        )
+        raise InvalidInput("a cancelled consultation can only be sent as CANCEL", field="method")
     if recipient not in event.attendees:
         raise InvalidInput(
             "the recipient is not an attendee of this consultation", field="recipient"
@@ -166,9 +164,7 @@ def build_feed(
     # Apple and Google calendars predate RFC 7986 NAME and only read the X-WR- form.
     cal.add("x-wr-calname", name)
     if events:
-        cal.add_component(
-            vtimezone_with_rules(tz_name, _years([e for e, _ in events], zone))
-        )
+        cal.add_component(vtimezone_with_rules(tz_name, _years([e for e, _ in events], zone)))
     for event, join_url in events:
         cal.add_component(
             _vevent(
@@ -215,9 +211,7 @@ class _YearlyRule:
     month: int
     ordinal: int  # 1..5, or -1 for the last such weekday of the month
     weekday: int  # Monday is 0, as in `datetime.weekday()`
-    wall_time: (
-        time  # local time of the change, in the offset before it (RFC 5545 3.6.5)
-    )
+    wall_time: time  # local time of the change, in the offset before it (RFC 5545 3.6.5)
     offset_from: timedelta
     offset_to: timedelta
     tzname: str
@@ -276,9 +270,7 @@ def _offset_changes(zone: ZoneInfo, year: int) -> list[datetime]:
     return changes
 
 
-def _first_instant_with_new_offset(
-    zone: ZoneInfo, low: datetime, high: datetime
-) -> datetime:
+def _first_instant_with_new_offset(zone: ZoneInfo, low: datetime, high: datetime) -> datetime:
     # Offsets change on whole minutes in tzdata since 1970, so minute steps are exact.
     old = _offset(zone, low)
     while high - low > timedelta(minutes=1):
@@ -388,9 +380,7 @@ def _attendee(attendee: InviteAttendee) -> vCalAddress:
 
 def _years(events: Iterable[InviteEvent], zone: ZoneInfo) -> range:
     local_years = [
-        moment.astimezone(zone).year
-        for event in events
-        for moment in (event.start, event.end)
+        moment.astimezone(zone).year for event in events for moment in (event.start, event.end)
     ]
     return range(min(local_years), max(local_years) + 1)
 

@@ -164,9 +164,7 @@ def build_invite_email(
     wants_calendar = kind != "reminder"
     if wants_calendar:
         if ics is None or method is None:
-            raise InvalidInput(
-                f"a {kind} e-mail needs the .ics and its method", field="ics"
-            )
+            raise InvalidInput(f"a {kind} e-mail needs the .ics and its method", field="ics")
         _check_method(ics, method, kind)
     texts = MAIL_TEXTS[recipient.language]
     when = describe_when(event, recipient.language, tz_name)
@@ -183,9 +181,7 @@ def build_invite_email(
     # RFC 3834: stops out-of-office replies from bouncing back to the service mailbox.
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(_plain_body(blocks))
-    message.add_alternative(
-        _html_body(blocks, subject, recipient.language), subtype="html"
-    )
+    message.add_alternative(_html_body(blocks, subject, recipient.language), subtype="html")
     if wants_calendar:
         assert ics is not None and method is not None
         # base64 keeps the .ics byte-exact: iCalendar needs CRLF line ends, which text transfer
@@ -196,17 +192,13 @@ def build_invite_email(
             subtype="calendar",
             params={"method": method, "charset": "UTF-8"},
         )
-        message.add_attachment(
-            ics, maintype="application", subtype="ics", filename=ICS_FILENAME
-        )
+        message.add_attachment(ics, maintype="application", subtype="ics", filename=ICS_FILENAME)
     # Set last: set_content() and the multipart conversions move Content-* headers into parts.
     message["Content-Language"] = recipient.language
     return message
 
 
-def describe_when(
-    event: InviteEvent, language: str, tz_name: str = "Europe/Oslo"
-) -> str:
+def describe_when(event: InviteEvent, language: str, tz_name: str = "Europe/Oslo") -> str:
     """The consultation's time as people write it, e.g. «måndag 30. mars 2026 kl. 09.00–09.45 (norsk tid)»."""
     texts = MAIL_TEXTS[language]
     zone = ZoneInfo(tz_name)
@@ -244,9 +236,7 @@ def _body_blocks(
         blocks += [
             _Block(texts.join_label, link=join_url),
             _Block(texts.personal_link),
-            _Block(
-                texts.equipment_test, link=base_url.rstrip("/") + EQUIPMENT_TEST_PATH
-            ),
+            _Block(texts.equipment_test, link=base_url.rstrip("/") + EQUIPMENT_TEST_PATH),
         ]
     blocks.append(_Block(texts.automatic))
     return blocks
@@ -288,9 +278,7 @@ def _check_method(ics: bytes, method: str, kind: MailKind) -> None:
             field="method",
         )
     if _METHOD_FOR_KIND[kind] != method:
-        raise InvalidInput(
-            f"a {kind} e-mail cannot carry METHOD:{method}", field="method"
-        )
+        raise InvalidInput(f"a {kind} e-mail cannot carry METHOD:{method}", field="method")
 
 
 def _domain_of(sender: str) -> str:

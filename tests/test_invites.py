@@ -32,15 +32,11 @@ SUMMER_MONDAY = datetime(2026, 3, 30, 9, 0, tzinfo=OSLO)
 WINTER_MONDAY = datetime(2026, 10, 26, 9, 0, tzinfo=OSLO)
 
 GP = InviteAttendee("Kari Fastlege", "kari@legekontor.example", "gp", "nn")
-SPECIALIST = InviteAttendee(
-    "Sven Spesialist", "sven@sjukehus.example", "specialist", "nb"
-)
+SPECIALIST = InviteAttendee("Sven Spesialist", "sven@sjukehus.example", "specialist", "nb")
 PATIENT = InviteAttendee("Per Pasientsen", "per@heime.example", "patient", "nn")
 RELATIVE = InviteAttendee("Randi Pårørande", "randi@heime.example", "relative", "nn")
 INTERPRETER = InviteAttendee("Tariq Tolk", "tariq@tolk.example", "interpreter", "en")
-NURSE = InviteAttendee(
-    "Heidi Heimesjukepleie", "heidi@kommune.example", "municipal_staff", "nb"
-)
+NURSE = InviteAttendee("Heidi Heimesjukepleie", "heidi@kommune.example", "municipal_staff", "nb")
 EVERYONE = (GP, SPECIALIST, PATIENT, RELATIVE, INTERPRETER, NURSE)
 
 PATIENT_GROUP_WORDS = (
@@ -160,9 +156,7 @@ def test_event_carries_uid_sequence_stamp_and_times_in_oslo() -> None:
     ],
 )
 def test_summary_is_neutral_in_recipients_language(language: str, summary: str) -> None:
-    recipient = InviteAttendee(
-        "Ola Nordmann", "ola@heime.example", "relative", language
-    )
+    recipient = InviteAttendee("Ola Nordmann", "ola@heime.example", "relative", language)
     event = make_event(attendees=(GP, SPECIALIST, PATIENT, recipient))
     assert str(only_event(invite(event, recipient=recipient))["SUMMARY"]) == summary
 
@@ -217,14 +211,9 @@ def test_attendee_role_follows_participant_role(role: str, ical_role: str) -> No
 
 
 def test_unusual_names_survive_as_cn() -> None:
-    odd = InviteAttendee(
-        'Anne "Nanna" Berg, jr.; Ø', "anne@example.org", "relative", "nn"
-    )
+    odd = InviteAttendee('Anne "Nanna" Berg, jr.; Ø', "anne@example.org", "relative", "nn")
     event = make_event(attendees=(GP, SPECIALIST, PATIENT, odd))
-    cns = [
-        a.params["CN"]
-        for a in addresses(only_event(invite(event, recipient=odd)), "ATTENDEE")
-    ]
+    cns = [a.params["CN"] for a in addresses(only_event(invite(event, recipient=odd)), "ATTENDEE")]
     assert odd.name in cns
 
 
@@ -234,9 +223,7 @@ def test_personal_join_link_in_url_location_and_description() -> None:
     assert str(vevent["URL"]) == link
     assert str(vevent["LOCATION"]) == link
     assert link in str(vevent["DESCRIPTION"])
-    assert "Lenken er personlig" in str(
-        vevent["DESCRIPTION"]
-    )  # SPECIALIST reads bokmål
+    assert "Lenken er personlig" in str(vevent["DESCRIPTION"])  # SPECIALIST reads bokmål
 
 
 def test_each_recipient_gets_only_their_own_link() -> None:
@@ -424,10 +411,7 @@ def test_vtimezone_rules_agree_with_tzdata(tz_name: str) -> None:
     truth = ZoneInfo(tz_name)
 
     def agree(moment: datetime) -> bool:
-        return (
-            moment.astimezone(written).utcoffset()
-            == moment.astimezone(truth).utcoffset()
-        )
+        return moment.astimezone(written).utcoffset() == moment.astimezone(truth).utcoffset()
 
     day = datetime(2026, 1, 1, tzinfo=UTC)
     while day.year < 2031:
@@ -436,9 +420,7 @@ def test_vtimezone_rules_agree_with_tzdata(tz_name: str) -> None:
         if next_day.astimezone(truth).utcoffset() != day.astimezone(truth).utcoffset():
             # Around a change, every minute counts.
             for minute in range(24 * 60):
-                assert agree(day + timedelta(minutes=minute)), day + timedelta(
-                    minutes=minute
-                )
+                assert agree(day + timedelta(minutes=minute)), day + timedelta(minutes=minute)
         day = next_day
 
 
@@ -481,9 +463,7 @@ def feed_for_specialist(*events: InviteEvent) -> bytes:
 
 
 def test_feed_has_no_method_and_the_same_vtimezone_as_invites() -> None:
-    ics = feed_for_specialist(
-        make_event(uid="a@x"), make_event(WINTER_MONDAY, uid="b@x")
-    )
+    ics = feed_for_specialist(make_event(uid="a@x"), make_event(WINTER_MONDAY, uid="b@x"))
     cal = parse(ics)
     assert "METHOD" not in cal
     assert str(cal["X-WR-CALNAME"]) == "Samkonsultasjonar – Sven Spesialist"
@@ -494,9 +474,7 @@ def test_feed_has_no_method_and_the_same_vtimezone_as_invites() -> None:
 
 
 def test_feed_events_each_carry_their_own_join_url() -> None:
-    ics = feed_for_specialist(
-        make_event(uid="a@x"), make_event(WINTER_MONDAY, uid="b@x")
-    )
+    ics = feed_for_specialist(make_event(uid="a@x"), make_event(WINTER_MONDAY, uid="b@x"))
     for vevent in parse(ics).walk("VEVENT"):
         link = f"https://samkons.example/bli-med/{vevent['UID']}"
         assert str(vevent["URL"]) == link
@@ -514,9 +492,7 @@ def test_feed_names_no_participants() -> None:
 
 
 def test_feed_keeps_cancelled_consultations_marked_and_silent() -> None:
-    ics = feed_for_specialist(
-        make_event(uid="live@x"), make_event(uid="off@x", cancelled=True)
-    )
+    ics = feed_for_specialist(make_event(uid="live@x"), make_event(uid="off@x", cancelled=True))
     by_uid = {str(e["UID"]): e for e in parse(ics).walk("VEVENT")}
     assert str(by_uid["live@x"]["STATUS"]) == "CONFIRMED"
     assert str(by_uid["off@x"]["STATUS"]) == "CANCELLED"
@@ -526,9 +502,7 @@ def test_feed_keeps_cancelled_consultations_marked_and_silent() -> None:
 
 def test_feed_across_years_and_empty_feed_are_valid() -> None:
     next_winter = make_event(datetime(2027, 1, 11, 9, 0, tzinfo=OSLO), uid="c@x")
-    assert (
-        len(parse(feed_for_specialist(make_event(), next_winter)).walk("VEVENT")) == 2
-    )
+    assert len(parse(feed_for_specialist(make_event(), next_winter)).walk("VEVENT")) == 2
     empty = parse(feed_for_specialist())
     assert empty.walk("VEVENT") == [] and "METHOD" not in empty
 
@@ -550,13 +524,9 @@ def parse_with_icaljs(ics: bytes, js_dir: Path = JS_DIR) -> dict[str, Any]:
     """What Thunderbird's calendar engine reads from `ics`; fails (not skips) when it cannot run."""
     node = shutil.which("node")
     if node is None:
-        pytest.fail(
-            "node is not installed; the ical.js interoperability tests need Node 20+"
-        )
+        pytest.fail("node is not installed; the ical.js interoperability tests need Node 20+")
     if not (js_dir / "node_modules" / "ical.js").is_dir():
-        pytest.fail(
-            f"ical.js is not installed in {js_dir}; run: npm ci --prefix tests/js"
-        )
+        pytest.fail(f"ical.js is not installed in {js_dir}; run: npm ci --prefix tests/js")
     result = subprocess.run(
         [node, str(js_dir / "parse_ics.mjs")],
         input=ics,
@@ -593,9 +563,7 @@ def test_icaljs_converts_oslo_wall_time_to_utc_through_our_vtimezone(
 
 def test_icaljs_without_the_vtimezone_cannot_place_the_time() -> None:
     # Control for the test above: ical.js has no zone database, so the right UTC comes from ours.
-    stripped = re.sub(
-        rb"BEGIN:VTIMEZONE.*?END:VTIMEZONE\r\n", b"", invite(), flags=re.DOTALL
-    )
+    stripped = re.sub(rb"BEGIN:VTIMEZONE.*?END:VTIMEZONE\r\n", b"", invite(), flags=re.DOTALL)
     (event,) = parse_with_icaljs(stripped)["events"]
     assert event["start"]["zone"] != "Europe/Oslo"
     assert event["start"]["utc"] != "2026-03-30T07:00:00Z"
@@ -635,9 +603,7 @@ def test_icaljs_reads_the_request() -> None:
 
 
 def test_icaljs_reads_the_cancellation() -> None:
-    parsed = parse_with_icaljs(
-        invite(make_event(sequence=5, cancelled=True), method="CANCEL")
-    )
+    parsed = parse_with_icaljs(invite(make_event(sequence=5, cancelled=True), method="CANCEL"))
     assert parsed["method"] == "CANCEL"
     (read,) = parsed["events"]
     assert (read["sequence"], read["status"], read["alarms"]) == (5, "CANCELLED", [])
@@ -662,6 +628,4 @@ def test_cancel_for_one_removed_attendee_names_only_them() -> None:
     removed = make_event(sequence=3, attendees=(RELATIVE,))
     vevent = only_event(invite(removed, recipient=RELATIVE, method="CANCEL"))
     assert str(vevent["STATUS"]) == "CANCELLED"
-    assert [str(a) for a in addresses(vevent, "ATTENDEE")] == [
-        f"mailto:{RELATIVE.email}"
-    ]
+    assert [str(a) for a in addresses(vevent, "ATTENDEE")] == [f"mailto:{RELATIVE.email}"]

@@ -22,9 +22,7 @@ SENT_AT = datetime(2026, 3, 20, 10, 15, tzinfo=UTC)
 SUMMER_MONDAY = datetime(2026, 3, 30, 9, 0, tzinfo=OSLO)
 
 GP = InviteAttendee("Kari Fastlege", "kari@legekontor.example", "gp", "nn")
-SPECIALIST = InviteAttendee(
-    "Sven Spesialist", "sven@sjukehus.example", "specialist", "nb"
-)
+SPECIALIST = InviteAttendee("Sven Spesialist", "sven@sjukehus.example", "specialist", "nb")
 PATIENT = InviteAttendee("Pål Pasientsen", "pal@heime.example", "patient", "nn")
 INTERPRETER = InviteAttendee("Tariq Tolk", "tariq@tolk.example", "interpreter", "en")
 EVERYONE = (GP, SPECIALIST, PATIENT, INTERPRETER)
@@ -98,9 +96,7 @@ def mail(
 
 def roundtrip(message: EmailMessage) -> EmailMessage:
     """The message as a receiving mail server parses it off the wire."""
-    parsed = message_from_bytes(
-        message.as_bytes(policy=policy.SMTP), policy=policy.default
-    )
+    parsed = message_from_bytes(message.as_bytes(policy=policy.SMTP), policy=policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed
 
@@ -120,9 +116,7 @@ def payload_bytes(part: MIMEPart) -> bytes:
 
 
 def everything_readable(message: EmailMessage) -> str:
-    return "\n".join(
-        [str(message["Subject"]), text_of(message, "plain"), text_of(message, "html")]
-    )
+    return "\n".join([str(message["Subject"]), text_of(message, "plain"), text_of(message, "html")])
 
 
 # --- MIME structure --------------------------------------------------------------------------
@@ -137,9 +131,7 @@ def test_calendar_mail_structure(kind: MailKind, method: str) -> None:
     message = roundtrip(sent)
     assert message.get_content_type() == "multipart/mixed"
     alternative, attachment = message.iter_parts()
-    assert isinstance(alternative, EmailMessage) and isinstance(
-        attachment, EmailMessage
-    )
+    assert isinstance(alternative, EmailMessage) and isinstance(attachment, EmailMessage)
     assert alternative.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in alternative.iter_parts()] == [
         "text/plain",
@@ -159,9 +151,7 @@ def test_calendar_mail_structure(kind: MailKind, method: str) -> None:
 @pytest.mark.parametrize("kind", ["invite", "update", "cancel"])
 def test_content_type_method_equals_method_inside_the_ics(kind: MailKind) -> None:
     message = roundtrip(mail(kind)[0])
-    (calendar_part,) = [
-        p for p in message.walk() if p.get_content_type() == "text/calendar"
-    ]
+    (calendar_part,) = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
     inside = Calendar.from_ical(payload_bytes(calendar_part))
     assert calendar_part.get_param("method") == str(inside["METHOD"])
 
@@ -282,9 +272,7 @@ def test_invite_without_ics_is_refused() -> None:
 def test_invite_in_recipients_language(
     language: str, subject: str, when: str, personal: str
 ) -> None:
-    recipient = InviteAttendee(
-        "Ola Nordmann", "ola@heime.example", "relative", language
-    )
+    recipient = InviteAttendee("Ola Nordmann", "ola@heime.example", "relative", language)
     event = InviteEvent(
         uid="lang@samkons.example",
         sequence=0,
@@ -405,9 +393,7 @@ def test_no_patient_group_or_purpose_words_anywhere() -> None:
     for kind in kinds:
         sent, ics = mail(kind)
         readable = everything_readable(roundtrip(sent)).lower()
-        calendar_text = (
-            ics.decode().lower()
-        )  # the calendar parts carry these bytes (see above)
+        calendar_text = ics.decode().lower()  # the calendar parts carry these bytes (see above)
         for word in PATIENT_GROUP_WORDS:
             assert word not in readable, word
             assert word not in calendar_text, word
