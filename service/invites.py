@@ -47,8 +47,13 @@ SUMMARY = {
     "en": "Joint consultation",
 }
 _DESCRIPTION = {
-    "nn": "Samkonsultasjon på video.\n\nBli med: {url}\n\nLenka er personleg. Ikkje del ho med andre.",
-    "nb": "Samkonsultasjon på video.\n\nBli med: {url}\n\nLenken er personlig. Ikke del den med andre.",
+    "nn": (
+        "Samkonsultasjon på video.\n\nBli med: {url}\n\nLenka er personleg. Ikkje del ho med andre."
+    ),
+    "nb": (
+        "Samkonsultasjon på video.\n\nBli med: {url}\n\n"
+        "Lenken er personlig. Ikke del den med andre."
+    ),
     "en": "Joint video consultation.\n\nJoin: {url}\n\nThis link is personal. Do not share it.",
 }
 
@@ -259,7 +264,7 @@ def _rule_for(zone: ZoneInfo, changed_at: datetime) -> _YearlyRule:
 
 
 def _offset_changes(zone: ZoneInfo, year: int) -> list[datetime]:
-    """UTC instants in `year` at which the zone's offset changes (the first instant of the new one)."""
+    """UTC instants in `year` where the zone's offset changes (first instant of the new one)."""
     changes: list[datetime] = []
     day = datetime(year, 1, 1, tzinfo=UTC)
     while day.year == year:

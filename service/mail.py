@@ -199,7 +199,7 @@ def build_invite_email(
 
 
 def describe_when(event: InviteEvent, language: str, tz_name: str = "Europe/Oslo") -> str:
-    """The consultation's time as people write it, e.g. «måndag 30. mars 2026 kl. 09.00–09.45 (norsk tid)»."""
+    """The time as people write it: «måndag 30. mars 2026 kl. 09.00–09.45 (norsk tid)»."""
     texts = MAIL_TEXTS[language]
     zone = ZoneInfo(tz_name)
     start = event.start.astimezone(zone)
