@@ -251,9 +251,9 @@ def _type_of(value: dict[str, object]) -> str | None:
 
 def _refusal(error: ValidationError, ref: str | None) -> CodecError:
     first = error.errors()[0]
-    if first["type"] == "union_tag_invalid":
+    if first["type"] == "union_tag_invalid" and ref is not None:
         return CodecError("unknown_type", "unknown message type", ref)
-    if first["type"] == "union_tag_not_found":
+    if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
         return CodecError("malformed", "a message needs a string 'type'", ref)
     where = ".".join(str(part) for part in first["loc"][1:]) or "message"
     return CodecError("malformed", f"{where}: {first['msg']}", ref)
