@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import aioice.ice
+import pytest
 from aiohttp import ClientWebSocketResponse, WSMsgType, web
 from aiohttp.test_utils import TestClient
 
@@ -160,3 +163,71 @@ async def closed_with(ws: ClientWebSocketResponse, timeout: float = 5.0) -> int 
                 return code
             if frame.type in (WSMsgType.CLOSING, WSMsgType.CLOSED):
                 return ws.close_code
+
+
+# --- real media ----------------------------------------------------------------------------
+
+
+def routable_addresses(addresses: list[str]) -> list[str]:
+    return [a for a in addresses if not ipaddress.ip_address(a).is_loopback]
+
+
+def use_loopback_if_alone(monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Make aiortc usable on a loopback-only machine; True if that was needed.
+
+    With no interface but `lo`, aioice offers no host candidates and ICE stays `new` forever
+    without an error. Offering 127.0.0.1 then lets the calls connect.
+    """
+    if routable_addresses(aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True)):
+        return False
+
+    def loopback_only(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        return ["127.0.0.1"] if use_ipv4 else []
+
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", loopback_only)
+    return True
+
+
+class TcpCutter:
+    """A TCP relay in front of a server whose connections a test can cut, like a lost network."""
+
+    def __init__(self, target_port: int) -> None:
+        self._target_port = target_port
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.port = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _relay(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        up_reader, up_writer = await asyncio.open_connection(
+            "127.0.0.1", self._target_port
+        )
+        self._writers.update((writer, up_writer))
+        await asyncio.gather(
+            _pipe(reader, up_writer), _pipe(up_reader, writer), return_exceptions=True
+        )
+
+    def cut(self) -> None:
+        for writer in self._writers:
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def close(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        writer.transport.abort()
