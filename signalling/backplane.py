@@ -345,6 +345,7 @@ class RedisBackplane:
         self._room_ttl_ms = int(room_ttl.total_seconds() * 1000)
         self._pubsub: PubSub | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
         self._rooms: set[str] = set()
         self._remove_if_current = redis.register_script(_REMOVE_IF_CURRENT)
         self._update_if_current = redis.register_script(_UPDATE_IF_CURRENT)
@@ -381,15 +382,15 @@ class RedisBackplane:
         ]
 
     async def close(self) -> None:
+        self._closing = True
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=3)
         self._tasks = []
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
-                await self._pubsub.reset()
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
             self._pubsub = None
         with contextlib.suppress(Exception):
             await self._redis.delete(self._instance_key(self._instance_id))
@@ -411,7 +412,7 @@ class RedisBackplane:
         await self._redis.set(self._instance_key(self._instance_id), b"1", px=ttl_ms)
 
     async def _heartbeat(self, on_event: EventHandler) -> None:
-        while True:
+        while not self._closing:
             await asyncio.sleep(self._heartbeat_interval.total_seconds())
             try:
                 await self._beat()
@@ -421,7 +422,9 @@ class RedisBackplane:
                 log.warning("signalling heartbeat to Redis failed", exc_info=True)
 
     async def _listen(self, pubsub: PubSub, on_event: EventHandler) -> None:
-        while True:
+        # The flag, not only cancel(): redis-py can swallow a cancellation that lands while
+        # its read timeout expires, so the loop checks at least once a second.
+        while not self._closing:
             try:
                 message = await pubsub.get_message(
                     ignore_subscribe_messages=True, timeout=None
@@ -429,6 +432,8 @@ class RedisBackplane:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if self._closing:
+                    return
                 log.warning(
                     "signalling pub/sub connection lost; retrying", exc_info=True
                 )

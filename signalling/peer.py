@@ -176,6 +176,7 @@ class MeshPeer:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._links: dict[str, _PeerLink] = {}
+        self._created: set[RTCPeerConnection] = set()
         self.you: Participant | None = None
         self.roster: dict[str, Participant] = {}
         self.ice_servers: list[IceServer] = []
@@ -230,10 +231,17 @@ class MeshPeer:
                 await self._ws.send_str(encode(Leave()))
             await self._ws.close()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Closing the socket ends the loop; cancel only if it does not end by itself, as a
+            # cancelled RTCPeerConnection.close() can leave its sockets open.
+            done, _ = await asyncio.wait({self._task}, timeout=5)
+            if not done:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
         await self._close_links()
+        for pc in self._created:
+            await pc.close()
+        self._created.clear()
 
     # --- connection loop -------------------------------------------------------------------
 
@@ -344,7 +352,7 @@ class MeshPeer:
                 or (current.connection != link.connection)
             ):
                 del self._links[participant_id]
-                await link.close()
+                await self._close_link(link)
         me = self.participant_id
         for peer in participants:
             if (
@@ -359,6 +367,7 @@ class MeshPeer:
         pc = RTCPeerConnection(
             rtc_configuration(self.ice_servers, relay_only=self._relay_only)
         )
+        self._created.add(pc)
         link = _PeerLink(participant_id, connection, pc)
 
         @pc.on("track")
@@ -384,7 +393,7 @@ class MeshPeer:
     async def _on_offer(self, message: OfferFrom) -> None:
         old = self._links.pop(message.from_, None)
         if old is not None:
-            await old.close()
+            await self._close_link(old)
         link = self._new_link(message.from_, message.from_connection)
         await link.pc.setRemoteDescription(
             RTCSessionDescription(sdp=message.sdp, type="offer")
@@ -437,7 +446,11 @@ class MeshPeer:
         links, self._links = list(self._links.values()), {}
         for link in links:
             with contextlib.suppress(Exception):
-                await link.close()
+                await self._close_link(link)
+
+    async def _close_link(self, link: _PeerLink) -> None:
+        await link.close()
+        self._created.discard(link.pc)
 
 
 async def _count_frames(track: MediaStreamTrack, counts: FrameCounts) -> None:
