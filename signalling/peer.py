@@ -15,6 +15,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import aiohttp
 from aiortc import (
@@ -35,8 +36,10 @@ from signalling.codec import (
     AdmitAll,
     Admitted,
     AnswerFrom,
+    Candidate,
     CandidateFrom,
     CodecError,
+    IceCandidate,
     IceServer,
     Join,
     Joined,
@@ -138,6 +141,30 @@ def parse_trickled_candidate(
     return candidate
 
 
+def split_candidates(sdp: str) -> tuple[str, list[IceCandidate]]:
+    """Take the candidates out of an SDP, as a browser would trickle them instead."""
+    kept: list[str] = []
+    candidates: list[tuple[int, str]] = []
+    mids: dict[int, str] = {}
+    section = -1
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            section += 1
+        elif line.startswith("a=mid:"):
+            mids[section] = line.removeprefix("a=mid:")
+        if line.startswith("a=candidate:"):
+            candidates.append((section, line.removeprefix("a=")))
+            continue
+        if line == "a=end-of-candidates":
+            continue
+        kept.append(line)
+    trickled = [
+        IceCandidate(candidate=text, sdpMid=mids.get(index), sdpMLineIndex=index)
+        for index, text in candidates
+    ]
+    return "\r\n".join(kept) + "\r\n", trickled
+
+
 def rtc_configuration(
     ice_servers: list[IceServer], *, relay_only: bool = False
 ) -> RTCConfiguration:
@@ -165,6 +192,7 @@ class MeshPeer:
         policy: ReconnectPolicy | None = None,
         media: MediaState | None = None,
         relay_only: bool = False,
+        trickle: bool = False,
     ) -> None:
         self._session = session
         self._url = url
@@ -172,6 +200,9 @@ class MeshPeer:
         self._policy = policy or ReconnectPolicy()
         self._media = media or MediaState()
         self._relay_only = relay_only
+        # Browsers trickle candidates; with trickle=True this peer does the same, so both ways
+        # of exchanging candidates can be tested against each other.
+        self._trickle = trickle
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -181,6 +212,7 @@ class MeshPeer:
         self.roster: dict[str, Participant] = {}
         self.ice_servers: list[IceServer] = []
         self.joins = 0
+        self.trickled_candidates_added = 0
         self.final_close_code: int | None = None
         self.errors: list[str] = []
         self.joined = asyncio.Event()
@@ -305,7 +337,7 @@ class MeshPeer:
                 await asyncio.sleep(self._policy.ping_interval)
                 await ws.send_str(encode(Ping()))
 
-    async def _send(self, message: Offer | AnswerMessage) -> None:
+    async def _send(self, message: Offer | AnswerMessage | Candidate) -> None:
         if self._ws is not None and not self._ws.closed:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await self._ws.send_str(encode(message))
@@ -384,11 +416,9 @@ class MeshPeer:
     async def _offer(self, peer: Participant) -> None:
         link = self._new_link(peer.participant_id, peer.connection)
         offer = await link.pc.createOffer()
-        # aiortc gathers every candidate here and puts them into the SDP: nothing to trickle.
+        # aiortc gathers every candidate here and puts them into the SDP.
         await link.pc.setLocalDescription(offer)
-        await self._send(
-            Offer(to=peer.participant_id, sdp=link.pc.localDescription.sdp)
-        )
+        await self._send_description(link, "offer")
 
     async def _on_offer(self, message: OfferFrom) -> None:
         old = self._links.pop(message.from_, None)
@@ -401,9 +431,29 @@ class MeshPeer:
         await self._remote_description_set(link)
         answer = await link.pc.createAnswer()
         await link.pc.setLocalDescription(answer)
+        await self._send_description(link, "answer")
+
+    async def _send_description(
+        self, link: _PeerLink, kind: Literal["offer", "answer"]
+    ) -> None:
+        sdp = link.pc.localDescription.sdp
+        to = link.participant_id
+        if not self._trickle:
+            await self._send(
+                Offer(to=to, sdp=sdp)
+                if kind == "offer"
+                else AnswerMessage(to=to, sdp=sdp)
+            )
+            return
+        bare_sdp, candidates = split_candidates(sdp)
         await self._send(
-            AnswerMessage(to=message.from_, sdp=link.pc.localDescription.sdp)
+            Offer(to=to, sdp=bare_sdp)
+            if kind == "offer"
+            else AnswerMessage(to=to, sdp=bare_sdp)
         )
+        for candidate in candidates:
+            await self._send(Candidate(to=to, candidate=candidate))
+        await self._send(Candidate(to=to, candidate=IceCandidate(candidate="")))
 
     async def _on_answer(self, message: AnswerFrom) -> None:
         link = self._links.get(message.from_)
@@ -431,6 +481,7 @@ class MeshPeer:
         )
         if candidate is None:
             return
+        self.trickled_candidates_added += 1
         if link.remote_set:
             await link.pc.addIceCandidate(candidate)
         else:

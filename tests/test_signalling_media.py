@@ -88,8 +88,12 @@ async def start_peer(
     port: int,
     token: str,
     policy: ReconnectPolicy = FAST_RECONNECT,
+    *,
+    trickle: bool = False,
 ) -> MeshPeer:
-    peer = MeshPeer(session, url(port, token), origin=ORIGIN, policy=policy)
+    peer = MeshPeer(
+        session, url(port, token), origin=ORIGIN, policy=policy, trickle=trickle
+    )
     peers.append(peer)
     peer.start()
     await asyncio.wait_for(peer.joined.wait(), 5)
@@ -133,6 +137,25 @@ async def test_two_peers_exchange_audio_and_video_after_admission(
     await eventually(
         lambda: media_flows_everywhere([gp, patient]), 30, "media both ways"
     )
+
+
+@pytest.mark.parametrize("trickling", ["t-gp", "t-pat"], ids=["offerer", "answerer"])
+async def test_trickled_candidates_meet_candidates_in_sdp(
+    port: int, session: aiohttp.ClientSession, peers: list[MeshPeer], trickling: str
+) -> None:
+    gp = await start_peer(peers, session, port, "t-gp", trickle=trickling == "t-gp")
+    patient = await start_peer(
+        peers, session, port, "t-pat", trickle=trickling == "t-pat"
+    )
+    await gp.send(Admit(participant_id="pa1"))
+    await eventually(
+        lambda: media_flows_everywhere([gp, patient]), 30, "media both ways"
+    )
+    # The side that did not trickle learnt the other's candidates only from candidate messages.
+    listener = patient if trickling == "t-gp" else gp
+    talker = gp if listener is patient else patient
+    assert listener.trickled_candidates_added > 0
+    assert talker.trickled_candidates_added == 0
 
 
 async def test_four_peers_full_mesh(
