@@ -128,6 +128,8 @@ class _Connection:
     bucket: TokenBucket
     outbox: asyncio.Queue[str | _CloseFrame]
     joined: bool = False
+    # Set once the presence record is written, so a failure mid-join still removes it.
+    present: bool = False
     told_admitted: bool = False
     closing: bool = False
     end_reason: EndReason | None = None
@@ -392,6 +394,7 @@ class SignallingHub:
             media=message.media,
             at=now,
         )
+        connection.present = True
         await self._backplane.put_member(room_id, member)
         view = await self._backplane.load_room(room_id)
         self._rooms[room_id].view = view
@@ -518,7 +521,7 @@ class SignallingHub:
 
     async def _depart(self, connection: _Connection) -> None:
         try:
-            if not connection.joined:
+            if not connection.present:
                 return
             room_id = connection.room_id
             gone = await self._backplane.remove_member(

@@ -21,7 +21,7 @@ from signalling.hub import (
     CLOSE_REMOVED,
     CLOSE_REPLACED,
 )
-from signalling.rooms import Member
+from signalling.rooms import Member, RoomView
 from signalling.turn import mint_turn_credentials
 from tests.signalling_support import (
     ROOM,
@@ -558,3 +558,37 @@ async def test_hub_close_closes_sockets_with_going_away(
     await hub.close()
     assert await closed_with(gp) == 1001
     assert (await hub.backplane.load_room(ROOM)).members == {}
+
+
+class StoreFailsAfterJoinWrite(MemoryBackplane):
+    """Fails the read that follows writing the joining participant's presence."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_next_load = False
+
+    async def put_member(self, room_id: str, member: Member) -> None:
+        await super().put_member(room_id, member)
+        self.fail_next_load = member.participant_id == "pa1"
+
+    async def load_room(self, room_id: str) -> RoomView:
+        if self.fail_next_load:
+            self.fail_next_load = False
+            raise RuntimeError("store down")
+        return await super().load_room(room_id)
+
+
+async def test_failure_in_the_middle_of_join_leaves_no_presence(
+    aiohttp_client: Any, auth: FakeAuthenticator
+) -> None:
+    backplane = StoreFailsAfterJoinWrite()
+    app, _ = make_app(auth, backplane=backplane)
+    client: Client = await aiohttp_client(app)
+    gp, _ = await join(client, "t-gp")
+    patient = await connect(client, "t-pat")
+    await patient.send_json({"type": "join"})
+    assert (await receive_type(patient, "error"))["code"] == "internal"
+    await patient.close()
+    await roster_until(gp, lambda ps: states(ps) == {"gp1": "admitted"})
+    assert set((await backplane.load_room(ROOM)).members) == {"gp1"}
+    await gp.close()
