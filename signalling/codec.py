@@ -1,0 +1,308 @@
+"""The signalling wire format: every WebSocket message, parsed and serialised in this one place.
+
+Schemas are strict (no extra fields, no type coercion) so a mistake in the browser page shows up
+as an `error` frame at once instead of half-working. See docs/signalling.md for the protocol.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+MAX_MESSAGE_BYTES = 64 * 1024
+PROTOCOL_VERSION = 1
+
+# Plain ASCII ids so that "smaller id offers" compares the same in JavaScript and Python.
+Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Sdp = Annotated[str, Field(min_length=1, max_length=60_000)]
+Nonce = Annotated[str, Field(max_length=64)]
+
+ErrorCode: TypeAlias = Literal[
+    "too_large",
+    "malformed",
+    "unknown_type",
+    "not_joined",
+    "already_joined",
+    "not_admitted",
+    "peer_not_admitted",
+    "not_clinician",
+    "unknown_participant",
+    "internal",
+]
+ParticipantState: TypeAlias = Literal["admitted", "waiting"]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, populate_by_name=True
+    )
+
+
+class MediaState(_Message):
+    audio: bool = True
+    video: bool = True
+
+
+class IceCandidate(_Message):
+    candidate: Annotated[str, Field(max_length=1000)]
+    sdpMid: Annotated[str, Field(max_length=32)] | None = None
+    sdpMLineIndex: Annotated[int, Field(ge=0, le=1023)] | None = None
+
+
+class IceServer(_Message):
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+class Participant(_Message):
+    participant_id: Id
+    connection: Id
+    display_name: Annotated[str, Field(max_length=200)]
+    role: Annotated[str, Field(max_length=40)]
+    is_clinician: bool
+    state: ParticipantState
+    media: MediaState
+
+
+# --- client → server -------------------------------------------------------------------------
+
+
+class Join(_Message):
+    type: Literal["join"] = "join"
+    protocol: Literal[1] = 1
+    media: MediaState = MediaState()
+
+
+class Admit(_Message):
+    type: Literal["admit"] = "admit"
+    participant_id: Id
+
+
+class AdmitAll(_Message):
+    type: Literal["admit_all"] = "admit_all"
+
+
+class Remove(_Message):
+    type: Literal["remove"] = "remove"
+    participant_id: Id
+
+
+class Offer(_Message):
+    type: Literal["offer"] = "offer"
+    to: Id
+    sdp: Sdp
+
+
+class Answer(_Message):
+    type: Literal["answer"] = "answer"
+    to: Id
+    sdp: Sdp
+
+
+class Candidate(_Message):
+    type: Literal["candidate"] = "candidate"
+    to: Id
+    candidate: IceCandidate | None
+
+
+class Media(_Message):
+    type: Literal["media"] = "media"
+    audio: bool
+    video: bool
+
+
+class Leave(_Message):
+    type: Literal["leave"] = "leave"
+
+
+class Ping(_Message):
+    type: Literal["ping"] = "ping"
+    nonce: Nonce | None = None
+
+
+ClientMessage: TypeAlias = Annotated[
+    Join
+    | Admit
+    | AdmitAll
+    | Remove
+    | Offer
+    | Answer
+    | Candidate
+    | Media
+    | Leave
+    | Ping,
+    Field(discriminator="type"),
+]
+PeerMessage: TypeAlias = Offer | Answer | Candidate
+
+# --- server → client -------------------------------------------------------------------------
+
+
+class Joined(_Message):
+    type: Literal["joined"] = "joined"
+    you: Participant
+    participants: list[Participant]
+    ice_servers: list[IceServer]
+    ice_servers_ttl: Annotated[int, Field(ge=0)]
+
+
+class Participants(_Message):
+    type: Literal["participants"] = "participants"
+    participants: list[Participant]
+
+
+class Admitted(_Message):
+    type: Literal["admitted"] = "admitted"
+
+
+class Removed(_Message):
+    type: Literal["removed"] = "removed"
+
+
+class OfferFrom(_Message):
+    type: Literal["offer"] = "offer"
+    from_: Id = Field(alias="from")
+    from_connection: Id
+    sdp: Sdp
+
+
+class AnswerFrom(_Message):
+    type: Literal["answer"] = "answer"
+    from_: Id = Field(alias="from")
+    from_connection: Id
+    sdp: Sdp
+
+
+class CandidateFrom(_Message):
+    type: Literal["candidate"] = "candidate"
+    from_: Id = Field(alias="from")
+    from_connection: Id
+    candidate: IceCandidate | None
+
+
+class Pong(_Message):
+    type: Literal["pong"] = "pong"
+    nonce: Nonce | None = None
+
+
+class Error(_Message):
+    type: Literal["error"] = "error"
+    code: ErrorCode
+    message: Annotated[str, Field(max_length=500)]
+    ref: Annotated[str, Field(max_length=40)] | None = None
+
+
+ServerMessage: TypeAlias = Annotated[
+    Joined
+    | Participants
+    | Admitted
+    | Removed
+    | OfferFrom
+    | AnswerFrom
+    | CandidateFrom
+    | Pong
+    | Error,
+    Field(discriminator="type"),
+]
+RelayedMessage: TypeAlias = OfferFrom | AnswerFrom | CandidateFrom
+
+_client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+_server_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
+_relayed_adapter: TypeAdapter[RelayedMessage] = TypeAdapter(
+    Annotated[RelayedMessage, Field(discriminator="type")]
+)
+
+
+class CodecError(Exception):
+    """A frame that cannot be accepted; `code` and `ref` go into the error frame."""
+
+    def __init__(self, code: ErrorCode, message: str, ref: str | None = None) -> None:
+        super().__init__(message)
+        self.code: ErrorCode = code
+        self.message = message
+        self.ref = ref
+
+    def to_frame(self) -> Error:
+        return Error(code=self.code, message=self.message, ref=self.ref)
+
+
+def _decode_object(raw: str | bytes) -> dict[str, object]:
+    size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
+    if size > MAX_MESSAGE_BYTES:
+        raise CodecError(
+            "too_large", f"frame of {size} bytes; the limit is {MAX_MESSAGE_BYTES}"
+        )
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise CodecError("malformed", "not valid JSON") from None
+    if not isinstance(value, dict):
+        raise CodecError("malformed", "a message is a JSON object")
+    return value
+
+
+def _type_of(value: dict[str, object]) -> str | None:
+    kind = value.get("type")
+    return kind[:40] if isinstance(kind, str) else None
+
+
+def _refusal(error: ValidationError, ref: str | None) -> CodecError:
+    first = error.errors()[0]
+    if first["type"] == "union_tag_invalid" and ref is not None:
+        return CodecError("unknown_type", "unknown message type", ref)
+    if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        return CodecError("malformed", "a message needs a string 'type'", ref)
+    where = ".".join(str(part) for part in first["loc"][1:]) or "message"
+    return CodecError("malformed", f"{where}: {first['msg']}", ref)
+
+
+def parse_client_message(raw: str | bytes) -> ClientMessage:
+    """Parse one frame from a client, or raise CodecError saying why it is refused."""
+    value = _decode_object(raw)
+    try:
+        return _client_adapter.validate_python(value, strict=True)
+    except ValidationError as error:
+        raise _refusal(error, _type_of(value)) from None
+
+
+def parse_server_message(raw: str | bytes) -> ServerMessage:
+    """Parse one frame from the server (used by the Python peer and by tests)."""
+    value = _decode_object(raw)
+    try:
+        return _server_adapter.validate_python(value, strict=True)
+    except ValidationError as error:
+        raise _refusal(error, _type_of(value)) from None
+
+
+def parse_relayed_message(value: object) -> RelayedMessage:
+    """Validate a relayed offer/answer/candidate that crossed the backplane."""
+    return _relayed_adapter.validate_python(value, strict=True)
+
+
+def relayed_from(
+    message: PeerMessage, sender: str, sender_connection: str
+) -> RelayedMessage:
+    """The frame the addressee of an offer, answer or candidate receives."""
+    fields: dict[str, object] = {"from": sender, "from_connection": sender_connection}
+    match message:
+        case Offer():
+            return OfferFrom.model_validate({**fields, "sdp": message.sdp})
+        case Answer():
+            return AnswerFrom.model_validate({**fields, "sdp": message.sdp})
+        case Candidate():
+            return CandidateFrom.model_validate(
+                {**fields, "candidate": message.candidate}
+            )
+
+
+def encode(message: _Message) -> str:
+    """Serialise any protocol message as the JSON text of one frame."""
+    return message.model_dump_json(by_alias=True, exclude_none=False)
+
+
+def to_wire_dict(message: _Message) -> dict[str, object]:
+    """The JSON-ready dict of a message (for nesting it in a backplane envelope)."""
+    return message.model_dump(mode="json", by_alias=True)

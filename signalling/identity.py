@@ -1,0 +1,52 @@
+"""Who is on the other end of a signalling socket, and where session events go.
+
+The hub does not know about tokens, logins or the database: the app injects an `Authenticator`
+that turns the upgrade request into an `Identity`, and a `SessionRecorder` that stores the
+session events (join, admit, leave, disconnect, remove).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol, TypeAlias
+
+from aiohttp import web
+
+SessionEvent: TypeAlias = Literal["join", "admit", "leave", "disconnect", "remove"]
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """One participant of one consultation's video room, as proven by the authenticator."""
+
+    room_id: str
+    participant_id: str
+    display_name: str
+    role: str
+    is_clinician: bool
+
+
+class Authenticator(Protocol):
+    async def authenticate(self, request: web.Request) -> Identity:
+        """Identify the caller of a WebSocket upgrade.
+
+        Raises `web.HTTPUnauthorized` for a missing, wrong or expired token and
+        `web.HTTPForbidden` for a token of another consultation.
+        """
+        ...
+
+
+class SessionRecorder(Protocol):
+    async def record(
+        self, room_id: str, participant_id: str, event: SessionEvent, at: datetime
+    ) -> None: ...
+
+
+class NullRecorder:
+    """A recorder that keeps nothing, for deployments and tests that do not need the events."""
+
+    async def record(
+        self, room_id: str, participant_id: str, event: SessionEvent, at: datetime
+    ) -> None:
+        return None

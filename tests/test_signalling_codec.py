@@ -1,0 +1,227 @@
+"""The signalling codec: every message type both ways, and every kind of refusal."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from signalling.codec import (
+    MAX_MESSAGE_BYTES,
+    Admit,
+    AdmitAll,
+    Admitted,
+    Answer,
+    AnswerFrom,
+    Candidate,
+    CandidateFrom,
+    CodecError,
+    Error,
+    IceCandidate,
+    IceServer,
+    Join,
+    Joined,
+    Leave,
+    Media,
+    MediaState,
+    Offer,
+    OfferFrom,
+    Participant,
+    Participants,
+    Ping,
+    Pong,
+    Remove,
+    Removed,
+    encode,
+    parse_client_message,
+    parse_relayed_message,
+    parse_server_message,
+    relayed_from,
+    to_wire_dict,
+)
+
+CANDIDATE = IceCandidate(
+    candidate="candidate:1 1 UDP 2122252543 192.0.2.2 50000 typ host",
+    sdpMid="0",
+    sdpMLineIndex=0,
+)
+PARTICIPANT = Participant(
+    participant_id="pa1",
+    connection="c-1",
+    display_name="Kari Nordmann",
+    role="patient",
+    is_clinician=False,
+    state="waiting",
+    media=MediaState(audio=True, video=False),
+)
+
+CLIENT_MESSAGES = [
+    Join(),
+    Join(media=MediaState(audio=False, video=True)),
+    Admit(participant_id="pa1"),
+    AdmitAll(),
+    Remove(participant_id="re1"),
+    Offer(to="pa1", sdp="v=0\r\n"),
+    Answer(to="gp1", sdp="v=0\r\n"),
+    Candidate(to="gp1", candidate=CANDIDATE),
+    Candidate(to="gp1", candidate=None),
+    Candidate(to="gp1", candidate=IceCandidate(candidate="")),
+    Media(audio=False, video=False),
+    Leave(),
+    Ping(),
+    Ping(nonce="42"),
+]
+
+SERVER_MESSAGES = [
+    Joined(
+        you=PARTICIPANT,
+        participants=[PARTICIPANT],
+        ice_servers=[IceServer(urls=["turn:t:3478"], username="1:pa1", credential="x")],
+        ice_servers_ttl=3600,
+    ),
+    Participants(participants=[PARTICIPANT]),
+    Admitted(),
+    Removed(),
+    OfferFrom.model_validate({"from": "gp1", "from_connection": "c-2", "sdp": "v=0"}),
+    AnswerFrom.model_validate({"from": "gp1", "from_connection": "c-2", "sdp": "v=0"}),
+    CandidateFrom.model_validate(
+        {"from": "gp1", "from_connection": "c-2", "candidate": CANDIDATE}
+    ),
+    Pong(nonce="42"),
+    Error(code="not_admitted", message="wait", ref="offer"),
+]
+
+
+@pytest.mark.parametrize("message", CLIENT_MESSAGES, ids=lambda m: type(m).__name__)
+def test_client_messages_round_trip(message: object) -> None:
+    assert isinstance(
+        message,
+        Join
+        | Admit
+        | AdmitAll
+        | Remove
+        | Offer
+        | Answer
+        | Candidate
+        | Media
+        | Leave
+        | Ping,
+    )
+    assert parse_client_message(encode(message)) == message
+
+
+@pytest.mark.parametrize("message", SERVER_MESSAGES, ids=lambda m: type(m).__name__)
+def test_server_messages_round_trip(message: object) -> None:
+    assert isinstance(
+        message,
+        Joined
+        | Participants
+        | Admitted
+        | Removed
+        | OfferFrom
+        | AnswerFrom
+        | CandidateFrom
+        | Pong
+        | Error,
+    )
+    assert parse_server_message(encode(message)) == message
+
+
+def test_relayed_messages_name_their_sender_as_from() -> None:
+    relayed = relayed_from(Offer(to="pa1", sdp="v=0"), "gp1", "c-9")
+    assert json.loads(encode(relayed)) == {
+        "type": "offer",
+        "from": "gp1",
+        "from_connection": "c-9",
+        "sdp": "v=0",
+    }
+    assert parse_relayed_message(to_wire_dict(relayed)) == relayed
+
+
+def test_relayed_candidate_keeps_the_candidate() -> None:
+    relayed = relayed_from(Candidate(to="pa1", candidate=CANDIDATE), "gp1", "c-9")
+    assert isinstance(relayed, CandidateFrom) and relayed.candidate == CANDIDATE
+
+
+def test_browser_shaped_frames_parse() -> None:
+    frame = json.dumps(
+        {
+            "type": "candidate",
+            "to": "gp1",
+            "candidate": {
+                "candidate": CANDIDATE.candidate,
+                "sdpMid": "0",
+                "sdpMLineIndex": 0,
+            },
+        }
+    )
+    assert parse_client_message(frame) == Candidate(to="gp1", candidate=CANDIDATE)
+    assert parse_client_message(b'{"type":"join","protocol":1}') == Join()
+
+
+def refusal(frame: str | bytes) -> tuple[str, str | None]:
+    with pytest.raises(CodecError) as refused:
+        parse_client_message(frame)
+    return refused.value.code, refused.value.ref
+
+
+def test_frame_over_64_kb_is_too_large() -> None:
+    frame = json.dumps({"type": "offer", "to": "gp1", "sdp": "a" * MAX_MESSAGE_BYTES})
+    assert refusal(frame) == ("too_large", None)
+
+
+def test_size_is_counted_in_utf8_bytes() -> None:
+    padding = MAX_MESSAGE_BYTES // 2
+    frame = '{"type":"ping","nonce":"' + "ø" * padding + '"}'
+    assert len(frame) < MAX_MESSAGE_BYTES
+    assert refusal(frame)[0] == "too_large"
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        ("", ("malformed", None)),
+        ("{", ("malformed", None)),
+        ("null", ("malformed", None)),
+        ('"join"', ("malformed", None)),
+        ("{}", ("malformed", None)),
+        ('{"type": 7}', ("malformed", None)),
+        ('{"type": "dance"}', ("unknown_type", "dance")),
+        ('{"type": "joined", "you": {}}', ("unknown_type", "joined")),
+        ('{"type": "join", "protocol": 2}', ("malformed", "join")),
+        ('{"type": "join", "room": "x"}', ("malformed", "join")),
+        ('{"type": "media", "audio": "yes", "video": true}', ("malformed", "media")),
+        ('{"type": "media", "audio": 1, "video": true}', ("malformed", "media")),
+        ('{"type": "admit"}', ("malformed", "admit")),
+        ('{"type": "admit", "participant_id": "a b"}', ("malformed", "admit")),
+        ('{"type": "admit", "participant_id": ""}', ("malformed", "admit")),
+        ('{"type": "offer", "to": "gp1", "sdp": ""}', ("malformed", "offer")),
+        ('{"type": "candidate", "to": "gp1"}', ("malformed", "candidate")),
+        (
+            '{"type": "candidate", "to": "gp1", "candidate": {"sdpMid": "0"}}',
+            ("malformed", "candidate"),
+        ),
+        ('{"type": "ping", "nonce": 5}', ("malformed", "ping")),
+    ],
+)
+def test_refusals(frame: str, expected: tuple[str, str | None]) -> None:
+    assert refusal(frame) == expected
+
+
+def test_refusal_becomes_an_error_frame() -> None:
+    with pytest.raises(CodecError) as refused:
+        parse_client_message('{"type": "dance"}')
+    frame = json.loads(encode(refused.value.to_frame()))
+    assert frame == {
+        "type": "error",
+        "code": "unknown_type",
+        "message": "unknown message type",
+        "ref": "dance",
+    }
+
+
+def test_oversized_sdp_is_refused_even_under_the_frame_limit() -> None:
+    assert refusal(json.dumps({"type": "offer", "to": "gp1", "sdp": "a" * 60_001})) == (
+        "malformed",
+        "offer",
+    )
