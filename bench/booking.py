@@ -30,11 +30,11 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.app import create_app  # noqa: E402
-from service.auth import Actor  # noqa: E402
-from service.booking import SlotQuery, find_slots  # noqa: E402
-from service.clock import FakeClock  # noqa: E402
-from service.models import (  # noqa: E402
+from service.app import create_app
+from service.auth import Actor
+from service.booking import SlotQuery, find_slots
+from service.clock import FakeClock
+from service.models import (
     Booking,
     Consultation,
     Department,
@@ -44,10 +44,10 @@ from service.models import (  # noqa: E402
     User,
     WorkingHours,
 )
-from service.passwords import hash_password  # noqa: E402
-from service.settings import Settings  # noqa: E402
-from service.storage.engine import make_engine, make_sessionmaker  # noqa: E402
-from service.storage.migrate import upgrade_to_head  # noqa: E402
+from service.passwords import hash_password
+from service.settings import Settings
+from service.storage.engine import make_engine, make_sessionmaker
+from service.storage.migrate import upgrade_to_head
 
 EXISTING = 10_000
 GPS = 100
@@ -86,27 +86,52 @@ async def populate(url: str) -> None:
         s.add_all([dept, office])
         await s.flush()
         users = [
-            {"email": f"gp{i}@bench.no", "name": f"GP {i}", "role": "gp",
-             "gp_office_id": office.id, "department_id": None}
+            {
+                "email": f"gp{i}@bench.no",
+                "name": f"GP {i}",
+                "role": "gp",
+                "gp_office_id": office.id,
+                "department_id": None,
+            }
             for i in range(GPS)
         ] + [
-            {"email": f"sp{i}@bench.no", "name": f"Spes {i}", "role": "specialist",
-             "gp_office_id": None, "department_id": dept.id}
+            {
+                "email": f"sp{i}@bench.no",
+                "name": f"Spes {i}",
+                "role": "specialist",
+                "gp_office_id": None,
+                "department_id": dept.id,
+            }
             for i in range(SPECIALISTS)
         ]
-        await s.execute(insert(User), [
-            {**u, "password_hash": pw, "language": "nn", "active": True, "created_at": NOW}
-            for u in users
-        ])
-        await s.execute(insert(Patient), [
-            {"gp_office_id": office.id, "name": f"P {i}", "postal_code": "5914",
-             "language": "nn", "created_at": NOW}
-            for i in range(EXISTING + 2000)
-        ])
-        await s.execute(insert(WorkingHours), [
-            {"user_id": uid, "weekday": d, "start_time": time(8), "end_time": time(16)}
-            for uid in range(1, GPS + SPECIALISTS + 1) for d in range(5)
-        ])
+        await s.execute(
+            insert(User),
+            [
+                {**u, "password_hash": pw, "language": "nn", "active": True, "created_at": NOW}
+                for u in users
+            ],
+        )
+        await s.execute(
+            insert(Patient),
+            [
+                {
+                    "gp_office_id": office.id,
+                    "name": f"P {i}",
+                    "postal_code": "5914",
+                    "language": "nn",
+                    "created_at": NOW,
+                }
+                for i in range(EXISTING + 2000)
+            ],
+        )
+        await s.execute(
+            insert(WorkingHours),
+            [
+                {"user_id": uid, "weekday": d, "start_time": time(8), "end_time": time(16)}
+                for uid in range(1, GPS + SPECIALISTS + 1)
+                for d in range(5)
+            ],
+        )
         # Existing consultations: each on a distinct (gp, specialist, slot) so nothing overlaps.
         slots_per_day = 16
         rows, holds = [], []
@@ -122,18 +147,41 @@ async def populate(url: str) -> None:
             start = datetime.combine(start_day, time(8), UTC) - OSLO_OFFSET
             start += timedelta(minutes=30 * slot)
             cid = f"{n:032x}"
-            rows.append({
-                "id": cid, "room_id": cid, "kind": "joint", "status": "confirmed",
-                "awaiting": None, "revision": 1, "gp_id": gp, "specialist_id": sp,
-                "department_id": dept.id, "booked_by_id": gp, "patient_id": n + 1,
-                "patient_present": True, "patient_group": "other", "patient_location": "home",
-                "purpose": None, "starts_at": start, "ends_at": start + timedelta(minutes=30),
-                "municipality_number": "4631", "hospital_id": hospital.id,
-                "created_at": NOW, "updated_at": NOW,
-            })
+            rows.append(
+                {
+                    "id": cid,
+                    "room_id": cid,
+                    "kind": "joint",
+                    "status": "confirmed",
+                    "awaiting": None,
+                    "revision": 1,
+                    "gp_id": gp,
+                    "specialist_id": sp,
+                    "department_id": dept.id,
+                    "booked_by_id": gp,
+                    "patient_id": n + 1,
+                    "patient_present": True,
+                    "patient_group": "other",
+                    "patient_location": "home",
+                    "purpose": None,
+                    "starts_at": start,
+                    "ends_at": start + timedelta(minutes=30),
+                    "municipality_number": "4631",
+                    "hospital_id": hospital.id,
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                }
+            )
             for resource in (f"user:{gp}", f"user:{sp}", f"patient:{n + 1}"):
-                holds.append({"consultation_id": cid, "resource": resource, "starts_at": start,
-                              "ends_at": start + timedelta(minutes=30), "active": True})
+                holds.append(
+                    {
+                        "consultation_id": cid,
+                        "resource": resource,
+                        "starts_at": start,
+                        "ends_at": start + timedelta(minutes=30),
+                        "active": True,
+                    }
+                )
         await s.execute(insert(Consultation), rows)
         # Holds that would overlap are dropped: the database refuses them anyway.
         seen: dict[str, list[tuple[datetime, datetime]]] = {}
@@ -152,12 +200,18 @@ async def bench_slots(url: str, base: str, rounds: int) -> dict[str, float]:
     settings = Settings(mode="test", database_url=url)
     engine = make_engine(url)
     db = make_sessionmaker(engine)
-    actor = Actor(user_id=1, role="gp", name="GP 0", language="nn", gp_office_id=1,
-                  department_id=None)
+    actor = Actor(
+        user_id=1, role="gp", name="GP 0", language="nn", gp_office_id=1, department_id=None
+    )
     clock = FakeClock(NOW)
-    query = SlotQuery(department_id=1, specialist_id=GPS + 1, patient_id=1,
-                      window_start=NOW, window_end=NOW + timedelta(days=28),
-                      duration=timedelta(minutes=30))
+    query = SlotQuery(
+        department_id=1,
+        specialist_id=GPS + 1,
+        patient_id=1,
+        window_start=NOW,
+        window_end=NOW + timedelta(days=28),
+        duration=timedelta(minutes=30),
+    )
     direct = []
     for _ in range(rounds):
         t0 = timer.perf_counter()
@@ -169,8 +223,12 @@ async def bench_slots(url: str, base: str, rounds: int) -> dict[str, float]:
     http = []
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
         await _login(session, base, "gp0@bench.no")
-        params = {"department_id": "1", "specialist_id": str(GPS + 1), "patient_id": "1",
-                  "days": "28"}
+        params = {
+            "department_id": "1",
+            "specialist_id": str(GPS + 1),
+            "patient_id": "1",
+            "days": "28",
+        }
         for _ in range(rounds):
             t0 = timer.perf_counter()
             async with session.get(f"{base}/api/v1/slots", params=params) as resp:
@@ -187,8 +245,9 @@ async def bench_slots(url: str, base: str, rounds: int) -> dict[str, float]:
 
 
 async def _login(session: aiohttp.ClientSession, base: str, email: str) -> str:
-    async with session.post(f"{base}/api/v1/session",
-                            json={"email": email, "password": PASSWORD}) as resp:
+    async with session.post(
+        f"{base}/api/v1/session", json={"email": email, "password": PASSWORD}
+    ) as resp:
         assert resp.status == 200, await resp.text()
         return str((await resp.json())["csrf_token"])
 
@@ -207,12 +266,17 @@ async def bench_bookings(base: str, total: int, concurrency: int) -> dict[str, f
                 start += timedelta(minutes=30 * (j % 16))
                 while start.weekday() > 4:
                     start += timedelta(days=1)
-                body = {"department_id": 1, "specialist_id": GPS + i + 1,
-                        "patient_id": EXISTING + 1 + i * per_client + j,
-                        "patient_group": "other", "starts_at": start.isoformat(),
-                        "duration_minutes": 30}
-                async with session.post(f"{base}/api/v1/consultations", json=body,
-                                        headers={"X-CSRF-Token": csrf}) as resp:
+                body = {
+                    "department_id": 1,
+                    "specialist_id": GPS + i + 1,
+                    "patient_id": EXISTING + 1 + i * per_client + j,
+                    "patient_group": "other",
+                    "starts_at": start.isoformat(),
+                    "duration_minutes": 30,
+                }
+                async with session.post(
+                    f"{base}/api/v1/consultations", json=body, headers={"X-CSRF-Token": csrf}
+                ) as resp:
                     await resp.read()
                     if resp.status == 201:
                         ok += 1
@@ -241,8 +305,12 @@ async def run(kind: str, bookings: int, rounds: int) -> dict[str, object]:
     try:
         await asyncio.to_thread(upgrade_to_head, url)
         await populate(url)
-        settings = Settings(mode="test", database_url=url, scheduler_enabled=False,
-                            login_attempts_per_address=10_000)
+        settings = Settings(
+            mode="test",
+            database_url=url,
+            scheduler_enabled=False,
+            login_attempts_per_address=10_000,
+        )
         app = create_app(settings, clock=FakeClock(NOW))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()

@@ -86,9 +86,7 @@ class Backplane(Protocol):
         """Replace the record only if it still names `member.connection_id`."""
         ...
 
-    async def remove_member(
-        self, room_id: str, participant_id: str, connection_id: str
-    ) -> bool:
+    async def remove_member(self, room_id: str, participant_id: str, connection_id: str) -> bool:
         """Remove the presence only if it still names `connection_id`; True if removed."""
         ...
 
@@ -112,9 +110,7 @@ class _MemoryRoom:
 class MemoryBroker:
     """Room state and pub/sub for hubs in one process."""
 
-    def __init__(
-        self, *, clock: Clock | None = None, room_ttl: timedelta = ROOM_TTL
-    ) -> None:
+    def __init__(self, *, clock: Clock | None = None, room_ttl: timedelta = ROOM_TTL) -> None:
         self._clock = clock or SystemClock()
         self._room_ttl = room_ttl
         self._rooms: dict[str, _MemoryRoom] = {}
@@ -133,11 +129,7 @@ class MemoryBroker:
     def _forget_idle_rooms(self) -> None:
         # Like the Redis key expiry: an empty room's admissions are forgotten after the ttl.
         horizon = self._clock.now().timestamp() - self._room_ttl.total_seconds()
-        idle = [
-            rid
-            for rid, r in self._rooms.items()
-            if not r.members and r.touched_at < horizon
-        ]
+        idle = [rid for rid, r in self._rooms.items() if not r.members and r.touched_at < horizon]
         for room_id in idle:
             del self._rooms[room_id]
 
@@ -211,9 +203,7 @@ class MemoryBackplane:
         room.members[member.participant_id] = member
         return True
 
-    async def remove_member(
-        self, room_id: str, participant_id: str, connection_id: str
-    ) -> bool:
+    async def remove_member(self, room_id: str, participant_id: str, connection_id: str) -> bool:
         room = self._broker.room(room_id)
         current = room.members.get(participant_id)
         if current is None or current.connection_id != connection_id:
@@ -239,9 +229,7 @@ async def _pump_events(
         await _deliver_safely(on_event, room_id, event)
 
 
-async def _deliver_safely(
-    on_event: EventHandler, room_id: str, event: BackplaneEvent
-) -> None:
+async def _deliver_safely(on_event: EventHandler, room_id: str, event: BackplaneEvent) -> None:
     # One bad event must not stop delivery of the rest.
     try:
         await on_event(room_id, event)
@@ -426,17 +414,13 @@ class RedisBackplane:
         # its read timeout expires, so the loop checks at least once a second.
         while not self._closing:
             try:
-                message = await pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=None
-                )
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 if self._closing:
                     return
-                log.warning(
-                    "signalling pub/sub connection lost; retrying", exc_info=True
-                )
+                log.warning("signalling pub/sub connection lost; retrying", exc_info=True)
                 await asyncio.sleep(0.5)
                 # Events may have been lost meanwhile: every room re-reads its roster.
                 for room_id in tuple(self._rooms):
@@ -476,9 +460,7 @@ class RedisBackplane:
                 )
             if removed:
                 await self.publish(room_id, RosterChanged())
-        admitted = frozenset(
-            a.decode() if isinstance(a, bytes) else str(a) for a in raw_admitted
-        )
+        admitted = frozenset(a.decode() if isinstance(a, bytes) else str(a) for a in raw_admitted)
         return RoomView(members=members, admitted=admitted)
 
     async def _dead_instances(self, instance_ids: set[str]) -> set[str]:
@@ -507,9 +489,7 @@ class RedisBackplane:
         )
         return bool(updated)
 
-    async def remove_member(
-        self, room_id: str, participant_id: str, connection_id: str
-    ) -> bool:
+    async def remove_member(self, room_id: str, participant_id: str, connection_id: str) -> bool:
         removed = await self._remove_if_current(
             keys=[self._members_key(room_id)], args=[participant_id, connection_id]
         )

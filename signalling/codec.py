@@ -35,9 +35,7 @@ ParticipantState: TypeAlias = Literal["admitted", "waiting"]
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", strict=True, frozen=True, populate_by_name=True
-    )
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
 
 
 class MediaState(_Message):
@@ -124,16 +122,7 @@ class Ping(_Message):
 
 
 ClientMessage: TypeAlias = Annotated[
-    Join
-    | Admit
-    | AdmitAll
-    | Remove
-    | Offer
-    | Answer
-    | Candidate
-    | Media
-    | Leave
-    | Ping,
+    Join | Admit | AdmitAll | Remove | Offer | Answer | Candidate | Media | Leave | Ping,
     Field(discriminator="type"),
 ]
 PeerMessage: TypeAlias = Offer | Answer | Candidate
@@ -232,9 +221,7 @@ class CodecError(Exception):
 def _decode_object(raw: str | bytes) -> dict[str, object]:
     size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
     if size > MAX_MESSAGE_BYTES:
-        raise CodecError(
-            "too_large", f"frame of {size} bytes; the limit is {MAX_MESSAGE_BYTES}"
-        )
+        raise CodecError("too_large", f"frame of {size} bytes; the limit is {MAX_MESSAGE_BYTES}")
     try:
         value = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -282,9 +269,7 @@ def parse_relayed_message(value: object) -> RelayedMessage:
     return _relayed_adapter.validate_python(value, strict=True)
 
 
-def relayed_from(
-    message: PeerMessage, sender: str, sender_connection: str
-) -> RelayedMessage:
+def relayed_from(message: PeerMessage, sender: str, sender_connection: str) -> RelayedMessage:
     """The frame the addressee of an offer, answer or candidate receives."""
     fields: dict[str, object] = {"from": sender, "from_connection": sender_connection}
     match message:
@@ -293,9 +278,7 @@ def relayed_from(
         case Answer():
             return AnswerFrom.model_validate({**fields, "sdp": message.sdp})
         case Candidate():
-            return CandidateFrom.model_validate(
-                {**fields, "candidate": message.candidate}
-            )
+            return CandidateFrom.model_validate({**fields, "candidate": message.candidate})
 
 
 def encode(message: _Message) -> str:

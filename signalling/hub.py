@@ -143,9 +143,7 @@ class _Connection:
     def participant_id(self) -> str:
         return self.identity.participant_id
 
-    def send(
-        self, message: Error | Joined | Participants | Admitted | Removed | Pong
-    ) -> None:
+    def send(self, message: Error | Joined | Participants | Admitted | Removed | Pong) -> None:
         self._put(encode(message))
 
     def send_relayed(self, message: RelayedMessage) -> None:
@@ -251,10 +249,7 @@ class SignallingHub:
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         origin = request.headers.get("Origin")
-        if (
-            origin is None
-            or normalise_origin(origin) not in self._config.allowed_origins
-        ):
+        if origin is None or normalise_origin(origin) not in self._config.allowed_origins:
             raise web.HTTPForbidden(text="origin not allowed")
         if self._closed:
             raise web.HTTPServiceUnavailable(text="shutting down")
@@ -306,9 +301,7 @@ class SignallingHub:
         join_deadline = loop.time() + self._config.join_timeout.total_seconds()
         ws = connection.ws
         while not connection.closing:
-            timeout = (
-                None if connection.joined else max(0.0, join_deadline - loop.time())
-            )
+            timeout = None if connection.joined else max(0.0, join_deadline - loop.time())
             try:
                 frame = await ws.receive(timeout=timeout)
             except TimeoutError:
@@ -323,9 +316,7 @@ class SignallingHub:
                 connection.close(CLOSE_FLOOD, "rate limit")
                 return
             if frame.type != WSMsgType.TEXT:
-                self._refuse(
-                    connection, Error(code="malformed", message="text frames only")
-                )
+                self._refuse(connection, Error(code="malformed", message="text frames only"))
                 continue
             try:
                 message = parse_client_message(frame.data)
@@ -341,9 +332,7 @@ class SignallingHub:
                 )
             except Exception:
                 log.exception("signalling message handler failed (%s)", message.type)
-                connection.send(
-                    Error(code="internal", message="server error", ref=message.type)
-                )
+                connection.send(Error(code="internal", message="server error", ref=message.type))
 
     def _refuse(self, connection: _Connection, error: Error) -> None:
         connection.send(error)
@@ -450,11 +439,7 @@ class SignallingHub:
             targets = view.waiting_ids()
         else:
             refusal = next(
-                (
-                    r
-                    for t in targets
-                    if (r := check_admit(view, actor, connection.id, t))
-                ),
+                (r for t in targets if (r := check_admit(view, actor, connection.id, t))),
                 None,
             )
         if refusal is not None:
@@ -480,9 +465,7 @@ class SignallingHub:
         await self._backplane.publish(room_id, RosterChanged())
         await self._record(room_id, target, "remove")
 
-    async def _relay(
-        self, connection: _Connection, message: Offer | Answer | Candidate
-    ) -> None:
+    async def _relay(self, connection: _Connection, message: Offer | Answer | Candidate) -> None:
         room = self._rooms[connection.room_id]
         sender = connection.participant_id
         refusal = check_relay(room.view, sender, connection.id, message.to)
@@ -492,13 +475,9 @@ class SignallingHub:
             refusal = check_relay(room.view, sender, connection.id, message.to)
         target = room.view.member(message.to)
         if refusal is not None or target is None:
-            raise _Refused(
-                refusal or "unknown_participant", f"cannot send to {message.to}"
-            )
+            raise _Refused(refusal or "unknown_participant", f"cannot send to {message.to}")
         relayed = relayed_from(message, sender, connection.id)
-        await self._backplane.publish(
-            connection.room_id, Relay(target.connection_id, relayed)
-        )
+        await self._backplane.publish(connection.room_id, Relay(target.connection_id, relayed))
 
     # --- membership ------------------------------------------------------------------------
 
@@ -530,20 +509,14 @@ class SignallingHub:
             if not gone:
                 return  # replaced by a newer connection, or removed by a clinician
             await self._backplane.publish(room_id, RosterChanged())
-            event: SessionEvent = (
-                "leave" if connection.end_reason == "leave" else "disconnect"
-            )
+            event: SessionEvent = "leave" if connection.end_reason == "leave" else "disconnect"
             await self._record(room_id, connection.participant_id, event)
         finally:
             await self._detach(connection)
 
-    async def _record(
-        self, room_id: str, participant_id: str, event: SessionEvent
-    ) -> None:
+    async def _record(self, room_id: str, participant_id: str, event: SessionEvent) -> None:
         try:
-            await self._recorder.record(
-                room_id, participant_id, event, self._clock.now()
-            )
+            await self._recorder.record(room_id, participant_id, event, self._clock.now())
         except Exception:
             # Losing one session event must not take the call down.
             log.exception("session recorder failed (%s)", event)
@@ -585,10 +558,7 @@ class SignallingHub:
                 connection.close(CLOSE_REPLACED, "replaced")
                 continue
             connection.send(roster)
-            if (
-                view.is_admitted(connection.participant_id)
-                and not connection.told_admitted
-            ):
+            if view.is_admitted(connection.participant_id) and not connection.told_admitted:
                 connection.told_admitted = True
                 connection.send(Admitted())
 
@@ -597,9 +567,7 @@ def _joined(connections: Iterable[_Connection]) -> list[_Connection]:
     return [c for c in connections if c.joined and not c.closing]
 
 
-def add_routes(
-    app: web.Application, hub: SignallingHub, path: str = "/ws/{room}"
-) -> None:
+def add_routes(app: web.Application, hub: SignallingHub, path: str = "/ws/{room}") -> None:
     """Serve the hub at `path` (which must contain `{room}`) and tie it to the app's life."""
     if "{room}" not in path:
         raise ValueError("path must contain {room}")

@@ -230,11 +230,7 @@ class MeshPeer:
         if self.you is None:
             return False
         me = self.roster.get(self.you.participant_id)
-        return (
-            me is not None
-            and me.state == "admitted"
-            and me.connection == self.you.connection
-        )
+        return me is not None and me.state == "admitted" and me.connection == self.you.connection
 
     def frames_from(self, participant_id: str) -> FrameCounts:
         """Frames received on the current peer connection with that participant."""
@@ -396,17 +392,13 @@ class MeshPeer:
                 await self._offer(peer)
 
     def _new_link(self, participant_id: str, connection: str) -> _PeerLink:
-        pc = RTCPeerConnection(
-            rtc_configuration(self.ice_servers, relay_only=self._relay_only)
-        )
+        pc = RTCPeerConnection(rtc_configuration(self.ice_servers, relay_only=self._relay_only))
         self._created.add(pc)
         link = _PeerLink(participant_id, connection, pc)
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
-            link.readers.append(
-                asyncio.create_task(_count_frames(track, link.received))
-            )
+            link.readers.append(asyncio.create_task(_count_frames(track, link.received)))
 
         pc.addTrack(AudioStreamTrack())
         pc.addTrack(SyntheticVideoTrack())
@@ -425,31 +417,23 @@ class MeshPeer:
         if old is not None:
             await self._close_link(old)
         link = self._new_link(message.from_, message.from_connection)
-        await link.pc.setRemoteDescription(
-            RTCSessionDescription(sdp=message.sdp, type="offer")
-        )
+        await link.pc.setRemoteDescription(RTCSessionDescription(sdp=message.sdp, type="offer"))
         await self._remote_description_set(link)
         answer = await link.pc.createAnswer()
         await link.pc.setLocalDescription(answer)
         await self._send_description(link, "answer")
 
-    async def _send_description(
-        self, link: _PeerLink, kind: Literal["offer", "answer"]
-    ) -> None:
+    async def _send_description(self, link: _PeerLink, kind: Literal["offer", "answer"]) -> None:
         sdp = link.pc.localDescription.sdp
         to = link.participant_id
         if not self._trickle:
             await self._send(
-                Offer(to=to, sdp=sdp)
-                if kind == "offer"
-                else AnswerMessage(to=to, sdp=sdp)
+                Offer(to=to, sdp=sdp) if kind == "offer" else AnswerMessage(to=to, sdp=sdp)
             )
             return
         bare_sdp, candidates = split_candidates(sdp)
         await self._send(
-            Offer(to=to, sdp=bare_sdp)
-            if kind == "offer"
-            else AnswerMessage(to=to, sdp=bare_sdp)
+            Offer(to=to, sdp=bare_sdp) if kind == "offer" else AnswerMessage(to=to, sdp=bare_sdp)
         )
         for candidate in candidates:
             await self._send(Candidate(to=to, candidate=candidate))
@@ -457,15 +441,9 @@ class MeshPeer:
 
     async def _on_answer(self, message: AnswerFrom) -> None:
         link = self._links.get(message.from_)
-        if (
-            link is None
-            or link.connection != message.from_connection
-            or link.remote_set
-        ):
+        if link is None or link.connection != message.from_connection or link.remote_set:
             return
-        await link.pc.setRemoteDescription(
-            RTCSessionDescription(sdp=message.sdp, type="answer")
-        )
+        await link.pc.setRemoteDescription(RTCSessionDescription(sdp=message.sdp, type="answer"))
         await self._remote_description_set(link)
 
     async def _on_candidate(self, message: CandidateFrom) -> None:

@@ -14,9 +14,7 @@ class TokenBucket:
     updated_at: datetime
 
     @classmethod
-    def full(
-        cls, capacity: float, refill_per_second: float, now: datetime
-    ) -> TokenBucket:
+    def full(cls, capacity: float, refill_per_second: float, now: datetime) -> TokenBucket:
         return cls(capacity, refill_per_second, capacity, now)
 
     def take(self, now: datetime) -> tuple[bool, TokenBucket]:

@@ -79,9 +79,7 @@ class RoomView:
 
     def participants(self) -> list[Participant]:
         """Everyone present, admitted or waiting, in the order they joined."""
-        ordered = sorted(
-            self.members.values(), key=lambda m: (m.joined_at, m.participant_id)
-        )
+        ordered = sorted(self.members.values(), key=lambda m: (m.joined_at, m.participant_id))
         return [self._describe(member) for member in ordered]
 
     def _describe(self, member: Member) -> Participant:
@@ -101,9 +99,7 @@ def admitted_on_join(identity: Identity, admitted_before: frozenset[str]) -> boo
     return identity.is_clinician or identity.participant_id in admitted_before
 
 
-def _check_clinician(
-    view: RoomView, actor: str, actor_connection: str
-) -> ErrorCode | None:
+def _check_clinician(view: RoomView, actor: str, actor_connection: str) -> ErrorCode | None:
     member = view.member(actor)
     if member is None or member.connection_id != actor_connection:
         return "not_joined"
@@ -112,9 +108,7 @@ def _check_clinician(
     return None
 
 
-def check_admit(
-    view: RoomView, actor: str, actor_connection: str, target: str
-) -> ErrorCode | None:
+def check_admit(view: RoomView, actor: str, actor_connection: str, target: str) -> ErrorCode | None:
     """Why `actor` may not admit `target`, or None if it may (admitting twice is harmless)."""
     refusal = _check_clinician(view, actor, actor_connection)
     if refusal is not None:
@@ -124,9 +118,7 @@ def check_admit(
     return None
 
 
-def check_admit_all(
-    view: RoomView, actor: str, actor_connection: str
-) -> ErrorCode | None:
+def check_admit_all(view: RoomView, actor: str, actor_connection: str) -> ErrorCode | None:
     return _check_clinician(view, actor, actor_connection)
 
 

@@ -34,9 +34,7 @@ def mint_turn_credentials(
         raise ValueError("participant_id must not contain ':'")
     expires = int((now + ttl).timestamp())
     username = f"{expires}:{participant_id}"
-    digest = hmac.new(
-        secret.encode("utf-8"), username.encode("utf-8"), hashlib.sha1
-    ).digest()
+    digest = hmac.new(secret.encode("utf-8"), username.encode("utf-8"), hashlib.sha1).digest()
     return TurnCredentials(
         username=username, password=base64.b64encode(digest).decode("ascii"), ttl=ttl
     )

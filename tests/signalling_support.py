@@ -97,9 +97,7 @@ def make_app(
 async def connect(
     client: TestClient[Any, Any], token: str, *, room: str = ROOM, origin: str = ORIGIN
 ) -> ClientWebSocketResponse:
-    return await client.ws_connect(
-        f"/ws/{room}?token={token}", headers={"Origin": origin}
-    )
+    return await client.ws_connect(f"/ws/{room}?token={token}", headers={"Origin": origin})
 
 
 async def join(
@@ -114,9 +112,7 @@ async def join(
     return ws, joined
 
 
-async def receive_json(
-    ws: ClientWebSocketResponse, timeout: float = 5.0
-) -> dict[str, Any]:
+async def receive_json(ws: ClientWebSocketResponse, timeout: float = 5.0) -> dict[str, Any]:
     frame = await ws.receive(timeout=timeout)
     if frame.type != WSMsgType.TEXT:
         raise AssertionError(f"expected a text frame, got {frame.type} {frame.data!r}")
@@ -201,12 +197,8 @@ class TcpCutter:
         self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
 
-    async def _relay(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        up_reader, up_writer = await asyncio.open_connection(
-            "127.0.0.1", self._target_port
-        )
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._target_port)
         self._writers.update((writer, up_writer))
         await asyncio.gather(
             _pipe(reader, up_writer), _pipe(up_reader, writer), return_exceptions=True

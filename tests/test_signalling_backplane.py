@@ -79,9 +79,7 @@ BackplaneFactory = Callable[[], Backplane]
 
 
 @pytest.fixture(params=["memory", "redis"])
-def make_backplane(
-    request: pytest.FixtureRequest, redis: Redis, prefix: str
-) -> BackplaneFactory:
+def make_backplane(request: pytest.FixtureRequest, redis: Redis, prefix: str) -> BackplaneFactory:
     """Backplanes that share one room store: one per hub instance."""
     if request.param == "memory":
         broker = MemoryBroker()
@@ -169,9 +167,7 @@ async def test_events_reach_subscribers_of_the_room_in_order(
     try:
         await listener.subscribe(ROOM)
         await elsewhere.subscribe("rm-elsewhere")
-        offer = OfferFrom.model_validate(
-            {"from": "gp1", "from_connection": "c1", "sdp": "v=0"}
-        )
+        offer = OfferFrom.model_validate({"from": "gp1", "from_connection": "c1", "sdp": "v=0"})
         sent: list[BackplaneEvent] = [
             RosterChanged(),
             Relay("c9", offer),
@@ -207,9 +203,7 @@ async def test_events_reach_subscribers_of_the_room_in_order(
 
 
 def test_events_survive_encoding() -> None:
-    answer = AnswerFrom.model_validate(
-        {"from": "pa1", "from_connection": "c1", "sdp": "v=0"}
-    )
+    answer = AnswerFrom.model_validate({"from": "pa1", "from_connection": "c1", "sdp": "v=0"})
     for event in (RosterChanged(), Relay("c2", answer), Removal("pa1", "c1")):
         assert decode_event(encode_event(event)) == event
 
@@ -228,13 +222,9 @@ async def test_redis_drops_members_of_a_dead_instance_and_announces_it(
     redis: Redis, prefix: str
 ) -> None:
     heard: Events = []
-    alive = RedisBackplane(
-        redis, prefix=prefix, heartbeat_interval=timedelta(milliseconds=100)
-    )
+    alive = RedisBackplane(redis, prefix=prefix, heartbeat_interval=timedelta(milliseconds=100))
     await started(alive, heard)
-    crashed = RedisBackplane(
-        redis, prefix=prefix, heartbeat_interval=timedelta(milliseconds=100)
-    )
+    crashed = RedisBackplane(redis, prefix=prefix, heartbeat_interval=timedelta(milliseconds=100))
     await started(crashed, [])
     try:
         await alive.subscribe(ROOM)

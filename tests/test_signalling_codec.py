@@ -84,9 +84,7 @@ SERVER_MESSAGES = [
     Removed(),
     OfferFrom.model_validate({"from": "gp1", "from_connection": "c-2", "sdp": "v=0"}),
     AnswerFrom.model_validate({"from": "gp1", "from_connection": "c-2", "sdp": "v=0"}),
-    CandidateFrom.model_validate(
-        {"from": "gp1", "from_connection": "c-2", "candidate": CANDIDATE}
-    ),
+    CandidateFrom.model_validate({"from": "gp1", "from_connection": "c-2", "candidate": CANDIDATE}),
     Pong(nonce="42"),
     Error(code="not_admitted", message="wait", ref="offer"),
 ]
@@ -96,16 +94,7 @@ SERVER_MESSAGES = [
 def test_client_messages_round_trip(message: object) -> None:
     assert isinstance(
         message,
-        Join
-        | Admit
-        | AdmitAll
-        | Remove
-        | Offer
-        | Answer
-        | Candidate
-        | Media
-        | Leave
-        | Ping,
+        Join | Admit | AdmitAll | Remove | Offer | Answer | Candidate | Media | Leave | Ping,
     )
     assert parse_client_message(encode(message)) == message
 

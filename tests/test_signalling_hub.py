@@ -57,9 +57,7 @@ def recorder() -> ListRecorder:
 
 
 @pytest.fixture
-async def client(
-    aiohttp_client: Any, auth: FakeAuthenticator, recorder: ListRecorder
-) -> Client:
+async def client(aiohttp_client: Any, auth: FakeAuthenticator, recorder: ListRecorder) -> Client:
     app, _ = make_app(auth, recorder=recorder)
     result: Client = await aiohttp_client(app)
     return result
@@ -95,9 +93,7 @@ async def test_bad_token_is_refused_with_401(client: Client) -> None:
     assert refused.value.status == 401
 
 
-async def test_expired_token_is_refused_with_401(
-    client: Client, auth: FakeAuthenticator
-) -> None:
+async def test_expired_token_is_refused_with_401(client: Client, auth: FakeAuthenticator) -> None:
     auth.expired.add("t-pat")
     with pytest.raises(WSServerHandshakeError) as refused:
         await connect(client, "t-pat")
@@ -149,9 +145,7 @@ async def test_oversized_frame_gets_an_error_frame_and_socket_stays_open(
         ('{"type": "offer", "to": "pa1"}', "malformed"),
     ],
 )
-async def test_bad_frames_get_error_frames(
-    client: Client, frame: str, code: str
-) -> None:
+async def test_bad_frames_get_error_frames(client: Client, frame: str, code: str) -> None:
     ws, _ = await join(client, "t-gp")
     await ws.send_str(frame)
     assert (await receive_type(ws, "error"))["code"] == code
@@ -191,9 +185,7 @@ async def test_repeated_abuse_closes_the_socket(client: Client) -> None:
     assert await closed_with(ws) == CLOSE_ABUSE
 
 
-async def test_flood_closes_the_socket(
-    aiohttp_client: Any, auth: FakeAuthenticator
-) -> None:
+async def test_flood_closes_the_socket(aiohttp_client: Any, auth: FakeAuthenticator) -> None:
     # A clock that stands still refills nothing, so exactly the burst is allowed.
     app, _ = make_app(auth, clock=FakeClock(), rate_burst=30.0)
     client: Client = await aiohttp_client(app)
@@ -208,9 +200,7 @@ async def test_flood_closes_the_socket(
     assert pongs == 29  # the join took one token
 
 
-async def test_rate_limit_refills_with_time(
-    aiohttp_client: Any, auth: FakeAuthenticator
-) -> None:
+async def test_rate_limit_refills_with_time(aiohttp_client: Any, auth: FakeAuthenticator) -> None:
     clock = FakeClock()
     app, _ = make_app(auth, clock=clock, rate_burst=5.0, rate_per_second=1.0)
     client: Client = await aiohttp_client(app)
@@ -318,9 +308,7 @@ async def test_admit_one_then_relay_offer_answer_and_candidates(
     relative, _ = await join(client, "t-rel")
     await gp.send_json({"type": "admit", "participant_id": "pa1"})
     await receive_type(patient, "admitted")
-    roster = await roster_until(
-        relative, lambda ps: states(ps).get("pa1") == "admitted"
-    )
+    roster = await roster_until(relative, lambda ps: states(ps).get("pa1") == "admitted")
     assert states(roster) == {"gp1": "admitted", "pa1": "admitted", "re1": "waiting"}
 
     await gp.send_json({"type": "offer", "to": "pa1", "sdp": "v=0 offer"})
@@ -350,9 +338,7 @@ async def test_admit_one_then_relay_offer_answer_and_candidates(
         await ws.close()
 
 
-async def test_admit_all_admits_everyone_waiting(
-    client: Client, recorder: ListRecorder
-) -> None:
+async def test_admit_all_admits_everyone_waiting(client: Client, recorder: ListRecorder) -> None:
     patient, _ = await join(client, "t-pat")
     relative, _ = await join(client, "t-rel")
     specialist, _ = await join(client, "t-spec")
@@ -439,9 +425,7 @@ async def test_reconnect_is_readmitted_within_the_session(
     await back.close()
 
 
-async def test_leave_is_recorded_as_leave(
-    client: Client, recorder: ListRecorder
-) -> None:
+async def test_leave_is_recorded_as_leave(client: Client, recorder: ListRecorder) -> None:
     gp, _ = await join(client, "t-gp")
     patient, _ = await join(client, "t-pat")
     await patient.send_json({"type": "leave"})
@@ -454,9 +438,7 @@ async def test_leave_is_recorded_as_leave(
     assert all(room == ROOM for room, *_ in recorder.events)
 
 
-async def roster_wait_recorded(
-    recorder: ListRecorder, participant: str, event: str
-) -> None:
+async def roster_wait_recorded(recorder: ListRecorder, participant: str, event: str) -> None:
     async with asyncio.timeout(5):
         while event not in recorder.of(participant):
             await asyncio.sleep(0.01)
@@ -469,10 +451,7 @@ async def test_media_state_is_shown_to_everyone(client: Client) -> None:
     roster = await roster_until(
         gp, lambda ps: any(p["media"] == {"audio": False, "video": True} for p in ps)
     )
-    assert (
-        next(p for p in roster if p["media"]["audio"] is False)["participant_id"]
-        == "pa1"
-    )
+    assert next(p for p in roster if p["media"]["audio"] is False)["participant_id"] == "pa1"
     await gp.close()
     await patient.close()
 

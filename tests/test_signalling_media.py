@@ -54,9 +54,7 @@ def recorder() -> ListRecorder:
 
 
 @pytest.fixture
-async def port(
-    aiohttp_server: Any, auth: FakeAuthenticator, recorder: ListRecorder
-) -> int:
+async def port(aiohttp_server: Any, auth: FakeAuthenticator, recorder: ListRecorder) -> int:
     """The port of a real signalling server on 127.0.0.1."""
     app, _ = make_app(auth, recorder=recorder)
     server: TestServer = await aiohttp_server(app, host="127.0.0.1")
@@ -91,9 +89,7 @@ async def start_peer(
     *,
     trickle: bool = False,
 ) -> MeshPeer:
-    peer = MeshPeer(
-        session, url(port, token), origin=ORIGIN, policy=policy, trickle=trickle
-    )
+    peer = MeshPeer(session, url(port, token), origin=ORIGIN, policy=policy, trickle=trickle)
     peers.append(peer)
     peer.start()
     await asyncio.wait_for(peer.joined.wait(), 5)
@@ -129,14 +125,10 @@ async def test_two_peers_exchange_audio_and_video_after_admission(
     patient = await start_peer(peers, session, port, "t-pat")
     await asyncio.sleep(0.3)
     assert not patient.is_admitted
-    assert (
-        patient.frames_from("gp1").video == 0 and gp.peer_connection_of("pa1") is None
-    )
+    assert patient.frames_from("gp1").video == 0 and gp.peer_connection_of("pa1") is None
     await gp.send(Admit(participant_id="pa1"))
     await asyncio.wait_for(patient.admitted.wait(), 5)
-    await eventually(
-        lambda: media_flows_everywhere([gp, patient]), 30, "media both ways"
-    )
+    await eventually(lambda: media_flows_everywhere([gp, patient]), 30, "media both ways")
 
 
 @pytest.mark.parametrize("trickling", ["t-gp", "t-pat"], ids=["offerer", "answerer"])
@@ -144,13 +136,9 @@ async def test_trickled_candidates_meet_candidates_in_sdp(
     port: int, session: aiohttp.ClientSession, peers: list[MeshPeer], trickling: str
 ) -> None:
     gp = await start_peer(peers, session, port, "t-gp", trickle=trickling == "t-gp")
-    patient = await start_peer(
-        peers, session, port, "t-pat", trickle=trickling == "t-pat"
-    )
+    patient = await start_peer(peers, session, port, "t-pat", trickle=trickling == "t-pat")
     await gp.send(Admit(participant_id="pa1"))
-    await eventually(
-        lambda: media_flows_everywhere([gp, patient]), 30, "media both ways"
-    )
+    await eventually(lambda: media_flows_everywhere([gp, patient]), 30, "media both ways")
     # The side that did not trickle learnt the other's candidates only from candidate messages.
     listener = patient if trickling == "t-gp" else gp
     talker = gp if listener is patient else patient
@@ -165,14 +153,10 @@ async def test_four_peers_full_mesh(
     await mesh[0].send(AdmitAll())
     for peer in mesh:
         await asyncio.wait_for(peer.admitted.wait(), 5)
-    await eventually(
-        lambda: media_flows_everywhere(mesh), 45, "media in a mesh of four"
-    )
+    await eventually(lambda: media_flows_everywhere(mesh), 45, "media in a mesh of four")
     for peer in mesh:
         others = {p.participant_id for p in mesh} - {peer.participant_id}
-        assert {
-            pid for pid in others if peer.peer_connection_of(pid) is not None
-        } == others
+        assert {pid for pid in others if peer.peer_connection_of(pid) is not None} == others
 
 
 async def test_cut_socket_reconnects_with_new_peer_connections_and_media_resumes(
@@ -187,9 +171,7 @@ async def test_cut_socket_reconnects_with_new_peer_connections_and_media_resumes
         gp = await start_peer(peers, session, port, "t-gp")
         patient = await start_peer(peers, session, cutter.port, "t-pat")
         await gp.send(Admit(participant_id="pa1"))
-        await eventually(
-            lambda: media_flows_everywhere([gp, patient]), 30, "first call"
-        )
+        await eventually(lambda: media_flows_everywhere([gp, patient]), 30, "first call")
         old_gp_side = gp.peer_connection_of("pa1")
         old_patient_side = patient.peer_connection_of("gp1")
 

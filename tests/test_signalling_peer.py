@@ -51,10 +51,7 @@ def test_split_candidates_keeps_the_rest_of_the_sdp() -> None:
     assert "a=candidate" not in bare and "a=end-of-candidates" not in bare
     assert "a=mid:1" in bare and bare.endswith("\r\n")
     assert [(c.sdpMid, c.sdpMLineIndex) for c in candidates] == [("0", 0), ("1", 1)]
-    assert (
-        candidates[1].candidate
-        == "candidate:2 1 udp 2130706431 192.0.2.2 50001 typ host"
-    )
+    assert candidates[1].candidate == "candidate:2 1 udp 2130706431 192.0.2.2 50001 typ host"
 
 
 def test_trickled_candidate_is_parsed_with_its_mid() -> None:

@@ -23,12 +23,8 @@ from signalling.rooms import (
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
 
-def member(
-    pid: str, *, clinician: bool = False, minute: int = 0, conn: str = ""
-) -> Member:
-    identity = Identity(
-        "rm", pid, f"Name {pid}", "gp" if clinician else "patient", clinician
-    )
+def member(pid: str, *, clinician: bool = False, minute: int = 0, conn: str = "") -> Member:
+    identity = Identity("rm", pid, f"Name {pid}", "gp" if clinician else "patient", clinician)
     return Member.joining(
         identity,
         connection_id=conn or f"c-{pid}",
@@ -69,13 +65,8 @@ def test_admitted_but_absent_is_not_admitted() -> None:
         (False, frozenset({"x"}), True),
     ],
 )
-def test_admitted_on_join(
-    clinician: bool, before: frozenset[str], expected: bool
-) -> None:
-    assert (
-        admitted_on_join(Identity("rm", "x", "X", "relative", clinician), before)
-        is expected
-    )
+def test_admitted_on_join(clinician: bool, before: frozenset[str], expected: bool) -> None:
+    assert admitted_on_join(Identity("rm", "x", "X", "relative", clinician), before) is expected
 
 
 def test_only_the_current_connection_of_a_clinician_may_admit() -> None:

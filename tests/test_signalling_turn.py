@@ -40,9 +40,9 @@ def test_known_vector_from_openssl() -> None:
 
 def test_other_timezones_give_the_same_expiry() -> None:
     oslo = NOW.astimezone(ZoneInfo("Europe/Oslo"))
-    assert mint_turn_credentials(
-        "s", "p", oslo, timedelta(hours=1)
-    ) == mint_turn_credentials("s", "p", NOW, timedelta(hours=1))
+    assert mint_turn_credentials("s", "p", oslo, timedelta(hours=1)) == mint_turn_credentials(
+        "s", "p", NOW, timedelta(hours=1)
+    )
 
 
 @pytest.mark.parametrize(
@@ -61,9 +61,7 @@ def test_refuses_naive_time_empty_ttl_and_colons(
 
 
 def test_ice_servers_lists_stun_and_turn_with_credentials() -> None:
-    credentials = TurnCredentials(
-        username="1:pa1", password="pw", ttl=timedelta(hours=1)
-    )
+    credentials = TurnCredentials(username="1:pa1", password="pw", ttl=timedelta(hours=1))
     assert ice_servers_for(
         stun_urls=["stun:turn.example:3478"],
         turn_urls=["turn:turn.example:3478?transport=udp", "turns:turn.example:5349"],

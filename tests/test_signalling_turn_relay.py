@@ -55,9 +55,7 @@ class TurnRelay:
     log: list[str] = field(default_factory=list)
 
     def refused(self, username: str) -> bool:
-        return any(
-            f"Cannot find credentials of user <{username}>" in line for line in self.log
-        )
+        return any(f"Cannot find credentials of user <{username}>" in line for line in self.log)
 
 
 async def collect_lines(stream: asyncio.StreamReader, lines: list[str]) -> None:
@@ -68,9 +66,7 @@ async def collect_lines(stream: asyncio.StreamReader, lines: list[str]) -> None:
 @pytest.fixture
 async def turn(tmp_path: Path) -> AsyncIterator[TurnRelay]:
     binary = shutil.which("turnserver")
-    assert binary is not None, (
-        "Debian's coturn (turnserver) is expected on this machine"
-    )
+    assert binary is not None, "Debian's coturn (turnserver) is expected on this machine"
     port = free_udp_port()
     low = random.randrange(40000, 59000, 200)
     process = await asyncio.create_subprocess_exec(
@@ -99,9 +95,7 @@ async def turn(tmp_path: Path) -> AsyncIterator[TurnRelay]:
     assert process.stdout is not None
     log: list[str] = []
     async with asyncio.timeout(10):
-        while "Total General servers" not in (
-            line := (await process.stdout.readline()).decode()
-        ):
+        while "Total General servers" not in (line := (await process.stdout.readline()).decode()):
             assert line, "turnserver exited:\n" + "".join(log)
             log.append(line)
     relay = TurnRelay(url=f"turn:127.0.0.1:{port}?transport=udp", log=log)
@@ -190,10 +184,7 @@ async def test_expired_credentials_are_refused_and_get_no_relay(
     gp, patient = peers
     try:
         async with asyncio.timeout(10):
-            while (
-                gp.peer_connection_of("pa1") is None
-                or patient.peer_connection_of("gp1") is None
-            ):
+            while gp.peer_connection_of("pa1") is None or patient.peer_connection_of("gp1") is None:
                 await asyncio.sleep(0.05)
         assert "typ relay" not in relay_only_sdp(gp, "pa1")
         username = gp.ice_servers[0].username
@@ -202,9 +193,7 @@ async def test_expired_credentials_are_refused_and_get_no_relay(
             while not turn.refused(username):
                 await asyncio.sleep(0.05)
         await asyncio.sleep(1)
-        assert (
-            gp.frames_from("pa1").video == 0 and patient.frames_from("gp1").video == 0
-        )
+        assert gp.frames_from("pa1").video == 0 and patient.frames_from("gp1").video == 0
     finally:
         await stop_call(peers, session)
 
