@@ -17,10 +17,11 @@ from typing import Any
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from sqlalchemy import select
 
 from service import appkeys
 from service.errors import NotAllowed, NotAuthenticated
-from service.models import User
+from service.models import GpOffice, User
 from service.settings import Settings
 
 SESSION_COOKIE = "samkons_session"
@@ -41,13 +42,16 @@ class Actor:
     language: str
     gp_office_id: int | None
     department_id: int | None
+    email: str = ""
+    # The GP office's municipality: loaded with the account so booking need not look it up.
+    municipality_number: str | None = None
 
     @property
     def is_clinician(self) -> bool:
         return self.role in CLINICIAN_ROLES
 
     @classmethod
-    def of(cls, user: User) -> Actor:
+    def of(cls, user: User, municipality_number: str | None = None) -> Actor:
         return cls(
             user_id=user.id,
             role=user.role,
@@ -55,6 +59,8 @@ class Actor:
             language=user.language,
             gp_office_id=user.gp_office_id,
             department_id=user.department_id,
+            email=user.email,
+            municipality_number=municipality_number,
         )
 
 
@@ -114,11 +120,17 @@ async def _load_actor(request: web.Request) -> Actor | None:
     if not isinstance(uid, int):
         return None
     async with request.app[appkeys.DB]() as db:
-        user = await db.get(User, uid)
-    if user is None or not user.active:
+        row = (
+            await db.execute(
+                select(User, GpOffice.municipality_number)
+                .outerjoin(GpOffice, GpOffice.id == User.gp_office_id)
+                .where(User.id == uid)
+            )
+        ).first()
+    if row is None or not row[0].active:
         session.invalidate()
         return None
-    return Actor.of(user)
+    return Actor.of(row[0], row[1])
 
 
 async def _csrf_ok(request: web.Request, session: Session) -> bool:

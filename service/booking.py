@@ -171,13 +171,15 @@ async def _calendars(
     end: datetime,
     *,
     excluding: str | None = None,
-) -> dict[int, ClinicianCalendar]:
+    patient_id: int | None = None,
+) -> tuple[dict[int, ClinicianCalendar], list[Interval]]:
+    """Each clinician's calendar and the patient's busy times, in three queries."""
     hours = await store.weekly_hours(db, user_ids)
     exceptions = await store.exceptions_between(db, user_ids, start, end)
-    busy = await store.busy_intervals(
-        db, [store.user_resource(u) for u in user_ids], start, end, excluding_consultation=excluding
-    )
-    return {
+    patient = store.patient_resource(patient_id) if patient_id is not None else None
+    resources = [store.user_resource(u) for u in user_ids] + ([patient] if patient else [])
+    busy = await store.busy_intervals(db, resources, start, end, excluding_consultation=excluding)
+    calendars = {
         u: ClinicianCalendar(
             weekly=[WeeklyHours(h.weekday, h.start_time, h.end_time) for h in hours[u]],
             exceptions=[Interval(x.starts_at, x.ends_at) for x in exceptions[u]],
@@ -185,21 +187,8 @@ async def _calendars(
         )
         for u in user_ids
     }
-
-
-async def _patient_busy(
-    db: AsyncSession,
-    patient_id: int | None,
-    start: datetime,
-    end: datetime,
-    *,
-    excluding: str | None = None,
-) -> list[Interval]:
-    if patient_id is None:
-        return []
-    resource = store.patient_resource(patient_id)
-    busy = await store.busy_intervals(db, [resource], start, end, excluding_consultation=excluding)
-    return [Interval(s, e) for s, e in busy[resource]]
+    patient_busy = [Interval(s, e) for s, e in busy[patient]] if patient else []
+    return calendars, patient_busy
 
 
 async def find_slots(
@@ -221,9 +210,8 @@ async def find_slots(
         if query.patient_id is not None:
             await _own_patient(db, actor, query.patient_id)
         user_ids = [actor.user_id, *specialist_ids]
-        calendars = await _calendars(db, user_ids, query.window_start, query.window_end)
-        patient_busy = await _patient_busy(
-            db, query.patient_id, query.window_start, query.window_end
+        calendars, patient_busy = await _calendars(
+            db, user_ids, query.window_start, query.window_end, patient_id=query.patient_id
         )
     starts: dict[datetime, Interval] = {}
     for specialist_id in specialist_ids:
@@ -281,11 +269,13 @@ async def _check_time(
     if ends_at <= starts_at:
         raise InvalidInput("The end must be after the start.", field="ends_at")
     margin = timedelta(days=1)
-    calendars = await _calendars(
-        db, user_ids, starts_at - margin, ends_at + margin, excluding=excluding
-    )
-    patient_busy = await _patient_busy(
-        db, patient_id, starts_at - margin, ends_at + margin, excluding=excluding
+    calendars, patient_busy = await _calendars(
+        db,
+        user_ids,
+        starts_at - margin,
+        ends_at + margin,
+        excluding=excluding,
+        patient_id=patient_id,
     )
     check_bookable(
         [calendars[u] for u in user_ids],
@@ -338,8 +328,6 @@ async def book(
                 starts_at=starts_at,
                 ends_at=ends_at,
             )
-            gp = await db.get(User, actor.user_id)
-            assert gp is not None
             consultation = Consultation(
                 id=new_id(),
                 room_id=new_room_id(),
@@ -358,41 +346,24 @@ async def book(
                 purpose=data.purpose or None,
                 starts_at=starts_at,
                 ends_at=ends_at,
-                municipality_number=await _municipality_of_office(db, gp_office),
+                municipality_number=actor.municipality_number,
                 hospital_id=department.hospital_id,
                 created_at=now,
                 updated_at=now,
             )
+            consultation.participants = _participants(consultation, actor, patient, data, now)
             db.add(consultation)
             await db.flush()
-            db.add_all(_participants(consultation, gp, patient, data, now))
             resources = [store.user_resource(actor.user_id)]
             if data.kind == "joint":
                 resources.append(store.patient_resource(patient.id))
             resources += [store.user_resource(s) for s in specialist_ids]
-            db.add_all(
-                Booking(
-                    consultation_id=consultation.id,
-                    resource=r,
-                    starts_at=starts_at,
-                    ends_at=ends_at,
-                    active=True,
-                )
-                for r in resources
-            )
+            await store.hold(db, consultation.id, resources, starts_at, ends_at)
             _history(db, consultation, actor, "book", now)
             audit(db, at=now, actor=actor, action="create", consultation_ids=[consultation.id])
-            await store.flush_bookings(db)
     except IntegrityError as exc:
         raise _as_domain_error(exc) from exc
-    return await _reload(sessionmaker, consultation.id)
-
-
-async def _municipality_of_office(db: AsyncSession, gp_office_id: int) -> str | None:
-    from service.models import GpOffice
-
-    office = await db.get(GpOffice, gp_office_id)
-    return office.municipality_number if office else None
+    return consultation
 
 
 async def _find_or_create_patient(
@@ -431,7 +402,7 @@ async def _find_or_create_patient(
 
 
 def _participants(
-    consultation: Consultation, gp: User, patient: Patient, data: BookingInput, now: datetime
+    consultation: Consultation, gp: Actor, patient: Patient, data: BookingInput, now: datetime
 ) -> list[Participant]:
     def person(role: str, p: PersonInput) -> Participant:
         return Participant(
@@ -451,9 +422,9 @@ def _participants(
             id=new_id(),
             consultation_id=consultation.id,
             role="gp",
-            user_id=gp.id,
+            user_id=gp.user_id,
             name=gp.name,
-            email=gp.email,
+            email=gp.email or None,
             language=gp.language,
             created_at=now,
         )
@@ -504,16 +475,6 @@ def _as_domain_error(exc: IntegrityError) -> Exception:
     return exc
 
 
-async def _reload(
-    sessionmaker: async_sessionmaker[AsyncSession], consultation_id: str
-) -> Consultation:
-    async with sessionmaker() as db:
-        consultation = await store.get_consultation(db, consultation_id)
-    if consultation is None:
-        raise NotFound("No such consultation.")
-    return consultation
-
-
 async def accept(
     sessionmaker: async_sessionmaker[AsyncSession],
     actor: Actor,
@@ -535,7 +496,7 @@ async def accept(
             await store.flush_bookings(db)
     except IntegrityError as exc:
         raise _as_domain_error(exc) from exc
-    return await _reload(sessionmaker, consultation_id)
+    return c
 
 
 async def _assign_specialist(
@@ -621,7 +582,7 @@ async def change_time(
             await store.flush_bookings(db)
     except IntegrityError as exc:
         raise _as_domain_error(exc) from exc
-    return await _reload(sessionmaker, consultation_id)
+    return c
 
 
 async def cancel(
@@ -638,7 +599,7 @@ async def cancel(
         await store.release_bookings(db, c.id)
         _history(db, c, actor, "cancel", now)
         audit(db, at=now, actor=actor, action="cancel", consultation_ids=[c.id])
-    return await _reload(sessionmaker, consultation_id)
+    return c
 
 
 def is_active(consultation: Consultation) -> bool:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from service.errors import SlotTaken
 from service.models import (
@@ -45,6 +45,29 @@ async def flush_bookings(db: AsyncSession) -> None:
                 "Someone taking part already has a consultation at that time.", field="starts_at"
             ) from exc
         raise
+
+
+async def hold(
+    db: AsyncSession,
+    consultation_id: str,
+    resources: Sequence[str],
+    starts_at: datetime,
+    ends_at: datetime,
+) -> None:
+    """Hold the time for each resource; the database refuses any overlap (IntegrityError)."""
+    await db.execute(
+        insert(Booking),
+        [
+            {
+                "consultation_id": consultation_id,
+                "resource": r,
+                "starts_at": starts_at,
+                "ends_at": ends_at,
+                "active": True,
+            }
+            for r in resources
+        ],
+    )
 
 
 async def busy_intervals(
@@ -115,7 +138,7 @@ async def get_department(db: AsyncSession, department_id: int) -> Department | N
     return await db.scalar(
         select(Department)
         .where(Department.id == department_id)
-        .options(selectinload(Department.hospital))
+        .options(joinedload(Department.hospital))
     )
 
 
