@@ -100,7 +100,8 @@ _RULES: dict[Action, _Rule] = {
         awaited_side_only=True,
     ),
     Action.PROPOSE_TIME: _Rule(
-        frozenset({_S.REQUESTED}),
+        # From confirmed too: the hospital side may have to give up a confirmed time.
+        frozenset({_S.REQUESTED, _S.CONFIRMED}),
         frozenset({Side.HOSPITAL}),
         Transition(_S.REQUESTED, Side.GP, changes_time=True, bumps_revision=True),
     ),

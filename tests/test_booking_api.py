@@ -489,3 +489,26 @@ async def test_clock_moves_do_not_change_what_was_booked(
     assert listed == []
     everything = await (await client.get("/api/v1/consultations")).json()
     assert len(everything) == 1
+
+
+async def test_hospital_side_proposes_a_new_time_for_a_confirmed_consultation(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    world = await build_world(db)
+    gp = await login(client, "gp")
+    cid = (
+        await (
+            await client.post("/api/v1/consultations", json=booking_body(world, SLOT), headers=gp)
+        ).json()
+    )["id"]
+    await client.delete("/api/v1/session", headers=gp)
+    spec = await login(client, "specialist")
+    await client.post(f"/api/v1/consultations/{cid}/accept", json={}, headers=spec)
+    resp = await client.post(
+        f"/api/v1/consultations/{cid}/propose",
+        json={"starts_at": "2026-01-09T13:00:00+01:00"},
+        headers=spec,
+    )
+    assert resp.status == 200, await resp.text()
+    moved = await resp.json()
+    assert (moved["status"], moved["awaiting"], moved["revision"]) == ("requested", "gp_side", 2)

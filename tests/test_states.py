@@ -58,6 +58,9 @@ ALLOWED: dict[tuple[ConsultationStatus, Side | None, Action, Side | None], Trans
     (REQUESTED, GP, Action.PROPOSE_TIME, HOSPITAL): NEW_TIME_FOR_GP,
     # The GP moves a confirmed consultation: it goes back to the hospital side.
     (CONFIRMED, None, Action.RESCHEDULE, GP): NEW_TIME_FOR_HOSPITAL,
+    # The hospital side cannot keep a confirmed time (e.g. the specialist is ill): it proposes
+    # another, which the GP must accept.
+    (CONFIRMED, None, Action.PROPOSE_TIME, HOSPITAL): NEW_TIME_FOR_GP,
     # Either side cancels anything not yet started.
     (REQUESTED, HOSPITAL, Action.CANCEL, GP): CANCEL,
     (REQUESTED, HOSPITAL, Action.CANCEL, HOSPITAL): CANCEL,
@@ -80,7 +83,7 @@ ALLOWED: dict[tuple[ConsultationStatus, Side | None, Action, Side | None], Trans
 # inside them a refusal is about who asks (NotAllowed).
 POSSIBLE_FROM: dict[Action, set[ConsultationStatus]] = {
     Action.ACCEPT: {REQUESTED},
-    Action.PROPOSE_TIME: {REQUESTED},
+    Action.PROPOSE_TIME: {REQUESTED, CONFIRMED},
     Action.RESCHEDULE: {REQUESTED, CONFIRMED},
     Action.CANCEL: {REQUESTED, CONFIRMED},
     Action.START: {CONFIRMED},
