@@ -9,6 +9,7 @@ with the same `BookingInput` as the API, and every refusal comes back as the for
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -52,7 +53,8 @@ DOMAIN_FIELDS: Final = {"ends_at": "starts_at"}
 @dataclass(frozen=True, slots=True)
 class Slot:
     value: str  # ISO 8601 with offset, exactly as the API gives it
-    label: str
+    label: str  # the time of day
+    when: str  # day and time, where the day is not shown around it
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,10 +182,23 @@ def slot_days(
     """Free slots grouped by local day; the first days and the chosen one start unfolded."""
     days: list[SlotDay] = []
     for day, group in groupby(slots, key=lambda s: local.local(s.start).date()):
-        items = [Slot(local.local(s.start).isoformat(), local.time(s.start)) for s in group]
+        items = [
+            Slot(local.local(s.start).isoformat(), local.time(s.start), local.when(s.start))
+            for s in group
+        ]
         has_chosen = chosen is not None and any(s.value == chosen for s in items)
         days.append(SlotDay(day, local.day(day), items, len(days) < open_days or has_chosen))
     return days
+
+
+def window_day_labels(now: datetime, local: LocalTime) -> dict[str, str]:
+    """Each local day of the search window as the page writes it, for the script to reuse."""
+    first = local.local(now).date()
+    last = local.local(now + SLOT_WINDOW).date()
+    return {
+        (first + timedelta(days=n)).isoformat(): local.day(first + timedelta(days=n))
+        for n in range((last - first).days + 1)
+    }
 
 
 # --- the page ---------------------------------------------------------------------------------
@@ -227,9 +242,10 @@ async def _page(
     values.setdefault("kind", "joint")
     values.setdefault("patient_location", "home")
     days: list[SlotDay] | None = None
-    query = slot_query(values, request.app[appkeys.CLOCK].now(), errors) if search else None
+    now = request.app[appkeys.CLOCK].now()
+    local = LocalTime(choose_language(request), request.app[appkeys.SETTINGS].tz)
+    query = slot_query(values, now, errors) if search else None
     if query is not None:
-        local = LocalTime(choose_language(request), request.app[appkeys.SETTINGS].tz)
         try:
             slots = await booking.find_slots(
                 request.app[appkeys.DB],
@@ -243,6 +259,7 @@ async def _page(
                 errors.add(name, message)
         else:
             days = slot_days(slots, local, values.get("starts_at"))
+
     return await render(
         request,
         "booking.html",
@@ -254,6 +271,7 @@ async def _page(
             "relative_rows": range(RELATIVE_ROWS),
             "staff_rows": range(STAFF_ROWS),
             "timezone": request.app[appkeys.SETTINGS].timezone,
+            "day_labels": json.dumps(window_day_labels(now, local), ensure_ascii=False),
         },
         status=status,
     )

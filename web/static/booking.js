@@ -14,6 +14,9 @@
   const duration = form.elements.namedItem("duration_minutes");
   const slots = document.getElementById("slots");
   const texts = slots.dataset;
+  // The server writes the days of the search window as the page does elsewhere (Babel); the
+  // browser's own formatting is the fallback, as not every browser knows nynorsk.
+  const dayLabels = JSON.parse(texts.dayLabels || "{}");
   const locale = LOCALES[form.dataset.lang] || "nn-NO";
   const dayFormat = new Intl.DateTimeFormat(locale, {
     weekday: "long", day: "numeric", month: "long", year: "numeric", timeZone: form.dataset.timezone,
@@ -100,7 +103,7 @@
       const summary = document.createElement("summary");
       const name = document.createElement("span");
       name.className = "slot-day-name";
-      name.textContent = dayFormat.format(new Date(`${day}T12:00:00Z`));
+      name.textContent = dayLabels[day] || dayFormat.format(new Date(`${day}T12:00:00Z`));
       const count = document.createElement("span");
       count.className = "slot-count";
       count.textContent = texts.textCount.replace("{count}", String(daySlots.length));
