@@ -8,6 +8,7 @@ import re
 from html import unescape
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -691,3 +692,36 @@ async def test_pages_are_not_cached_and_keep_the_csp(
     assert "<script>" not in html
     css = await client.get("/static/samkons.css")
     assert css.status == 200
+
+
+async def test_no_inline_script_or_style_on_the_pages_with_forms(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    world = await build_world(db)
+    cid = await book_via_api(client, world)
+    await page_login(client, "gp")
+    for url in (f"/bestill?department_id={world.geriatrics}", f"/samkonsultasjonar/{cid}"):
+        html = await (await client.get(url)).text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)", html), url
+        assert "<style" not in html and " style=" not in html, url
+        assert not re.search(r"\son[a-z]+=", html), url  # no inline event handlers
+    booking_page = await (await client.get("/bestill")).text()
+    assert 'data-slots-url="/api/v1/slots"' in booking_page
+    assert (await client.get("/static/booking.js")).status == 200
+
+
+async def test_an_unexpected_failure_is_a_readable_500_page(
+    client: Client, db: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await build_world(db)
+    await page_login(client, "gp")
+
+    async def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("service.booking.list_for", broken)
+    resp = await client.get("/samkonsultasjonar")
+    assert resp.status == 500
+    text = text_of(await resp.text())
+    assert "Noko gjekk gale" in text
+    assert "boom" not in text

@@ -78,6 +78,7 @@
   function message(text) {
     const p = document.createElement("p");
     p.className = "slots-message";
+    p.id = "f-starts_at";
     p.textContent = text;
     slots.replaceChildren(p);
   }
