@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import time
 
 from sqlalchemy import delete, func, select
@@ -21,6 +22,33 @@ async def departments(db: AsyncSession) -> list[Department]:
             )
         ).all()
     )
+
+
+async def specialists(db: AsyncSession) -> list[User]:
+    """Active specialists of every department, for choosing one when booking."""
+    return list(
+        (
+            await db.scalars(
+                select(User)
+                .where(User.role == "specialist", User.active.is_(True))
+                .order_by(User.department_id, User.name)
+            )
+        ).all()
+    )
+
+
+async def users_by_id(db: AsyncSession, user_ids: Collection[int]) -> dict[int, User]:
+    if not user_ids:
+        return {}
+    rows = await db.scalars(select(User).where(User.id.in_(set(user_ids))))
+    return {u.id: u for u in rows}
+
+
+async def patients_by_id(db: AsyncSession, patient_ids: Collection[int]) -> dict[int, Patient]:
+    if not patient_ids:
+        return {}
+    rows = await db.scalars(select(Patient).where(Patient.id.in_(set(patient_ids))))
+    return {p.id: p for p in rows}
 
 
 async def user_by_email(db: AsyncSession, email: str) -> User | None:

@@ -1,0 +1,31 @@
+"""The server-rendered pages: routes, templates, static files and translations.
+
+`setup_web(app)` wires everything in; `render_error_page` is what `service.problems` uses to show
+an error to a person rather than to an API client.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from web.pages.booking import setup_booking_routes
+from web.pages.consultations import setup_consultation_routes
+from web.pages.context import STATIC_DIR, setup_templates
+from web.pages.errors import error_page_middleware, render_error_page
+from web.pages.navigation import LOGIN, STATISTICS
+from web.pages.session import home, login_form, login_submit, logout, statistics
+
+__all__ = ["render_error_page", "setup_web"]
+
+
+def setup_web(app: web.Application) -> None:
+    setup_templates(app)
+    app.middlewares.append(error_page_middleware)
+    app.router.add_get("/", home)
+    app.router.add_get(LOGIN, login_form)
+    app.router.add_post(LOGIN, login_submit)
+    app.router.add_post("/logg-ut", logout)
+    app.router.add_get(STATISTICS, statistics)
+    setup_booking_routes(app)
+    setup_consultation_routes(app)
+    app.router.add_static("/static/", STATIC_DIR, name="static", append_version=False)

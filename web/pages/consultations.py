@@ -1,0 +1,358 @@
+"""Consultation pages: the list («Mine samkonsultasjonar»), one consultation, and its actions.
+
+The actions offered are the ones the state machine allows this reader now; each form posts to
+the same domain function the API uses, and a refusal comes back as the page with a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from multidict import MultiDictProxy
+from pydantic import ValidationError
+
+from service import appkeys, booking
+from service.auth import Actor, require_actor
+from service.errors import Conflict, DomainError, InvalidTransition, NotAllowed, NotFound
+from service.models import Consultation, ConsultationEvent, Department, Participant, User
+from service.schemas import AcceptInput, CancelInput, TimeInput
+from service.states import Action, ConsultationStatus, Side, apply
+from service.storage import directory
+from service.storage.consultations import department_specialists
+from web.pages import labels
+from web.pages.booking import DURATIONS, SLOT_WINDOW, SlotDay, slot_days
+from web.pages.context import flash, render
+from web.pages.form_errors import FormErrors, from_domain, from_validation
+from web.pages.i18n import N_, LocalTime, choose_language
+from web.pages.navigation import CONSULTATIONS, consultation_url, see_other
+
+Form = MultiDictProxy[Any]
+Change = Callable[[Actor, str, Form], Awaitable[None]]
+
+READERS: Final = ("gp", "specialist", "coordinator")
+OFFERED_ACTIONS: Final = (Action.ACCEPT, Action.PROPOSE_TIME, Action.RESCHEDULE, Action.CANCEL)
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """Display names for the ids a consultation refers to."""
+
+    users: dict[int, User]
+    patients: dict[int, str]
+    departments: dict[int, Department]
+
+    def user(self, user_id: int | None) -> str | None:
+        user = self.users.get(user_id) if user_id is not None else None
+        return user.name if user else None
+
+    def department(self, department_id: int) -> str:
+        d = self.departments.get(department_id)
+        return f"{d.name}, {d.hospital.name}" if d else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    id: str
+    url: str
+    starts_at: datetime
+    ends_at: datetime
+    status: str
+    awaiting: str | None
+    kind: str
+    department: str
+    gp: str | None
+    specialist: str | None
+    patient: str | None
+    awaits_reader: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    at: datetime
+    who: str | None
+    action: str
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+async def _names(
+    request: web.Request, consultations: Sequence[Consultation], extra_users: Iterable[int] = ()
+) -> Names:
+    user_ids = {c.gp_id for c in consultations} | {
+        c.specialist_id for c in consultations if c.specialist_id is not None
+    }
+    patient_ids = {c.patient_id for c in consultations if c.patient_id is not None}
+    async with request.app[appkeys.DB]() as db:
+        users = await directory.users_by_id(db, user_ids | set(extra_users))
+        patients = await directory.patients_by_id(db, patient_ids)
+        departments = {d.id: d for d in await directory.departments(db)}
+    return Names(users, {k: p.name for k, p in patients.items()}, departments)
+
+
+def reader_side(actor: Actor) -> Side:
+    return booking.side_of(actor)
+
+
+def summary(c: Consultation, names: Names, actor: Actor) -> Summary:
+    return Summary(
+        id=c.id,
+        url=consultation_url(c.id),
+        starts_at=c.starts_at,
+        ends_at=c.ends_at,
+        status=c.status,
+        awaiting=c.awaiting,
+        kind=c.kind,
+        department=names.department(c.department_id),
+        gp=names.user(c.gp_id),
+        specialist=names.user(c.specialist_id),
+        patient=names.patients.get(c.patient_id) if c.patient_id is not None else None,
+        awaits_reader=c.awaiting == reader_side(actor),
+    )
+
+
+def split_upcoming(
+    consultations: Sequence[Consultation], now: datetime
+) -> tuple[list[Consultation], list[Consultation]]:
+    """Coming and still active ones first (soonest first); the rest newest first."""
+    upcoming = [c for c in consultations if c.ends_at > now and booking.is_active(c)]
+    earlier = [c for c in consultations if c not in upcoming]
+    return upcoming, sorted(earlier, key=lambda c: c.starts_at, reverse=True)
+
+
+def allowed_actions(c: Consultation, actor: Actor) -> set[Action]:
+    """The actions the state machine allows this reader on this consultation now."""
+    status = ConsultationStatus(c.status)
+    awaiting = Side(c.awaiting) if c.awaiting else None
+    allowed = set()
+    for action in OFFERED_ACTIONS:
+        try:
+            apply(status, awaiting, action, reader_side(actor))
+        except (InvalidTransition, NotAllowed):
+            continue
+        allowed.add(action)
+    return allowed
+
+
+# --- the list ----------------------------------------------------------------------------------
+
+
+async def consultations_page(request: web.Request) -> web.Response:
+    actor = require_actor(request, *READERS)
+    clock = request.app[appkeys.CLOCK]
+    rows = await booking.list_for(request.app[appkeys.DB], actor, clock)
+    names = await _names(request, rows)
+    upcoming, earlier = split_upcoming(rows, clock.now())
+    return await render(
+        request,
+        "consultations.html",
+        {
+            "upcoming": [summary(c, names, actor) for c in upcoming],
+            "earlier": [summary(c, names, actor) for c in earlier],
+        },
+    )
+
+
+# --- one consultation --------------------------------------------------------------------------
+
+
+async def _reschedule_slots(
+    request: web.Request, actor: Actor, c: Consultation
+) -> list[SlotDay] | None:
+    """Free times a GP may move the consultation to (None when the search is refused)."""
+    app = request.app
+    now = app[appkeys.CLOCK].now()
+    query = booking.SlotQuery(
+        department_id=c.department_id,
+        specialist_id=c.specialist_id,
+        patient_id=c.patient_id if c.kind == "joint" else None,
+        window_start=now,
+        window_end=now + SLOT_WINDOW,
+        duration=c.ends_at - c.starts_at,
+    )
+    try:
+        slots = await booking.find_slots(
+            app[appkeys.DB], actor, app[appkeys.CLOCK], app[appkeys.SETTINGS], query
+        )
+    except DomainError:
+        return None
+    local = LocalTime(choose_language(request), app[appkeys.SETTINGS].tz)
+    return slot_days(slots, local, None, open_days=0)
+
+
+async def _detail_page(
+    request: web.Request,
+    actor: Actor,
+    consultation_id: str,
+    *,
+    failed_form: str | None = None,
+    errors: FormErrors | None = None,
+    status: int = 200,
+) -> web.Response:
+    app = request.app
+    db, clock = app[appkeys.DB], app[appkeys.CLOCK]
+    c = await booking.read(db, actor, clock, consultation_id)
+    events = await booking.read_history(db, actor, clock, consultation_id)
+    names = await _names(request, [c], (e.actor_id for e in events if e.actor_id is not None))
+    actions = allowed_actions(c, actor)
+    choose_specialist: list[User] = []
+    if Action.ACCEPT in actions and c.specialist_id is None and actor.role == "coordinator":
+        async with db() as session:
+            choose_specialist = await department_specialists(session, c.department_id)
+    slots = await _reschedule_slots(request, actor, c) if Action.RESCHEDULE in actions else None
+    return await render(
+        request,
+        "consultation.html",
+        {
+            "c": c,
+            "summary": summary(c, names, actor),
+            "participants": sorted(c.participants, key=_participant_order),
+            "history": [_history_entry(e, names) for e in events],
+            "actions": {str(a) for a in actions},
+            "specialist_options": [(u.id, u.name) for u in choose_specialist],
+            "reschedule_days": slots,
+            "durations": DURATIONS,
+            "duration_minutes": int((c.ends_at - c.starts_at).total_seconds() // 60),
+            "failed_form": failed_form,
+            "errors": errors or FormErrors(),
+            "no_errors": FormErrors(),
+            "now": clock.now(),
+        },
+        status=status,
+    )
+
+
+def _participant_order(p: Participant) -> int:
+    return list(labels.PARTICIPANT_ROLE).index(p.role) if p.role in labels.PARTICIPANT_ROLE else 99
+
+
+def _history_entry(e: ConsultationEvent, names: Names) -> HistoryEntry:
+    return HistoryEntry(e.at, names.user(e.actor_id), e.action, e.status, e.starts_at, e.ends_at)
+
+
+async def consultation_page(request: web.Request) -> web.Response:
+    actor = require_actor(request, *READERS)
+    return await _detail_page(request, actor, request.match_info["consultation_id"])
+
+
+# --- actions -----------------------------------------------------------------------------------
+
+
+async def _act(request: web.Request, form_name: str, success: str, change: Change) -> web.Response:
+    """Run one change; on success go back to the page with a message, else show why not."""
+    actor = require_actor(request, *READERS)
+    consultation_id = request.match_info["consultation_id"]
+    form = await request.post()
+    try:
+        await change(actor, consultation_id, form)
+    except NotFound:
+        raise
+    except ValidationError as exc:
+        return await _detail_page(
+            request,
+            actor,
+            consultation_id,
+            failed_form=form_name,
+            errors=from_validation(exc),
+            status=422,
+        )
+    except DomainError as exc:
+        return await _detail_page(
+            request,
+            actor,
+            consultation_id,
+            failed_form=form_name,
+            errors=from_domain(exc, rename={"ends_at": "starts_at"}),
+            status=409 if isinstance(exc, Conflict) else 422,
+        )
+    await flash(request, success)
+    return see_other(consultation_url(consultation_id))
+
+
+def _optional(form: Form, name: str) -> str | None:
+    value = form.get(name)
+    return value.strip() or None if isinstance(value, str) else None
+
+
+async def accept_submit(request: web.Request) -> web.Response:
+    app = request.app
+
+    async def change(actor: Actor, consultation_id: str, form: Form) -> None:
+        data = AcceptInput.model_validate({"specialist_id": _optional(form, "specialist_id")})
+        await booking.accept(
+            app[appkeys.DB], actor, app[appkeys.CLOCK], app[appkeys.SETTINGS], consultation_id, data
+        )
+
+    return await _act(request, "accept", N_("The consultation is confirmed."), change)
+
+
+def time_input(form: Form, tz: ZoneInfo) -> TimeInput:
+    """A new time from a chosen free slot (ISO with offset) or a datetime-local field."""
+    starts_at: str | datetime | None = _optional(form, "starts_at")
+    local = _optional(form, "starts_at_local")
+    if starts_at is None and local is not None:
+        try:
+            starts_at = datetime.fromisoformat(local).replace(tzinfo=tz)
+        except ValueError:
+            starts_at = local  # pydantic reports it as a readable error at starts_at
+    return TimeInput.model_validate(
+        {"starts_at": starts_at, "duration_minutes": _optional(form, "duration_minutes")}
+    )
+
+
+async def new_time_submit(request: web.Request) -> web.Response:
+    app = request.app
+
+    async def change(actor: Actor, consultation_id: str, form: Form) -> None:
+        action = Action.PROPOSE_TIME if reader_side(actor) == Side.HOSPITAL else Action.RESCHEDULE
+        data = time_input(form, app[appkeys.SETTINGS].tz)
+        await booking.change_time(
+            app[appkeys.DB],
+            actor,
+            app[appkeys.CLOCK],
+            app[appkeys.SETTINGS],
+            consultation_id,
+            data,
+            action,
+        )
+
+    return await _act(request, "new_time", N_("The new time is sent for approval."), change)
+
+
+async def cancel_page(request: web.Request) -> web.Response:
+    actor = require_actor(request, *READERS)
+    app = request.app
+    c = await booking.read(
+        app[appkeys.DB], actor, app[appkeys.CLOCK], request.match_info["consultation_id"]
+    )
+    names = await _names(request, [c])
+    if Action.CANCEL not in allowed_actions(c, actor):
+        await flash(request, N_("This consultation can no longer be cancelled."))
+        return see_other(consultation_url(c.id))
+    return await render(request, "cancel.html", {"summary": summary(c, names, actor)})
+
+
+async def cancel_submit(request: web.Request) -> web.Response:
+    app = request.app
+
+    async def change(actor: Actor, consultation_id: str, form: Form) -> None:
+        await booking.cancel(
+            app[appkeys.DB], actor, app[appkeys.CLOCK], consultation_id, CancelInput()
+        )
+
+    return await _act(request, "cancel", N_("The consultation is cancelled."), change)
+
+
+def setup_consultation_routes(app: web.Application) -> None:
+    one = CONSULTATIONS + "/{consultation_id}"
+    app.router.add_get(CONSULTATIONS, consultations_page)
+    app.router.add_get(one, consultation_page)
+    app.router.add_post(one + "/godta", accept_submit)
+    app.router.add_post(one + "/ny-tid", new_time_submit)
+    app.router.add_get(one + "/avlys", cancel_page)
+    app.router.add_post(one + "/avlys", cancel_submit)

@@ -1,0 +1,76 @@
+"""Error pages in the reader's language: 403, 404, 500, CSRF failures and the rest.
+
+`render_error_page` is what `service.problems` calls for domain errors on page paths;
+`error_page_middleware` does the same for aiohttp's own HTTP errors (unknown path, wrong method).
+A request that needs a login is sent to the login page instead of being shown an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from aiohttp import web
+from yarl import URL
+
+from web.pages.context import render
+from web.pages.form_errors import KNOWN_DETAILS
+from web.pages.i18n import N_
+from web.pages.navigation import Handler, is_page_path, see_other
+
+log = logging.getLogger(__name__)
+
+TITLES: Final = {
+    400: N_("Something is wrong with the request"),
+    403: N_("No access"),
+    404: N_("Page not found"),
+    405: N_("Not possible here"),
+    409: N_("Not possible right now"),
+    413: N_("Too much data"),
+    422: N_("Something in the form is not right"),
+    429: N_("Too many attempts"),
+    500: N_("Something went wrong"),
+}
+
+EXPLANATIONS: Final = {
+    403: N_("You do not have access to this page."),
+    404: N_("The page does not exist, or you do not have access to it."),
+    500: N_("Something went wrong on our side. It has been logged. Try again later."),
+}
+GO_BACK: Final = N_("Go back and try again.")
+
+
+def login_url(request: web.Request) -> str:
+    if request.method == "GET" and request.path != "/":
+        return str(URL("/logg-inn").with_query(neste=request.path_qs))
+    return "/logg-inn"
+
+
+async def render_error_page(
+    request: web.Request, status: int, title: str, detail: str
+) -> web.StreamResponse:
+    """An error as a page; `title` and `detail` are the domain's English words."""
+    if status == 401:
+        return see_other(login_url(request))
+    explanation = KNOWN_DETAILS.get(detail) or EXPLANATIONS.get(status, GO_BACK)
+    return await render(
+        request,
+        "error.html",
+        {
+            "status": status,
+            "title": TITLES.get(status, TITLES[500] if status >= 500 else TITLES[400]),
+            "explanation": explanation,
+        },
+        status=status,
+        take_flashes=False,
+    )
+
+
+@web.middleware
+async def error_page_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or not is_page_path(request.path):
+            raise
+        return await render_error_page(request, exc.status, exc.reason, "")

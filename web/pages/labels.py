@@ -1,0 +1,76 @@
+"""Words for the stored codes (statuses, kinds, groups, roles, history actions) as msgids.
+
+Templates translate these with `_()`; keeping them here marks each one for extraction once.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from web.pages.i18n import N_
+
+STATUS: Final = {
+    "requested": N_("Requested"),
+    "confirmed": N_("Confirmed"),
+    "in_progress": N_("In progress"),
+    "completed": N_("Completed"),
+    "cancelled": N_("Cancelled"),
+    "no_show": N_("Did not take place"),
+}
+
+AWAITING: Final = {
+    "hospital_side": N_("Waiting for the hospital"),
+    "gp_side": N_("Waiting for the GP"),
+}
+
+KIND: Final = {
+    "joint": N_("Joint consultation"),
+    "guidance": N_("Guidance (without the patient)"),
+}
+
+PATIENT_GROUP: Final = {
+    "children_youth": N_("Children and young people"),
+    "mental_health_addiction": N_("Severe mental illness and addiction"),
+    "frail_elderly": N_("Frail elderly"),
+    "multiple_chronic": N_("Several chronic conditions"),
+    "other": N_("Other"),
+}
+
+PATIENT_LOCATION: Final = {
+    "home": N_("From home"),
+    "gp_office": N_("At the GP office"),
+    "institution": N_("At an institution (e.g. nursing home)"),
+}
+
+PARTICIPANT_ROLE: Final = {
+    "gp": N_("GP"),
+    "specialist": N_("Specialist"),
+    "patient": N_("Patient"),
+    "relative": N_("Relative"),
+    "interpreter": N_("Interpreter"),
+    "municipal_staff": N_("Municipal staff"),
+}
+
+HISTORY_ACTION: Final = {
+    "book": N_("Booked"),
+    "accept": N_("Accepted"),
+    "propose_time": N_("New time proposed"),
+    "reschedule": N_("Moved by the GP"),
+    "cancel": N_("Cancelled"),
+    "start": N_("Started"),
+    "complete": N_("Completed"),
+    "mark_no_show": N_("Marked as not taken place"),
+}
+
+LANGUAGE: Final = {
+    "nn": N_("Norwegian Nynorsk"),
+    "nb": N_("Norwegian Bokmål"),
+    "en": N_("English"),
+}
+
+
+def label(table: dict[str, str], code: str | None) -> str:
+    """The msgid for a code; an unknown code is shown as it is rather than failing the page."""
+    if code is None:
+        return ""
+    return table.get(code, code)
