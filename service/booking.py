@@ -104,18 +104,66 @@ async def list_for(
     clock: Clock,
     *,
     upcoming_only: bool = False,
+    limit: int = 200,
 ) -> list[Consultation]:
+    """Upcoming consultations soonest first, or (by default) all, newest first."""
     require_consultation_reader(actor)
-    since = clock.now() - timedelta(hours=12) if upcoming_only else None
+    now = clock.now()
+    gp_id, department_id = _scope(actor)
     async with sessionmaker() as db, db.begin():
-        if actor.role == "gp":
-            rows = await store.list_consultations(db, gp_id=actor.user_id, since=since)
+        if upcoming_only:
+            rows = await store.list_consultations(
+                db, gp_id=gp_id, department_id=department_id, ending_after=now, limit=limit
+            )
         else:
             rows = await store.list_consultations(
-                db, department_id=actor.department_id or -1, since=since
+                db, gp_id=gp_id, department_id=department_id, newest_first=True, limit=limit
             )
-        audit(db, at=clock.now(), actor=actor, action="list", consultation_ids=[c.id for c in rows])
+        audit(db, at=now, actor=actor, action="list", consultation_ids=[c.id for c in rows])
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """What a clinician's list page shows: everything not yet over, and the latest earlier."""
+
+    coming: list[Consultation]
+    earlier: list[Consultation]
+    more_earlier: bool
+
+
+async def overview(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    actor: Actor,
+    clock: Clock,
+    *,
+    earlier_limit: int,
+) -> Overview:
+    require_consultation_reader(actor)
+    now = clock.now()
+    gp_id, department_id = _scope(actor)
+    async with sessionmaker() as db, db.begin():
+        coming = await store.list_consultations(
+            db, gp_id=gp_id, department_id=department_id, ending_after=now, limit=1000
+        )
+        earlier = await store.list_consultations(
+            db,
+            gp_id=gp_id,
+            department_id=department_id,
+            ending_before=now,
+            newest_first=True,
+            limit=earlier_limit + 1,
+        )
+        shown = coming + earlier[:earlier_limit]
+        audit(db, at=now, actor=actor, action="list", consultation_ids=[c.id for c in shown])
+    return Overview(coming, earlier[:earlier_limit], len(earlier) > earlier_limit)
+
+
+def _scope(actor: Actor) -> tuple[int | None, int | None]:
+    """(gp_id, department_id) filter: a GP sees their own, the hospital side its department's."""
+    if actor.role == "gp":
+        return actor.user_id, None
+    return None, actor.department_id or -1
 
 
 async def read(

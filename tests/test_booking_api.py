@@ -512,3 +512,27 @@ async def test_hospital_side_proposes_a_new_time_for_a_confirmed_consultation(
     assert resp.status == 200, await resp.text()
     moved = await resp.json()
     assert (moved["status"], moved["awaiting"], moved["revision"]) == ("requested", "gp_side", 2)
+
+
+async def test_the_list_keeps_coming_consultations_however_many_are_past(
+    client: Client, db: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """A year of history must not push the coming consultations out of a limited list."""
+    world = await build_world(db)
+    gp = await login(client, "gp")
+    first = await client.post("/api/v1/consultations", json=booking_body(world, SLOT), headers=gp)
+    assert first.status == 201
+    clock.advance(timedelta(days=7))  # now Monday 12 January
+    later = await client.post(
+        "/api/v1/consultations",
+        json=booking_body(world, "2026-01-14T10:00:00+01:00"),
+        headers=gp,
+    )
+    assert later.status == 201
+    upcoming = await (await client.get("/api/v1/consultations?upcoming=true")).json()
+    assert [c["starts_at"] for c in upcoming] == ["2026-01-14T10:00:00+01:00"]
+    everything = await (await client.get("/api/v1/consultations")).json()
+    assert [c["starts_at"] for c in everything] == [
+        "2026-01-14T10:00:00+01:00",
+        "2026-01-07T10:00:00+01:00",
+    ]

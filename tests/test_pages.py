@@ -719,7 +719,7 @@ async def test_an_unexpected_failure_is_a_readable_500_page(
     async def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("service.booking.list_for", broken)
+    monkeypatch.setattr("service.booking.overview", broken)
     resp = await client.get("/samkonsultasjonar")
     assert resp.status == 500
     text = text_of(await resp.text())

@@ -160,8 +160,9 @@ async def list_consultations(
     *,
     gp_id: int | None = None,
     department_id: int | None = None,
-    since: datetime | None = None,
-    statuses: Sequence[str] | None = None,
+    ending_after: datetime | None = None,
+    ending_before: datetime | None = None,
+    newest_first: bool = False,
     limit: int = 200,
 ) -> list[Consultation]:
     stmt = select(Consultation)
@@ -169,11 +170,12 @@ async def list_consultations(
         stmt = stmt.where(Consultation.gp_id == gp_id)
     if department_id is not None:
         stmt = stmt.where(Consultation.department_id == department_id)
-    if since is not None:
-        stmt = stmt.where(Consultation.ends_at > since)
-    if statuses:
-        stmt = stmt.where(Consultation.status.in_(statuses))
-    stmt = _with_participants(stmt.order_by(Consultation.starts_at).limit(limit))
+    if ending_after is not None:
+        stmt = stmt.where(Consultation.ends_at > ending_after)
+    if ending_before is not None:
+        stmt = stmt.where(Consultation.ends_at <= ending_before)
+    order = Consultation.starts_at.desc() if newest_first else Consultation.starts_at
+    stmt = _with_participants(stmt.order_by(order, Consultation.id).limit(limit))
     return list((await db.scalars(stmt)).all())
 
 

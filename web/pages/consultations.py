@@ -141,11 +141,17 @@ def allowed_actions(c: Consultation, actor: Actor) -> set[Action]:
 
 # --- the list ----------------------------------------------------------------------------------
 
+EARLIER_SHOWN = 20
+
 
 async def consultations_page(request: web.Request) -> web.Response:
     actor = require_actor(request, *READERS)
     clock = request.app[appkeys.CLOCK]
-    rows = await booking.list_for(request.app[appkeys.DB], actor, clock)
+    show_all = request.query.get("tidlegare") == "alle"
+    view = await booking.overview(
+        request.app[appkeys.DB], actor, clock, earlier_limit=1000 if show_all else EARLIER_SHOWN
+    )
+    rows = view.coming + view.earlier
     names = await _names(request, rows)
     upcoming, earlier = split_upcoming(rows, clock.now())
     return await render(
@@ -154,6 +160,7 @@ async def consultations_page(request: web.Request) -> web.Response:
         {
             "upcoming": [summary(c, names, actor) for c in upcoming],
             "earlier": [summary(c, names, actor) for c in earlier],
+            "more_earlier": view.more_earlier,
         },
     )
 
