@@ -309,7 +309,8 @@ class OutboxMail(Base):
         CheckConstraint(_in("status", MAIL_STATUSES), name="status"),
         Index("ix_outbox_status_not_before", "status", "not_before"),
     )
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # A growing number, so mails due at the same moment go out in the order they were written.
+    id: Mapped[int] = mapped_column(primary_key=True)
     consultation_id: Mapped[str] = mapped_column(
         ForeignKey("consultations.id", ondelete="CASCADE"), index=True
     )

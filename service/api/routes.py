@@ -262,6 +262,7 @@ async def cancel_consultation(request: web.Request) -> web.Response:
         request.app[appkeys.DB],
         actor,
         request.app[appkeys.CLOCK],
+        settings,
         request.match_info["consultation_id"],
         data,
     )

@@ -25,7 +25,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "outbox",
-        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("consultation_id", sa.String(length=32), nullable=False),
         sa.Column("participant_id", sa.String(length=32), nullable=True),
         sa.Column("recipient_role", sa.String(length=20), nullable=False),
