@@ -8,8 +8,9 @@ server accepting a mail and recording that: then it is sent again after the leas
 once, never lost). The Message-ID is fixed when the mail is rendered, so a receiving server that
 deduplicates sees the same message.
 
-Failures are retried with exponential backoff (`retry_delay`) until `settings.mail_max_attempts`;
-a permanent refusal (SMTP 5xx) gives up at once.
+A reminder still waiting when its consultation has started (the service was down) is dropped,
+not sent late. Failures are retried with exponential backoff (`retry_delay`) until
+`settings.mail_max_attempts`; a permanent refusal (SMTP 5xx) gives up at once.
 """
 
 from __future__ import annotations
@@ -131,6 +132,7 @@ class DeliveryReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    dropped: int = 0  # reminders whose consultation had already started
 
 
 async def deliver_due(
@@ -143,6 +145,8 @@ async def deliver_due(
 ) -> DeliveryReport:
     """Send every mail that is due now, batch by batch, and say what happened."""
     report = DeliveryReport()
+    async with sessionmaker() as db, db.begin():
+        report.dropped = await store.drop_late_reminders(db, clock.now())
     while True:
         claim = new_id()
         now = clock.now()

@@ -82,6 +82,22 @@ async def withdraw_pending(db: AsyncSession, consultation_id: str) -> None:
     )
 
 
+async def drop_late_reminders(db: AsyncSession, now: datetime) -> int:
+    """Give up reminders still waiting when their consultation has started: too late to help."""
+    started = select(Consultation.id).where(Consultation.starts_at <= now)
+    result = await db.execute(
+        update(OutboxMail)
+        .where(
+            OutboxMail.kind == "reminder",
+            OutboxMail.status == "pending",
+            OutboxMail.consultation_id.in_(started),
+        )
+        .values(status="superseded", message=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def claim_due(
     db: AsyncSession, *, now: datetime, lease_until: datetime, claim: str, limit: int
 ) -> list[ClaimedMail]:
