@@ -122,6 +122,7 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def is_permanent(error: BaseException) -> bool:
+    """Whether the server refused this mail for good (5xx), so retrying cannot help."""
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
         return all(500 <= r.code < 600 for r in error.recipients)
     return isinstance(error, aiosmtplib.SMTPResponseException) and 500 <= error.code < 600
@@ -181,17 +182,29 @@ async def _deliver_batch(
                     if isinstance(error, aiosmtplib.SMTPServerDisconnected):
                         raise  # the connection is gone: the rest of the batch waits too
                     pending.pop(0)
-                    await _record_failure(sessionmaker, clock, settings, mail, claim, error, report)
+                    await _record_failure(
+                        sessionmaker,
+                        clock,
+                        settings,
+                        mail,
+                        claim,
+                        error,
+                        report,
+                        permanent=is_permanent(error),
+                    )
                     continue
                 pending.pop(0)
                 async with sessionmaker() as db, db.begin():
                     if await store.mark_sent(db, mail.id, claim, at=clock.now(), eml_path=eml_path):
                         report.sent += 1
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-        # Could not connect (or lost the connection): nothing left in this batch was sent.
+        # Could not connect, log in or keep the connection: nothing left in this batch was
+        # sent. Always worth retrying, even a refused login: the mails are not at fault.
         log.warning("mail delivery failed for %d mails: %s", len(pending), type(error).__name__)
         for mail in pending:
-            await _record_failure(sessionmaker, clock, settings, mail, claim, error, report)
+            await _record_failure(
+                sessionmaker, clock, settings, mail, claim, error, report, permanent=False
+            )
 
 
 async def _record_failure(
@@ -202,8 +215,10 @@ async def _record_failure(
     claim: str,
     error: BaseException,
     report: DeliveryReport,
+    *,
+    permanent: bool,
 ) -> None:
-    give_up = is_permanent(error) or mail.attempts >= settings.mail_max_attempts
+    give_up = permanent or mail.attempts >= settings.mail_max_attempts
     retry_at = None if give_up else clock.now() + retry_delay(mail.attempts)
     # The class name only: SMTP replies may quote the recipient's address.
     reason = type(error).__name__

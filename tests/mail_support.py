@@ -34,8 +34,18 @@ class SmtpSink:
 
     port: int = field(default_factory=lambda: free_port())
     received: list[Received] = field(default_factory=list)
+    server_options: dict[str, Any] = field(default_factory=dict)  # aiosmtpd.smtp.SMTP's
+    refuse: set[str] = field(default_factory=set)  # recipients answered with 550
     _controller: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = message_from_bytes(envelope.content, policy=policy.default)
@@ -45,7 +55,9 @@ class SmtpSink:
         return "250 OK"
 
     def start(self) -> None:
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(
+            self, hostname="127.0.0.1", port=self.port, **self.server_options
+        )
         self._controller.start()
 
     def stop(self) -> None:

@@ -133,7 +133,9 @@ async def test_no_token_before_confirmation_and_none_after_cancellation(
     cid = await book(client, world, SLOT)
     async with db() as s:
         hashes = (
-            await s.scalars(select(Participant.token_hash).where(Participant.consultation_id == cid))
+            await s.scalars(
+                select(Participant.token_hash).where(Participant.consultation_id == cid)
+            )
         ).all()
     assert set(hashes) == {None}
     await act(client, "specialist", cid, "accept")

@@ -45,9 +45,7 @@ async def test_unjoined_becomes_no_show_and_running_becomes_completed_after_the_
     async with db() as s, s.begin():
         # Someone joined (the video side records this when the call starts).
         await s.execute(
-            update(Consultation)
-            .where(Consultation.id == took_place)
-            .values(status="in_progress")
+            update(Consultation).where(Consultation.id == took_place).values(status="in_progress")
         )
 
     last_end = datetime(2026, 1, 7, 13, 30, tzinfo=OSLO)

@@ -83,7 +83,13 @@ async def test_old_consultations_lose_personal_data_and_keep_the_facts(
     assert after.purpose is None
     assert after.patient_id is None
     for p in after.participants:
-        assert (p.name, p.email, p.phone, p.postal_code, p.token_hash) == ("", None, None, None, None)
+        assert (p.name, p.email, p.phone, p.postal_code, p.token_hash) == (
+            "",
+            None,
+            None,
+            None,
+            None,
+        )
     # The facts statistics need are all still there.
     kept = (
         "kind",
@@ -103,9 +109,7 @@ async def test_old_consultations_lose_personal_data_and_keep_the_facts(
     )
     assert {k: getattr(after, k) for k in kept} == {k: getattr(before, k) for k in kept}
     assert after.municipality_number == "4631"
-    assert sorted(p.role for p in after.participants) == sorted(
-        p.role for p in before.participants
-    )
+    assert sorted(p.role for p in after.participants) == sorted(p.role for p in before.participants)
     assert await count(db, ConsultationEvent, ConsultationEvent.consultation_id == old) == (
         history_before
     )
