@@ -24,11 +24,13 @@ iCalendar SEQUENCE (booking has raised it in this transaction) and one UID per c
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.utils import parseaddr
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -120,26 +122,20 @@ async def consultation_cancelled(
     await store.withdraw_pending(db, c.id)
     organizer, specialist = await _clinicians(db, c)
     everyone = recipients_of(c, specialist)
-    event = invite_event(c, organizer, everyone, settings)
-    mails = []
-    for r in everyone:
-        if r.address not in invited and r.attendee.role not in CLINICIAN_ROLES:
-            continue
+    plans = [
         # The old personal links are dead; the cancellation points at the service itself.
-        url = settings.base_url if _uses_token(r) else clinician_join_url(settings.base_url, c.id)
-        ics = build_invite(
-            event,
-            recipient=r.attendee,
-            join_url=url,
-            method="CANCEL",
-            dtstamp=now,
-            tz_name=settings.timezone,
+        PlannedMail(
+            r,
+            "cancel",
+            settings.base_url if _uses_token(r) else clinician_join_url(settings.base_url, c.id),
+            now,
         )
-        message = _email(settings, r, event, ics, "CANCEL", url, "cancel", now)
-        mails.append(_outbox_row(c, r, "cancel", message, now, not_before=now))
+        for r in everyone
+        if r.address in invited or r.attendee.role in CLINICIAN_ROLES
+    ]
     for p in c.participants:
         p.token_hash = None
-    store.add_mails(db, mails)
+    await _queue(db, c, invite_event(c, organizer, everyone, settings), plans, settings, now)
 
 
 async def _send_requests(
@@ -149,25 +145,95 @@ async def _send_requests(
     await store.withdraw_pending(db, c.id)
     organizer, specialist = await _clinicians(db, c)
     everyone = recipients_of(c, specialist)
-    event = invite_event(c, organizer, everyone, settings)
-    mails = []
+    plans = []
     for r in everyone:
         url = _join_url_for(r, c, settings)
+        plans.append(PlannedMail(r, "update" if r.address in invited else "invite", url, now))
+        plans += [
+            PlannedMail(r, "reminder", url, due)
+            for due in reminder_times(c.starts_at, settings.reminder_offsets_minutes, now)
+        ]
+    await _queue(db, c, invite_event(c, organizer, everyone, settings), plans, settings, now)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMail:
+    """One mail to write: to whom, what kind, with which link, due when."""
+
+    recipient: Recipient
+    kind: MailKind
+    join_url: str
+    not_before: datetime
+
+
+async def _queue(
+    db: AsyncSession,
+    c: Consultation,
+    event: InviteEvent,
+    plans: list[PlannedMail],
+    settings: Settings,
+    now: datetime,
+) -> None:
+    # Rendering is pure CPU work (tens of milliseconds a mail); a thread keeps the event loop,
+    # and with it every open video call's signalling, responsive meanwhile.
+    messages = await asyncio.to_thread(render_mails, plans, event, settings, now)
+    store.add_mails(
+        db,
+        [
+            OutboxMail(
+                consultation_id=c.id,
+                participant_id=plan.recipient.participant.id
+                if plan.recipient.participant
+                else None,
+                recipient_role=plan.recipient.attendee.role,
+                recipient=plan.recipient.attendee.email,
+                kind=plan.kind,
+                revision=c.revision,
+                message=message,
+                status="pending",
+                not_before=plan.not_before,
+                attempts=0,
+                created_at=now,
+            )
+            for plan, message in zip(plans, messages, strict=True)
+        ],
+    )
+
+
+def render_mails(
+    plans: list[PlannedMail], event: InviteEvent, settings: Settings, now: datetime
+) -> list[bytes]:
+    """Each planned mail as the bytes to send: the .ics inside for invites, updates and
+    cancellations; reminders are dated when they are due."""
+    return [render_mail(plan, event, settings, now) for plan in plans]
+
+
+def render_mail(plan: PlannedMail, event: InviteEvent, settings: Settings, now: datetime) -> bytes:
+    ics: bytes | None = None
+    method: Literal["REQUEST", "CANCEL"] | None = None
+    if plan.kind != "reminder":
+        method = "CANCEL" if plan.kind == "cancel" else "REQUEST"
         ics = build_invite(
             event,
-            recipient=r.attendee,
-            join_url=url,
-            method="REQUEST",
+            recipient=plan.recipient.attendee,
+            join_url=plan.join_url,
+            method=method,
             dtstamp=now,
             tz_name=settings.timezone,
         )
-        kind: MailKind = "update" if r.address in invited else "invite"
-        message = _email(settings, r, event, ics, "REQUEST", url, kind, now)
-        mails.append(_outbox_row(c, r, kind, message, now, not_before=now))
-        for due in reminder_times(c.starts_at, settings.reminder_offsets_minutes, now):
-            reminder = _email(settings, r, event, None, None, url, "reminder", due)
-            mails.append(_outbox_row(c, r, "reminder", reminder, now, not_before=due))
-    store.add_mails(db, mails)
+    message: EmailMessage = build_invite_email(
+        sender=settings.mail_from,
+        recipient=plan.recipient.attendee,
+        event=event,
+        ics=ics,
+        method=method,
+        join_url=plan.join_url,
+        kind=plan.kind,
+        base_url=settings.base_url,
+        sent_at=plan.not_before,
+        tz_name=settings.timezone,
+    )
+    return message.as_bytes(policy=policy.SMTP)
 
 
 def reminder_times(
@@ -196,52 +262,3 @@ async def _clinicians(db: AsyncSession, c: Consultation) -> tuple[User, User | N
     assert organizer is not None  # a foreign key
     specialist = await db.get(User, c.specialist_id) if c.specialist_id else None
     return organizer, specialist
-
-
-def _email(
-    settings: Settings,
-    r: Recipient,
-    event: InviteEvent,
-    ics: bytes | None,
-    method: str | None,
-    url: str,
-    kind: MailKind,
-    dated: datetime,
-) -> bytes:
-    message: EmailMessage = build_invite_email(
-        sender=settings.mail_from,
-        recipient=r.attendee,
-        event=event,
-        ics=ics,
-        method=method,
-        join_url=url,
-        kind=kind,
-        base_url=settings.base_url,
-        sent_at=dated,
-        tz_name=settings.timezone,
-    )
-    return message.as_bytes(policy=policy.SMTP)
-
-
-def _outbox_row(
-    c: Consultation,
-    r: Recipient,
-    kind: str,
-    message: bytes,
-    now: datetime,
-    *,
-    not_before: datetime,
-) -> OutboxMail:
-    return OutboxMail(
-        consultation_id=c.id,
-        participant_id=r.participant.id if r.participant else None,
-        recipient_role=r.attendee.role,
-        recipient=r.attendee.email,
-        kind=kind,
-        revision=c.revision,
-        message=message,
-        status="pending",
-        not_before=not_before,
-        attempts=0,
-        created_at=now,
-    )
