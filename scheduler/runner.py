@@ -67,6 +67,7 @@ def build_scheduler(jobs: Jobs, settings: Settings, runner: JobRunner) -> AsyncI
         runner.guarded("deliver_outbox", jobs.deliver_outbox),
         IntervalTrigger(seconds=settings.outbox_poll_seconds),
         id="deliver_outbox",
+        name="deliver_outbox",
         next_run_time=datetime.now(UTC),
         **common,
     )
@@ -74,6 +75,7 @@ def build_scheduler(jobs: Jobs, settings: Settings, runner: JobRunner) -> AsyncI
         runner.guarded("close_finished", jobs.close_finished),
         IntervalTrigger(minutes=CLOSE_FINISHED_EVERY_MINUTES),
         id="close_finished",
+        name="close_finished",
         next_run_time=datetime.now(UTC),
         **common,
     )
@@ -82,6 +84,7 @@ def build_scheduler(jobs: Jobs, settings: Settings, runner: JobRunner) -> AsyncI
         runner.guarded("erase_expired", jobs.erase_expired),
         CronTrigger(hour=3, minute=17, timezone=settings.tz),
         id="erase_expired",
+        name="erase_expired",
         **common,
     )
     return scheduler

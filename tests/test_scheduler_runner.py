@@ -70,3 +70,19 @@ async def test_shutdown_waits_for_running_jobs() -> None:
     await runner.finish()
     assert finished == ["done"]
     assert runner.running == set()
+
+
+def test_jobs_carry_their_names_for_the_scheduler_log(settings: Settings) -> None:
+    from scheduler.jobs import Jobs
+    from scheduler.outbox import EmlTransport
+    from scheduler.runner import build_scheduler
+    from service.storage.engine import make_engine, make_sessionmaker
+
+    engine = make_engine(settings.database_url)
+    jobs = Jobs(make_sessionmaker(engine), FakeClock(), settings, EmlTransport(settings.outbox_dir))
+    scheduler = build_scheduler(jobs, settings, JobRunner())
+    assert {job.name for job in scheduler.get_jobs()} == {
+        "deliver_outbox",
+        "close_finished",
+        "erase_expired",
+    }
