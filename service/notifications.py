@@ -35,14 +35,12 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.invites import InviteAttendee, InviteEvent, build_invite
-from service.join import clinician_join_url, guest_join_url, uses_join_token
+from service.join import CLINICIAN_ROLES, clinician_join_url, guest_join_url, uses_join_token
 from service.mail import MailKind, build_invite_email
 from service.models import Consultation, OutboxMail, Participant, User
 from service.settings import Settings
 from service.storage import outbox as store
 from service.tokens import hash_token, new_token
-
-CLINICIAN_ROLES = frozenset({"gp", "specialist"})
 
 
 @dataclass(frozen=True, slots=True)
