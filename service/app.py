@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp_session import session_middleware
 
 from service import appkeys
+from service.api.calendar import setup_calendar_feed
 from service.api.routes import setup_api
 from service.auth import actor_middleware, session_storage
 from service.clock import Clock, SystemClock
@@ -49,6 +50,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> web.Application:
+    from scheduler.runner import scheduler_ctx
+    from web.mail_pages import setup_mail_pages
     from web.pages import render_error_page, setup_web
 
     settings = settings or Settings()
@@ -70,6 +73,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         redis_url=settings.redis_url,
     )
     app.cleanup_ctx.append(_database)
+    # After the database: the scheduler's jobs use it, and stop before it closes.
+    app.cleanup_ctx.append(scheduler_ctx)
     setup_api(app)
+    setup_calendar_feed(app)
     setup_web(app)
+    setup_mail_pages(app)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.clock import Clock
@@ -14,3 +15,4 @@ CLOCK = web.AppKey("clock", Clock)
 ENGINE = web.AppKey("engine", AsyncEngine)
 DB = web.AppKey("db", async_sessionmaker[AsyncSession])
 THROTTLE = web.AppKey("throttle", LoginThrottle)
+SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)

@@ -1,8 +1,9 @@
 """Booking joint consultations: create, accept, propose a time, reschedule, cancel, read.
 
 Each function here owns one change and its transaction: it reads what it needs, asks the pure
-domain (`availability`, `states`) for a decision, writes the result with its history entry and
-audit record, and commits. The database's overlap guard has the last word on double booking.
+domain (`availability`, `states`) for a decision, writes the result with its history entry,
+audit record and the participants' mails (`notifications`), and commits. The database's overlap
+guard has the last word on double booking.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service import notifications
 from service.audit import audit
 from service.auth import Actor
 from service.availability import (
@@ -542,6 +544,7 @@ async def accept(
             _history(db, c, actor, "accept", now)
             audit(db, at=now, actor=actor, action="accept", consultation_ids=[c.id])
             await store.flush_bookings(db)
+            await notifications.consultation_confirmed(db, c, settings, now)
     except IntegrityError as exc:
         raise _as_domain_error(exc) from exc
     return c
@@ -628,6 +631,7 @@ async def change_time(
             _history(db, c, actor, str(action), now)
             audit(db, at=now, actor=actor, action=str(action), consultation_ids=[c.id])
             await store.flush_bookings(db)
+            await notifications.consultation_moved(db, c, settings, now)
     except IntegrityError as exc:
         raise _as_domain_error(exc) from exc
     return c
@@ -637,6 +641,7 @@ async def cancel(
     sessionmaker: async_sessionmaker[AsyncSession],
     actor: Actor,
     clock: Clock,
+    settings: Settings,
     consultation_id: str,
     data: CancelInput,
 ) -> Consultation:
@@ -647,6 +652,7 @@ async def cancel(
         await store.release_bookings(db, c.id)
         _history(db, c, actor, "cancel", now)
         audit(db, at=now, actor=actor, action="cancel", consultation_ids=[c.id])
+        await notifications.consultation_cancelled(db, c, settings, now)
     return c
 
 

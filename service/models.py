@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Time,
@@ -47,6 +48,8 @@ PATIENT_GROUPS = (
 )
 PATIENT_LOCATIONS = ("home", "gp_office", "institution")
 LANGUAGES = ("nn", "nb", "en")
+MAIL_KINDS = ("invite", "update", "cancel", "reminder")
+MAIL_STATUSES = ("pending", "sending", "sent", "failed", "superseded")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -122,6 +125,8 @@ class User(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     language: Mapped[str] = mapped_column(String(2), default="nn")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The secret of the clinician's calendar feed (SHA-256 of it); None when no feed is active.
+    calendar_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
 
 
@@ -287,3 +292,42 @@ class AuditRecord(Base):
     participant_id: Mapped[str | None] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(40))
     consultation_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class OutboxMail(Base):
+    """An e-mail waiting to be sent, being sent, or sent: written in the booking's transaction.
+
+    `message` is the whole RFC 5322 message. It holds a personal join link until it is sent, so
+    delivery clears it once the mail is out (the .eml file of a demo setup keeps a copy).
+    `claimed_until` is the lease of the sender working on a `sending` row; a row whose lease ran
+    out belongs to a sender that died, and is taken up again.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(_in("kind", MAIL_KINDS), name="kind"),
+        CheckConstraint(_in("status", MAIL_STATUSES), name="status"),
+        Index("ix_outbox_status_not_before", "status", "not_before"),
+    )
+    # A growing number, so mails due at the same moment go out in the order they were written.
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consultation_id: Mapped[str] = mapped_column(
+        ForeignKey("consultations.id", ondelete="CASCADE"), index=True
+    )
+    participant_id: Mapped[str | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="SET NULL")
+    )
+    recipient_role: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[str] = mapped_column(String(254))
+    kind: Mapped[str] = mapped_column(String(20))
+    revision: Mapped[int] = mapped_column(Integer)
+    message: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    not_before: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    claim: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    eml_path: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

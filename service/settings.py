@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = True
     reminder_offsets_minutes: list[int] = Field(default_factory=lambda: [24 * 60, 60])
     retention_days: int = 365
+    # After its end plus this grace, a consultation still confirmed is a no-show and one still
+    # in progress is completed.
+    sweep_grace_minutes: int = 30
+    outbox_poll_seconds: int = 15
+    mail_max_attempts: int = 10
 
     @field_validator("base_url")
     @classmethod

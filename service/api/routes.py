@@ -10,6 +10,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from service import accounts, appkeys, booking
+from service.api import calendar
 from service.api.io import query_datetime, query_int, read_body
 from service.api.spec import ApiRoute, RouteTable, openapi_document
 from service.api.views import consultation_json, event_json, iso, slot_json
@@ -262,6 +263,7 @@ async def cancel_consultation(request: web.Request) -> web.Response:
         request.app[appkeys.DB],
         actor,
         request.app[appkeys.CLOCK],
+        settings,
         request.match_info["consultation_id"],
         data,
     )
@@ -443,6 +445,42 @@ def route_table() -> RouteTable:
             body=TimeInput,
         ),
         ApiRoute("POST", f"{C}/cancel", cancel_consultation, "Cancel", body=CancelInput),
+        ApiRoute(
+            "GET",
+            f"{C}/invite.ics",
+            calendar.download_invite,
+            "The consultation as an iCalendar file",
+            responses={200: "text/calendar"},
+        ),
+        ApiRoute(
+            "GET",
+            f"{C}/mails",
+            calendar.list_mails,
+            "E-mails about the consultation: sent, waiting and scheduled",
+        ),
+        ApiRoute(
+            "GET",
+            f"{API}/me/calendar-feed",
+            calendar.get_calendar_feed,
+            "Whether I have a calendar feed",
+            tag="calendar",
+        ),
+        ApiRoute(
+            "POST",
+            f"{API}/me/calendar-feed",
+            calendar.create_calendar_feed,
+            "Create my calendar feed (replaces the old URL; the new URL is shown once)",
+            tag="calendar",
+            responses={201: "Created"},
+        ),
+        ApiRoute(
+            "DELETE",
+            f"{API}/me/calendar-feed",
+            calendar.revoke_calendar_feed,
+            "Revoke my calendar feed",
+            tag="calendar",
+            responses={204: "Revoked"},
+        ),
         ApiRoute(
             "GET",
             f"{API}/me/working-hours",

@@ -349,7 +349,12 @@ async def cancel_submit(request: web.Request) -> web.Response:
 
     async def change(actor: Actor, consultation_id: str, form: Form) -> None:
         await booking.cancel(
-            app[appkeys.DB], actor, app[appkeys.CLOCK], consultation_id, CancelInput()
+            app[appkeys.DB],
+            actor,
+            app[appkeys.CLOCK],
+            app[appkeys.SETTINGS],
+            consultation_id,
+            CancelInput(),
         )
 
     return await _act(request, "cancel", N_("The consultation is cancelled."), change)

@@ -1,0 +1,74 @@
+"""Closing consultations that are over: no-show when nobody joined, completed when it ran.
+
+A consultation moves to `in_progress` when someone joins the call. Once its end plus
+`settings.sweep_grace_minutes` has passed, one still `confirmed` was never joined and becomes
+`no_show`; one still `in_progress` took place and becomes `completed`. The system acts here
+(`actor_side=None` in the state machine), with a history entry and an audit record like any
+change made by a person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.audit import audit
+from service.clock import Clock
+from service.models import Consultation, ConsultationEvent
+from service.settings import Settings
+from service.states import Action, ConsultationStatus, apply
+from service.storage import lifecycle as store
+
+BATCH_SIZE = 200
+
+
+@dataclass
+class ClosedCounts:
+    no_show: int = 0
+    completed: int = 0
+
+
+def closing_action(status: str) -> Action:
+    """What the system does with a consultation left open after its end."""
+    return Action.MARK_NO_SHOW if status == ConsultationStatus.CONFIRMED else Action.COMPLETE
+
+
+async def close_finished(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings
+) -> ClosedCounts:
+    counts = ClosedCounts()
+    while True:
+        now = clock.now()
+        cutoff = now - timedelta(minutes=settings.sweep_grace_minutes)
+        async with sessionmaker() as db, db.begin():
+            rows = await store.ended_still_open(db, ended_before=cutoff, limit=BATCH_SIZE)
+            for c in rows:
+                action = closing_action(c.status)
+                _close(db, c, action, now)
+                if action is Action.MARK_NO_SHOW:
+                    counts.no_show += 1
+                else:
+                    counts.completed += 1
+        if len(rows) < BATCH_SIZE:
+            return counts
+
+
+def _close(db: AsyncSession, c: Consultation, action: Action, now: datetime) -> None:
+    transition = apply(ConsultationStatus(c.status), None, action, None)
+    c.status = str(transition.status)
+    c.updated_at = now
+    db.add(
+        ConsultationEvent(
+            consultation_id=c.id,
+            at=now,
+            actor_id=None,
+            action=str(action),
+            status=c.status,
+            starts_at=c.starts_at,
+            ends_at=c.ends_at,
+            revision=c.revision,
+        )
+    )
+    audit(db, at=now, actor=None, action=str(action), consultation_ids=[c.id])

@@ -1,0 +1,43 @@
+"""The pages of a consultation's mails: each sent .eml, for clinicians who may see it.
+
+The consultation page itself lives in `web/pages.py`; it lists the mails with
+`service.mail_log.mails_of_consultation` and links to the files served here.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from service import appkeys, mail_log
+from service.auth import require_actor
+from service.errors import NotFound
+
+
+async def show_eml(request: web.Request) -> web.StreamResponse:
+    actor = require_actor(request)
+    try:
+        mail_id = int(request.match_info["mail_id"])
+    except ValueError as exc:
+        raise NotFound("No such e-mail.") from exc
+    path = await mail_log.eml_file(
+        request.app[appkeys.DB],
+        actor,
+        request.app[appkeys.CLOCK],
+        request.app[appkeys.SETTINGS],
+        request.match_info["consultation_id"],
+        mail_id,
+    )
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": "message/rfc822",
+            "Content-Disposition": f'attachment; filename="samkons-{mail_id}.eml"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def setup_mail_pages(app: web.Application) -> None:
+    app.router.add_get(
+        "/samkonsultasjonar/{consultation_id}/e-post/{mail_id}.eml", show_eml, name="mail_eml"
+    )
