@@ -74,3 +74,19 @@ def label(table: dict[str, str], code: str | None) -> str:
     if code is None:
         return ""
     return table.get(code, code)
+
+
+MAIL_KIND: Final = {
+    "invite": N_("Invitation"),
+    "update": N_("Change"),
+    "cancel": N_("Cancellation"),
+    "reminder": N_("Reminder"),
+}
+
+MAIL_STATUS: Final = {
+    "pending": N_("Waiting"),
+    "sending": N_("Sending"),
+    "sent": N_("Sent"),
+    "failed": N_("Failed"),
+    "superseded": N_("Replaced"),
+}
