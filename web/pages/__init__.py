@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from web.pages.booking import setup_booking_routes
+from web.pages.calendar import setup_calendar_routes
 from web.pages.consultations import setup_consultation_routes
 from web.pages.context import STATIC_DIR, setup_templates
 from web.pages.errors import error_page_middleware, render_error_page
@@ -28,4 +29,5 @@ def setup_web(app: web.Application) -> None:
     app.router.add_get(STATISTICS, statistics)
     setup_booking_routes(app)
     setup_consultation_routes(app)
+    setup_calendar_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=False)

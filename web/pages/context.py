@@ -118,9 +118,13 @@ def nav_links(request: web.Request, actor: Actor | None) -> list[NavLink]:
         links = [
             (N_("My joint consultations"), "/samkonsultasjonar"),
             (N_("Book a joint consultation"), "/bestill"),
+            (N_("My calendar"), "/min-kalender"),
         ]
     elif actor.role in ("specialist", "coordinator"):
-        links = [(N_("Joint consultations"), "/samkonsultasjonar")]
+        links = [
+            (N_("Joint consultations"), "/samkonsultasjonar"),
+            (N_("My calendar"), "/min-kalender"),
+        ]
     elif actor.role in ("evaluator", "admin"):
         links = [(N_("Statistics"), "/statistikk")]
     path = request.path
