@@ -2,7 +2,8 @@
 
 A consultation moves to `in_progress` when someone joins the call. Once its end plus
 `settings.sweep_grace_minutes` has passed, one still `confirmed` was never joined and becomes
-`no_show`; one still `in_progress` took place and becomes `completed`. The system acts here
+`no_show`; one still `in_progress` took place and becomes `completed`. A request still
+unanswered when its start time comes is cancelled (`expire`). The system acts here
 (`actor_side=None` in the state machine), with a history entry and an audit record like any
 change made by a person.
 """
@@ -14,11 +15,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service import notifications
 from service.audit import audit
 from service.clock import Clock
 from service.models import Consultation, ConsultationEvent
 from service.settings import Settings
-from service.states import Action, ConsultationStatus, apply
+from service.states import Action, ConsultationStatus, Side, apply
+from service.storage import consultations as consultations_store
 from service.storage import lifecycle as store
 
 BATCH_SIZE = 200
@@ -28,6 +31,7 @@ BATCH_SIZE = 200
 class ClosedCounts:
     no_show: int = 0
     completed: int = 0
+    expired: int = 0
 
 
 def closing_action(status: str) -> Action:
@@ -52,12 +56,40 @@ async def close_finished(
                 else:
                     counts.completed += 1
         if len(rows) < BATCH_SIZE:
-            return counts
+            break
+    counts.expired = await _expire_unanswered(sessionmaker, clock, settings)
+    return counts
+
+
+async def _expire_unanswered(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings
+) -> int:
+    """Cancel requests nobody agreed to before their start: their time can no longer happen.
+
+    They free their held times, and anyone who had an invite for an earlier confirmed time (a
+    confirmed consultation moved back to `requested`) gets a cancellation.
+    """
+    expired = 0
+    while True:
+        now = clock.now()
+        async with sessionmaker() as db, db.begin():
+            rows = await store.unanswered_requests(db, started_before=now, limit=BATCH_SIZE)
+            for c in rows:
+                _close(db, c, Action.EXPIRE, now)
+                await consultations_store.release_bookings(db, c.id)
+                await notifications.consultation_cancelled(db, c, settings, now)
+            expired += len(rows)
+        if len(rows) < BATCH_SIZE:
+            return expired
 
 
 def _close(db: AsyncSession, c: Consultation, action: Action, now: datetime) -> None:
-    transition = apply(ConsultationStatus(c.status), None, action, None)
+    awaiting = Side(c.awaiting) if c.awaiting else None
+    transition = apply(ConsultationStatus(c.status), awaiting, action, None)
     c.status = str(transition.status)
+    c.awaiting = None
+    if transition.bumps_revision:
+        c.revision += 1
     c.updated_at = now
     db.add(
         ConsultationEvent(

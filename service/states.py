@@ -53,6 +53,7 @@ class Action(StrEnum):
     START = "start"
     COMPLETE = "complete"
     MARK_NO_SHOW = "mark_no_show"
+    EXPIRE = "expire"
 
 
 class Side(StrEnum):
@@ -124,6 +125,12 @@ _RULES: dict[Action, _Rule] = {
         frozenset({_S.IN_PROGRESS}),
         _EVERYONE,
         Transition(_S.COMPLETED, None, changes_time=False, bumps_revision=False),
+    ),
+    # A request nobody agreed to before its start time can no longer happen.
+    Action.EXPIRE: _Rule(
+        frozenset({_S.REQUESTED}),
+        frozenset({None}),
+        Transition(_S.CANCELLED, None, changes_time=False, bumps_revision=True),
     ),
     Action.MARK_NO_SHOW: _Rule(
         frozenset({_S.CONFIRMED}),

@@ -13,7 +13,7 @@ from scheduler.jobs import Jobs
 from scheduler.outbox import EmlTransport
 from service.clock import FakeClock
 from service.lifecycle import ClosedCounts
-from service.models import AuditRecord, Consultation, ConsultationEvent
+from service.models import AuditRecord, Booking, Consultation, ConsultationEvent
 from service.settings import Settings
 from tests.factories import Client, build_world
 from tests.mail_support import act, book, book_confirmed
@@ -52,13 +52,14 @@ async def test_unjoined_becomes_no_show_and_running_becomes_completed_after_the_
     clock.set(datetime(2026, 1, 7, 11, 59, tzinfo=OSLO))  # 11:30 end + 29 minutes
     assert await sweep(db, clock, settings) == ClosedCounts(no_show=1, completed=0)
     clock.set(datetime(2026, 1, 7, 12, 0, tzinfo=OSLO))
-    assert await sweep(db, clock, settings) == ClosedCounts(no_show=0, completed=1)
+    # 12:00 is also the start of the request nobody answered: it lapses.
+    assert await sweep(db, clock, settings) == ClosedCounts(no_show=0, completed=1, expired=1)
     clock.set(last_end + timedelta(days=1))
     assert await sweep(db, clock, settings) == ClosedCounts()
 
     assert await status_of(db, nobody_came) == "no_show"
     assert await status_of(db, took_place) == "completed"
-    assert await status_of(db, still_requested) == "requested"
+    assert await status_of(db, still_requested) == "cancelled"
     assert await status_of(db, cancelled) == "cancelled"
     async with db() as s:
         events = (
@@ -78,10 +79,18 @@ async def test_unjoined_becomes_no_show_and_running_becomes_completed_after_the_
     assert [tuple(e) for e in events] == [
         (nobody_came, "mark_no_show"),
         (took_place, "complete"),
+        (still_requested, "expire"),
     ]
     assert sorted(tuple(a) for a in audits) == sorted(
-        [(nobody_came, "mark_no_show"), (took_place, "complete")]
+        [(nobody_came, "mark_no_show"), (took_place, "complete"), (still_requested, "expire")]
     )
+    async with db() as s:
+        held = (
+            await s.scalars(
+                select(Booking.active).where(Booking.consultation_id == still_requested)
+            )
+        ).all()
+    assert held and not any(held)  # the lapsed request no longer holds anyone's time
 
 
 async def test_the_grace_period_is_a_setting(

@@ -77,6 +77,9 @@ ALLOWED: dict[tuple[ConsultationStatus, Side | None, Action, Side | None], Trans
     (IN_PROGRESS, None, Action.COMPLETE, SYSTEM): COMPLETE,
     # Only the system decides that nobody came.
     (CONFIRMED, None, Action.MARK_NO_SHOW, SYSTEM): NO_SHOW_,
+    # A request still unanswered at its start time lapses.
+    (REQUESTED, HOSPITAL, Action.EXPIRE, SYSTEM): CANCEL,
+    (REQUESTED, GP, Action.EXPIRE, SYSTEM): CANCEL,
 }
 
 # The states each action can ever start from; outside them the refusal is InvalidTransition,
@@ -89,6 +92,7 @@ POSSIBLE_FROM: dict[Action, set[ConsultationStatus]] = {
     Action.START: {CONFIRMED},
     Action.COMPLETE: {IN_PROGRESS},
     Action.MARK_NO_SHOW: {CONFIRMED},
+    Action.EXPIRE: {REQUESTED},
 }
 
 EVERY_CASE = [
@@ -125,7 +129,7 @@ def test_refused_transition(
 
 
 def test_the_tables_cover_every_state_action_and_actor() -> None:
-    assert len(EVERY_CASE) == 7 * 7 * 3
+    assert len(EVERY_CASE) == 7 * 8 * 3  # (status, awaiting) pairs × actions × actors
     assert len(REFUSED) == len(EVERY_CASE) - len(ALLOWED)
 
 
@@ -195,6 +199,7 @@ def test_values_match_the_stored_and_api_spelling() -> None:
         "start",
         "complete",
         "mark_no_show",
+        "expire",
     ]
 
 

@@ -35,6 +35,27 @@ async def ended_still_open(
     )
 
 
+async def unanswered_requests(
+    db: AsyncSession, *, started_before: datetime, limit: int
+) -> list[Consultation]:
+    """Requests whose start time has passed without an answer, locked, with participants."""
+    return list(
+        (
+            await db.scalars(
+                select(Consultation)
+                .where(
+                    Consultation.status == "requested",
+                    Consultation.starts_at <= started_before,
+                )
+                .order_by(Consultation.starts_at, Consultation.id)
+                .limit(limit)
+                .options(selectinload(Consultation.participants))
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+    )
+
+
 async def expired_unerased(
     db: AsyncSession, *, ended_before: datetime, limit: int
 ) -> list[Consultation]:

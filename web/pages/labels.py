@@ -60,6 +60,7 @@ HISTORY_ACTION: Final = {
     "start": N_("Started"),
     "complete": N_("Completed"),
     "mark_no_show": N_("Marked as not taken place"),
+    "expire": N_("Lapsed: not answered before the start"),
 }
 
 LANGUAGE: Final = {
