@@ -9,9 +9,10 @@ happens while serving, the participant's presence is removed in `finally`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Literal
@@ -281,20 +282,28 @@ class SignallingHub:
         except Exception:
             log.exception("signalling connection failed")
         finally:
+            # aiohttp cancels a handler whose client went away; the departure (presence removed,
+            # roster announced, event recorded) must still run to its end.
             try:
-                await self._depart(connection)
-            except Exception:
-                log.exception("signalling cleanup failed")
-            connection.close(WSCloseCode.OK, "")
-            try:
-                await asyncio.wait_for(writer, timeout=2)
-            except (TimeoutError, ConnectionError, RuntimeError):
-                writer.cancel()
-            if not ws.closed:
-                await ws.close()
-            if task is not None:
-                self._handlers.discard(task)
+                await _run_to_end(self._finish(connection, writer))
+            finally:
+                if task is not None:
+                    self._handlers.discard(task)
         return ws
+
+    async def _finish(self, connection: _Connection, writer: asyncio.Task[None]) -> None:
+        try:
+            await self._depart(connection)
+        except Exception:
+            log.exception("signalling cleanup failed")
+        connection.close(WSCloseCode.OK, "")
+        try:
+            await asyncio.wait_for(writer, timeout=2)
+        except (TimeoutError, ConnectionError, RuntimeError):
+            writer.cancel()
+        if not connection.ws.closed:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await connection.ws.close()
 
     async def _serve(self, connection: _Connection) -> None:
         loop = asyncio.get_running_loop()
@@ -561,6 +570,25 @@ class SignallingHub:
             if view.is_admitted(connection.participant_id) and not connection.told_admitted:
                 connection.told_admitted = True
                 connection.send(Admitted())
+
+
+async def _run_to_end(work: Coroutine[object, object, None]) -> None:
+    """Await `work`, letting it finish even if the caller is cancelled meanwhile.
+
+    The cancellation is passed on once the work is done.
+    """
+    inner = asyncio.ensure_future(work)
+    cancelled = False
+    while not inner.done():
+        try:
+            await asyncio.shield(inner)
+        except asyncio.CancelledError:
+            if inner.cancelled():
+                raise
+            cancelled = True
+    inner.result()
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 def _joined(connections: Iterable[_Connection]) -> list[_Connection]:
