@@ -24,6 +24,7 @@ from service.storage.engine import make_engine, make_sessionmaker
 from service.throttle import LoginThrottle
 from service.video import DbAuthenticator, DbSessionRecorder, hub_config
 from signalling.backplane import Backplane, MemoryBackplane, RedisBackplane
+from signalling.echo import EchoService
 from signalling.hub import SignallingHub, add_routes
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,10 @@ def _signalling_hub(app: web.Application, settings: Settings, clock: Clock) -> S
     )
 
 
+async def _close_echo(app: web.Application) -> None:
+    await app[appkeys.ECHO].close()
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> web.Application:
     from web.pages import render_error_page, setup_web
 
@@ -108,6 +113,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     hub = _signalling_hub(app, settings, clock)
     app[appkeys.SIGNALLING_HUB] = hub
     add_routes(app, hub)
+    app[appkeys.ECHO] = EchoService(settings.max_echo_sessions)
+    app.on_shutdown.append(_close_echo)
     setup_api(app)
     setup_web(app)
     return app

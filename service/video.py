@@ -38,6 +38,7 @@ from service.storage import video as store
 from service.tokens import hash_token
 from signalling.hub import HubConfig
 from signalling.identity import Identity, SessionEvent
+from signalling.turn import ice_servers_for, mint_turn_credentials
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,25 @@ def hub_config(settings: Settings) -> HubConfig:
         turn_urls=tuple(settings.turn_urls),
         stun_urls=tuple(settings.stun_urls),
         turn_ttl=timedelta(seconds=settings.turn_ttl_seconds),
+    )
+
+
+def ice_servers_from_settings(
+    settings: Settings, participant_id: str, now: datetime, ttl: timedelta | None = None
+) -> list[dict[str, object]]:
+    """STUN and TURN servers for a peer outside a room (the pre-call check and its echo peer).
+
+    TURN credentials are minted fresh for `participant_id`, valid for `ttl` (default: the
+    settings' TURN lifetime).
+    """
+    credentials = None
+    if settings.turn_secret and settings.turn_urls:
+        lifetime = ttl or timedelta(seconds=settings.turn_ttl_seconds)
+        credentials = mint_turn_credentials(
+            settings.turn_secret.get_secret_value(), participant_id, now, lifetime
+        )
+    return ice_servers_for(
+        stun_urls=settings.stun_urls, turn_urls=settings.turn_urls, credentials=credentials
     )
 
 
