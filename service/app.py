@@ -89,6 +89,7 @@ async def _close_echo(app: web.Application) -> None:
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> web.Application:
     from web.pages import render_error_page, setup_web
+    from web.video_pages import setup_video_pages
 
     settings = settings or Settings()
     clock = clock or SystemClock()
@@ -117,4 +118,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.on_shutdown.append(_close_echo)
     setup_api(app)
     setup_web(app)
+    setup_video_pages(app)
     return app
