@@ -61,6 +61,7 @@ from signalling.identity import (
     SessionEvent,
     SessionRecorder,
 )
+from signalling.mailbox import Mailbox
 from signalling.ratelimit import TokenBucket
 from signalling.rooms import (
     Member,
@@ -127,7 +128,7 @@ class _Connection:
     identity: Identity
     ws: web.WebSocketResponse
     bucket: TokenBucket
-    outbox: asyncio.Queue[str | _CloseFrame]
+    outbox: Mailbox[str | _CloseFrame]
     joined: bool = False
     # Set once the presence record is written, so a failure mid-join still removes it.
     present: bool = False
@@ -153,9 +154,7 @@ class _Connection:
     def _put(self, frame: str) -> None:
         if self.closing:
             return
-        try:
-            self.outbox.put_nowait(frame)
-        except asyncio.QueueFull:
+        if not self.outbox.put(frame):
             self.close(CLOSE_TOO_SLOW, "too slow")
 
     def close(self, code: int, reason: str) -> None:
@@ -164,12 +163,10 @@ class _Connection:
             return
         self.closing = True
         frame = _CloseFrame(code, reason.encode())
-        try:
-            self.outbox.put_nowait(frame)
-        except asyncio.QueueFull:
+        if not self.outbox.put(frame):
             # A reader too slow to drain its queue does not get the queued frames either.
-            _drain(self.outbox)
-            self.outbox.put_nowait(frame)
+            self.outbox.clear()
+            self.outbox.put(frame)
 
     async def write_frames(self) -> None:
         while True:
@@ -182,11 +179,6 @@ class _Connection:
             except (ConnectionError, RuntimeError):
                 self.closing = True
                 return
-
-
-def _drain(queue: asyncio.Queue[str | _CloseFrame]) -> None:
-    while not queue.empty():
-        queue.get_nowait()
 
 
 class _Refused(Exception):
@@ -271,7 +263,7 @@ class SignallingHub:
             bucket=TokenBucket.full(
                 self._config.rate_burst, self._config.rate_per_second, self._clock.now()
             ),
-            outbox=asyncio.Queue(maxsize=self._config.send_queue_size),
+            outbox=Mailbox(self._config.send_queue_size),
         )
         task = asyncio.current_task()
         if task is not None:
