@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from aiohttp_session import session_middleware
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import appkeys
 from service.api.calendar import setup_calendar_feed
@@ -21,6 +23,10 @@ from service.problems import make_problem_middleware
 from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
 from service.throttle import LoginThrottle
+from service.video import DbAuthenticator, DbSessionRecorder, hub_config
+from signalling.backplane import Backplane, MemoryBackplane, RedisBackplane
+from signalling.echo import EchoService
+from signalling.hub import SignallingHub, add_routes
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +55,47 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await engine.dispose()
 
 
+def _redis_client(client: Redis) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def lifetime(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await client.aclose()
+
+    return lifetime
+
+
+def _signalling_hub(app: web.Application, settings: Settings, clock: Clock) -> SignallingHub:
+    """The video rooms: Redis backplane when configured (several instances), else in memory."""
+    backplane: Backplane = MemoryBackplane()
+    if settings.redis_url:
+        # The client connects lazily on first use; it is closed after the hub, in cleanup.
+        client = Redis.from_url(settings.redis_url)
+        app.cleanup_ctx.append(_redis_client(client))
+        backplane = RedisBackplane(client)
+
+    def sessionmaker() -> async_sessionmaker[AsyncSession]:
+        return app[appkeys.DB]
+
+    return SignallingHub(
+        hub_config(settings),
+        DbAuthenticator(sessionmaker, clock),
+        recorder=DbSessionRecorder(sessionmaker),
+        backplane=backplane,
+        clock=clock,
+    )
+
+
+async def _close_echo(app: web.Application) -> None:
+    await app[appkeys.ECHO].close()
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> web.Application:
     from scheduler.runner import scheduler_ctx
     from web.mail_pages import setup_mail_pages
     from web.pages import render_error_page, setup_web
+    from web.video_pages import setup_video_pages
 
     settings = settings or Settings()
+    clock = clock or SystemClock()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[
@@ -65,7 +106,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ],
     )
     app[appkeys.SETTINGS] = settings
-    app[appkeys.CLOCK] = clock or SystemClock()
+    app[appkeys.CLOCK] = clock
     app[appkeys.THROTTLE] = LoginThrottle(
         per_account=settings.login_attempts_per_account,
         per_address=settings.login_attempts_per_address,
@@ -75,8 +116,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.cleanup_ctx.append(_database)
     # After the database: the scheduler's jobs use it, and stop before it closes.
     app.cleanup_ctx.append(scheduler_ctx)
+    hub = _signalling_hub(app, settings, clock)
+    app[appkeys.SIGNALLING_HUB] = hub
+    add_routes(app, hub)
+    app[appkeys.ECHO] = EchoService(settings.max_echo_sessions)
+    app.on_shutdown.append(_close_echo)
     setup_api(app)
     setup_calendar_feed(app)
     setup_web(app)
     setup_mail_pages(app)
+    setup_video_pages(app)
     return app

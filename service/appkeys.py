@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from service.clock import Clock
 from service.settings import Settings
 from service.throttle import LoginThrottle
+from signalling.echo import EchoService
+from signalling.hub import SignallingHub
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -16,3 +18,5 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 DB = web.AppKey("db", async_sessionmaker[AsyncSession])
 THROTTLE = web.AppKey("throttle", LoginThrottle)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
+SIGNALLING_HUB = web.AppKey("signalling_hub", SignallingHub)
+ECHO = web.AppKey("echo", EchoService)

@@ -331,3 +331,27 @@ class OutboxMail(Base):
     eml_path: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+SESSION_EVENTS = ("join", "admit", "leave", "disconnect", "remove")
+
+
+class SessionEventRecord(Base):
+    """Who was in a consultation's video room when: join, admit, leave, disconnect, remove.
+
+    `participant_id` is the id used in the room: a `participants.id`, or `user-<id>` for a
+    clinician who has no participant row (a specialist or coordinator of the department). The
+    role is kept here so the facts survive retention erasing the participant's name.
+    """
+
+    __tablename__ = "session_events"
+    __table_args__ = (
+        CheckConstraint(_in("event", SESSION_EVENTS), name="event"),
+        Index("ix_session_events_consultation_at", "consultation_id", "at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consultation_id: Mapped[str] = mapped_column(ForeignKey("consultations.id", ondelete="CASCADE"))
+    participant_id: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(20))
+    event: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime]

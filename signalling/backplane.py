@@ -28,6 +28,7 @@ from redis.asyncio.client import PubSub
 
 from service.clock import Clock, SystemClock
 from signalling.codec import RelayedMessage, parse_relayed_message, to_wire_dict
+from signalling.mailbox import Mailbox
 from signalling.rooms import Member, RoomView
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,7 @@ class MemoryBackplane:
     def __init__(self, broker: MemoryBroker | None = None) -> None:
         self._broker = broker or MemoryBroker()
         self._instance_id = uuid.uuid4().hex
-        self._queue: asyncio.Queue[tuple[str, BackplaneEvent]] = asyncio.Queue()
+        self._queue: Mailbox[tuple[str, BackplaneEvent]] = Mailbox()
         self._pump: asyncio.Task[None] | None = None
         self._rooms: set[str] = set()
 
@@ -176,7 +177,7 @@ class MemoryBackplane:
             self._pump = None
 
     def deliver(self, room_id: str, event: BackplaneEvent) -> None:
-        self._queue.put_nowait((room_id, event))
+        self._queue.put((room_id, event))
 
     async def subscribe(self, room_id: str) -> None:
         self._rooms.add(room_id)
@@ -221,9 +222,7 @@ class MemoryBackplane:
         self._broker.publish(room_id, event)
 
 
-async def _pump_events(
-    queue: asyncio.Queue[tuple[str, BackplaneEvent]], on_event: EventHandler
-) -> None:
+async def _pump_events(queue: Mailbox[tuple[str, BackplaneEvent]], on_event: EventHandler) -> None:
     while True:
         room_id, event = await queue.get()
         await _deliver_safely(on_event, room_id, event)

@@ -218,10 +218,17 @@ class CodecError(Exception):
         return Error(code=self.code, message=self.message, ref=self.ref)
 
 
-def _decode_object(raw: str | bytes) -> dict[str, object]:
+def _check_size(raw: str | bytes) -> None:
+    # A str takes at most 4 UTF-8 bytes per character: most frames need no encoding to count.
+    if isinstance(raw, str) and len(raw) * 4 <= MAX_MESSAGE_BYTES:
+        return
     size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
     if size > MAX_MESSAGE_BYTES:
         raise CodecError("too_large", f"frame of {size} bytes; the limit is {MAX_MESSAGE_BYTES}")
+
+
+def _decode_object(raw: str | bytes) -> dict[str, object]:
+    _check_size(raw)
     try:
         value = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -248,6 +255,12 @@ def _refusal(error: ValidationError, ref: str | None) -> CodecError:
 
 def parse_client_message(raw: str | bytes) -> ClientMessage:
     """Parse one frame from a client, or raise CodecError saying why it is refused."""
+    _check_size(raw)
+    try:
+        # The fast path for the common case: pydantic parses and validates the JSON in one go.
+        return _client_adapter.validate_json(raw, strict=True)
+    except ValidationError:
+        pass  # the slower path below says precisely why the frame is refused
     value = _decode_object(raw)
     try:
         return _client_adapter.validate_python(value, strict=True)

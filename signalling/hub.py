@@ -9,9 +9,10 @@ happens while serving, the participant's presence is removed in `finally`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Literal
@@ -60,6 +61,7 @@ from signalling.identity import (
     SessionEvent,
     SessionRecorder,
 )
+from signalling.mailbox import Mailbox
 from signalling.ratelimit import TokenBucket
 from signalling.rooms import (
     Member,
@@ -126,7 +128,7 @@ class _Connection:
     identity: Identity
     ws: web.WebSocketResponse
     bucket: TokenBucket
-    outbox: asyncio.Queue[str | _CloseFrame]
+    outbox: Mailbox[str | _CloseFrame]
     joined: bool = False
     # Set once the presence record is written, so a failure mid-join still removes it.
     present: bool = False
@@ -152,9 +154,7 @@ class _Connection:
     def _put(self, frame: str) -> None:
         if self.closing:
             return
-        try:
-            self.outbox.put_nowait(frame)
-        except asyncio.QueueFull:
+        if not self.outbox.put(frame):
             self.close(CLOSE_TOO_SLOW, "too slow")
 
     def close(self, code: int, reason: str) -> None:
@@ -163,12 +163,10 @@ class _Connection:
             return
         self.closing = True
         frame = _CloseFrame(code, reason.encode())
-        try:
-            self.outbox.put_nowait(frame)
-        except asyncio.QueueFull:
+        if not self.outbox.put(frame):
             # A reader too slow to drain its queue does not get the queued frames either.
-            _drain(self.outbox)
-            self.outbox.put_nowait(frame)
+            self.outbox.clear()
+            self.outbox.put(frame)
 
     async def write_frames(self) -> None:
         while True:
@@ -181,11 +179,6 @@ class _Connection:
             except (ConnectionError, RuntimeError):
                 self.closing = True
                 return
-
-
-def _drain(queue: asyncio.Queue[str | _CloseFrame]) -> None:
-    while not queue.empty():
-        queue.get_nowait()
 
 
 class _Refused(Exception):
@@ -270,7 +263,7 @@ class SignallingHub:
             bucket=TokenBucket.full(
                 self._config.rate_burst, self._config.rate_per_second, self._clock.now()
             ),
-            outbox=asyncio.Queue(maxsize=self._config.send_queue_size),
+            outbox=Mailbox(self._config.send_queue_size),
         )
         task = asyncio.current_task()
         if task is not None:
@@ -281,20 +274,28 @@ class SignallingHub:
         except Exception:
             log.exception("signalling connection failed")
         finally:
+            # aiohttp cancels a handler whose client went away; the departure (presence removed,
+            # roster announced, event recorded) must still run to its end.
             try:
-                await self._depart(connection)
-            except Exception:
-                log.exception("signalling cleanup failed")
-            connection.close(WSCloseCode.OK, "")
-            try:
-                await asyncio.wait_for(writer, timeout=2)
-            except (TimeoutError, ConnectionError, RuntimeError):
-                writer.cancel()
-            if not ws.closed:
-                await ws.close()
-            if task is not None:
-                self._handlers.discard(task)
+                await _run_to_end(self._finish(connection, writer))
+            finally:
+                if task is not None:
+                    self._handlers.discard(task)
         return ws
+
+    async def _finish(self, connection: _Connection, writer: asyncio.Task[None]) -> None:
+        try:
+            await self._depart(connection)
+        except Exception:
+            log.exception("signalling cleanup failed")
+        connection.close(WSCloseCode.OK, "")
+        try:
+            await asyncio.wait_for(writer, timeout=2)
+        except (TimeoutError, ConnectionError, RuntimeError):
+            writer.cancel()
+        if not connection.ws.closed:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await connection.ws.close()
 
     async def _serve(self, connection: _Connection) -> None:
         loop = asyncio.get_running_loop()
@@ -561,6 +562,25 @@ class SignallingHub:
             if view.is_admitted(connection.participant_id) and not connection.told_admitted:
                 connection.told_admitted = True
                 connection.send(Admitted())
+
+
+async def _run_to_end(work: Coroutine[object, object, None]) -> None:
+    """Await `work`, letting it finish even if the caller is cancelled meanwhile.
+
+    The cancellation is passed on once the work is done.
+    """
+    inner = asyncio.ensure_future(work)
+    cancelled = False
+    while not inner.done():
+        try:
+            await asyncio.shield(inner)
+        except asyncio.CancelledError:
+            if inner.cancelled():
+                raise
+            cancelled = True
+    inner.result()
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 def _joined(connections: Iterable[_Connection]) -> list[_Connection]:

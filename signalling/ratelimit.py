@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 
@@ -22,6 +22,7 @@ class TokenBucket:
         # A clock that steps backwards must not mint tokens.
         elapsed = max(0.0, (now - self.updated_at).total_seconds())
         tokens = min(self.capacity, self.tokens + elapsed * self.refill_per_second)
+        # The constructor, not dataclasses.replace: this runs for every message on every socket.
         if tokens >= 1.0:
-            return True, replace(self, tokens=tokens - 1.0, updated_at=now)
-        return False, replace(self, tokens=tokens, updated_at=now)
+            return True, TokenBucket(self.capacity, self.refill_per_second, tokens - 1.0, now)
+        return False, TokenBucket(self.capacity, self.refill_per_second, tokens, now)

@@ -571,3 +571,30 @@ async def test_failure_in_the_middle_of_join_leaves_no_presence(
     await roster_until(gp, lambda ps: states(ps) == {"gp1": "admitted"})
     assert set((await backplane.load_room(ROOM)).members) == {"gp1"}
     await gp.close()
+
+
+class SlowRecorder(ListRecorder):
+    """A recorder that takes its time, like a database under load."""
+
+    async def record(self, room_id: str, participant_id: str, event: Any, at: Any) -> None:
+        await asyncio.sleep(0.3)
+        await super().record(room_id, participant_id, event, at)
+
+
+async def test_departure_is_recorded_even_when_aiohttp_cancels_the_handler(
+    aiohttp_client: Any, auth: FakeAuthenticator
+) -> None:
+    # The test server cancels a handler as soon as its client's connection is gone, as aiohttp
+    # may; the departure must still be recorded and announced.
+    recorder = SlowRecorder()
+    app, _ = make_app(auth, recorder=recorder)
+    watcher: Client = await aiohttp_client(app)
+    leaver: Client = await aiohttp_client(watcher.server)
+    gp, _ = await join(watcher, "t-gp")
+    patient, _ = await join(leaver, "t-pat")
+    await patient.send_json({"type": "leave"})
+    await leaver.close()  # drop the TCP connection at once
+    await roster_until(gp, lambda ps: "pa1" not in states(ps))
+    await roster_wait_recorded(recorder, "pa1", "leave")
+    assert recorder.of("pa1") == ["join", "leave"]
+    await gp.close()

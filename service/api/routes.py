@@ -11,6 +11,7 @@ from aiohttp import web
 
 from service import accounts, appkeys, booking
 from service.api import calendar
+from service.api.echo import EchoOffer, end_echo, start_echo
 from service.api.io import query_datetime, query_int, read_body
 from service.api.spec import ApiRoute, RouteTable, openapi_document
 from service.api.views import consultation_json, event_json, iso, slot_json
@@ -513,6 +514,27 @@ def route_table() -> RouteTable:
             "Remove an absence",
             tag="calendar",
             responses={204: "Removed"},
+        ),
+        ApiRoute(
+            "POST",
+            f"{API}/echo",
+            start_echo,
+            "Pre-call check: answer an offer with an echo peer that returns your own media",
+            body=EchoOffer,
+            tag="video",
+            responses={
+                201: "Answered: {id, type, sdp}",
+                422: "Not a usable offer",
+                503: "Every echo session is in use",
+            },
+        ),
+        ApiRoute(
+            "DELETE",
+            f"{API}/echo/{{session_id}}",
+            end_echo,
+            "End a pre-call check's echo session",
+            tag="video",
+            responses={204: "Ended", 404: "No such session"},
         ),
     ]:
         t.add(r)

@@ -1,0 +1,453 @@
+"""Signalling benchmark: many WebSocket participants relaying offer/answer/candidate bursts.
+
+Usage: python bench/signalling.py [--connections 2000] [--room-size 4] [--seconds 10]
+
+Runs two servers, each in its own process on 127.0.0.1, one after the other:
+- `hub`: the real `SignallingHub` (memory backplane, a fake authenticator: every participant is a
+  clinician, so all are admitted on join; no recorder) with its per-socket rate limit raised, so
+  the bench measures relaying rather than the limiter;
+- `echo`: a bare aiohttp WebSocket server that sends every text frame straight back.
+
+The same client process opens N connections to each. Against the hub, connections join rooms of
+`room-size`; each participant sends a burst (offer, answer, 6 candidates) to the next peer in its
+room and waits until all 8 have arrived there, then sends the next burst. Against the echo server,
+each connection sends the same burst and waits for its 8 echoes. Every message crosses the
+network twice either way (client → server → client). Reported: messages delivered per second,
+median and p99 latency from send to delivery, the server's memory per connection (RSS growth
+over N connections), and the server's CPU time per 1,000 messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import random
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import WSMsgType, web
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from signalling.hub import HubConfig, SignallingHub, add_routes
+from signalling.identity import Identity
+
+ORIGIN = "http://bench.invalid"
+CANDIDATES_PER_BURST = 6
+BURST = 2 + CANDIDATES_PER_BURST
+SDP_BODY = "".join(
+    f"a=rtpmap:{96 + i} VP8/90000\r\na=rtcp-fb:{96 + i} nack\r\na=rtcp-fb:{96 + i} goog-remb\r\n"
+    for i in range(12)
+)  # about 1.2 KB, the size of a small real offer
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    mem = "unknown RAM"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{mem_kb / 1024 / 1024:.0f} GiB RAM"
+    return f"{os.cpu_count()} cores (nproc), {cpu}, {mem}, Python {platform.python_version()}"
+
+
+def raise_open_files(wanted: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+# --- servers (run in a child process) --------------------------------------------------------
+
+
+class BenchAuthenticator:
+    """`?p=<room>.<participant>`: everyone a clinician, so everyone is admitted on join."""
+
+    async def authenticate(self, request: web.Request) -> Identity:
+        room, _, participant = request.query.get("p", "").partition(".")
+        if not room or not participant:
+            raise web.HTTPUnauthorized(text="bad participant")
+        return Identity(
+            room_id=room,
+            participant_id=participant,
+            display_name=f"Bench {participant}",
+            role="gp",
+            is_clinician=True,
+        )
+
+
+async def echo_handler(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    async for message in ws:
+        if message.type == WSMsgType.TEXT:
+            await ws.send_str(message.data)
+    return ws
+
+
+def serve(kind: str, port: int) -> None:
+    raise_open_files(65536)
+    app = web.Application()
+    if kind == "hub":
+        hub = SignallingHub(
+            HubConfig(
+                allowed_origins=frozenset({ORIGIN}),
+                rate_burst=10_000.0,
+                rate_per_second=10_000.0,
+            ),
+            BenchAuthenticator(),
+        )
+        add_routes(app, hub)
+    else:
+        app.router.add_get("/ws/{room}", echo_handler)
+    print("ready", flush=True)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, backlog=4096)
+
+
+# --- measuring a server process ----------------------------------------------------------------
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+# --- clients -----------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Participant:
+    room: int
+    index: int
+    ws: aiohttp.ClientWebSocketResponse | None = None
+    outstanding: int = 0
+    delivered: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def id(self) -> str:
+        return f"r{self.room}p{self.index}"
+
+
+@dataclass
+class Tally:
+    measuring: bool = False
+    delivered: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+
+STAMP = "@STAMP@"
+
+
+def burst_template(to: str | None) -> list[str]:
+    """One burst: an offer, an answer and candidates; each carries its send time as ~<t>~."""
+    sdp = f"v=0\r\no=- ~{STAMP}~ 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n{SDP_BODY}"
+    addressed: dict[str, Any] = {} if to is None else {"to": to}
+    messages: list[dict[str, Any]] = [
+        {"type": "offer", **addressed, "sdp": sdp},
+        {"type": "answer", **addressed, "sdp": sdp},
+    ]
+    for n in range(CANDIDATES_PER_BURST):
+        text = f"candidate:~{STAMP}~ 1 udp {2122260223 - n} 192.0.2.2 {50000 + n} typ host"
+        messages.append(
+            {
+                "type": "candidate",
+                **addressed,
+                "candidate": {"candidate": text, "sdpMid": "0", "sdpMLineIndex": 0},
+            }
+        )
+    return [json.dumps(m) for m in messages]
+
+
+def sent_at(frame: str) -> float:
+    # Cheaper than parsing the JSON: the client must stay lighter than the servers it measures.
+    return float(frame.split("~", 2)[1])
+
+
+def sender_of(frame: str) -> str:
+    start = frame.index('"from":"') + 8
+    return frame[start : frame.index('"', start)]
+
+
+async def connect_all(
+    session: aiohttp.ClientSession, url: str, participants: list[Participant], join: bool
+) -> None:
+    gate = asyncio.Semaphore(100)
+
+    async def one(p: Participant) -> None:
+        async with gate:
+            p.ws = await session.ws_connect(
+                f"{url}/ws/room{p.room}?p=room{p.room}.{p.id}",
+                headers={"Origin": ORIGIN},
+                autoping=True,
+                heartbeat=None,
+                max_msg_size=0,
+            )
+            if join:
+                await p.ws.send_str('{"type":"join","protocol":1}')
+                while True:
+                    message = await p.ws.receive()
+                    if message.type == WSMsgType.TEXT and '"joined"' in message.data[:20]:
+                        break
+
+    await asyncio.gather(*(one(p) for p in participants))
+
+
+async def receive_loop(
+    p: Participant, by_id: dict[str, Participant], tally: Tally, relayed: bool
+) -> None:
+    assert p.ws is not None
+    async for frame in p.ws:
+        if frame.type != WSMsgType.TEXT:
+            continue
+        text: str = frame.data
+        if "~" not in text:
+            continue  # rosters, pongs
+        now = time.perf_counter()
+        if tally.measuring:
+            tally.delivered += 1
+            tally.latencies.append(now - sent_at(text))
+        sender = by_id[sender_of(text)] if relayed else p
+        sender.outstanding -= 1
+        if sender.outstanding == 0:
+            sender.delivered.set()
+
+
+async def send_bursts(
+    p: Participant, template: list[str], stop: asyncio.Event, interval: float | None
+) -> None:
+    """Closed loop (`interval` None): the next burst once the last one arrived. Open loop: one
+    burst every `interval` seconds, starting at a random moment."""
+    assert p.ws is not None
+    if interval is not None:
+        await asyncio.sleep(random.random() * interval)
+    while not stop.is_set():
+        started = time.perf_counter()
+        p.delivered.clear()
+        p.outstanding += BURST
+        stamp = f"{started:.9f}"
+        for frame in template:
+            await p.ws.send_str(frame.replace(STAMP, stamp))
+        if interval is None:
+            await p.delivered.wait()
+        else:
+            await asyncio.sleep(max(0.0, interval - (time.perf_counter() - started)))
+
+
+@dataclass
+class Phase:
+    messages_per_second: float
+    median_ms: float
+    p99_ms: float
+    server_cpu_ms_per_1000: float
+    server_cpu_share: float
+
+
+@dataclass
+class Result:
+    kind: str
+    connections: int
+    memory_per_connection_kib: float
+    saturated: Phase
+    paced: Phase
+
+
+async def run_phase(
+    server_pid: int,
+    participants: list[Participant],
+    templates: dict[str, list[str]],
+    relayed: bool,
+    seconds: float,
+    interval: float | None,
+) -> Phase:
+    by_id = {p.id: p for p in participants}
+    for p in participants:
+        p.outstanding = 0
+    tally = Tally()
+    stop = asyncio.Event()
+    readers = [asyncio.create_task(receive_loop(p, by_id, tally, relayed)) for p in participants]
+    senders = [
+        asyncio.create_task(send_bursts(p, templates[p.id], stop, interval)) for p in participants
+    ]
+    await asyncio.sleep(2.0 if interval is None else interval)  # warm up
+    cpu_before = cpu_seconds(server_pid)
+    started = time.perf_counter()
+    tally.measuring = True
+    await asyncio.sleep(seconds)
+    tally.measuring = False
+    elapsed = time.perf_counter() - started
+    cpu_used = cpu_seconds(server_pid) - cpu_before
+    stop.set()
+    for p in participants:
+        p.delivered.set()
+    await asyncio.gather(*senders, return_exceptions=True)
+    await asyncio.sleep(1.0)  # let the last bursts arrive before the readers stop
+    for task in readers:
+        task.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
+    latencies = sorted(tally.latencies) or [float("nan")]
+    return Phase(
+        messages_per_second=tally.delivered / elapsed,
+        median_ms=statistics.median(latencies) * 1000,
+        p99_ms=latencies[int(len(latencies) * 0.99)] * 1000,
+        server_cpu_ms_per_1000=cpu_used * 1_000_000 / max(tally.delivered, 1),
+        server_cpu_share=cpu_used / elapsed,
+    )
+
+
+async def measure(
+    kind: str, connections: int, room_size: int, seconds: float, interval: float
+) -> Result:
+    port = free_port()
+    profile = os.environ.get("BENCH_PROFILE")
+    wrapper = ["-m", "cProfile", "-o", f"{profile}.{kind}"] if profile else []
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, *wrapper, __file__, "serve", kind, str(port), stdout=subprocess.PIPE
+    )
+    try:
+        assert server.stdout is not None
+        assert (await server.stdout.readline()).strip() == b"ready"
+        await wait_listening(port)
+        participants = [
+            Participant(room=r, index=i)
+            for r in range(connections // room_size)
+            for i in range(room_size)
+        ]
+        relayed = kind == "hub"
+        templates: dict[str, list[str]] = {}
+        for p in participants:
+            target = None
+            if relayed:
+                room = participants[p.room * room_size : (p.room + 1) * room_size]
+                target = room[(p.index + 1) % room_size].id
+            templates[p.id] = burst_template(target)
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            baseline = rss_bytes(server.pid)
+            await connect_all(session, f"http://127.0.0.1:{port}", participants, join=relayed)
+            await asyncio.sleep(1.0)  # rosters settle
+            memory = (rss_bytes(server.pid) - baseline) / len(participants)
+            saturated = await run_phase(server.pid, participants, templates, relayed, seconds, None)
+            paced = await run_phase(server.pid, participants, templates, relayed, seconds, interval)
+            await asyncio.gather(
+                *(p.ws.close() for p in participants if p.ws is not None),
+                return_exceptions=True,
+            )
+        return Result(kind, len(participants), memory / 1024, saturated, paced)
+    finally:
+        server.terminate()
+        await asyncio.wait_for(server.wait(), 10)
+
+
+async def wait_listening(port: int) -> None:
+    for _ in range(100):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        return
+    raise RuntimeError("server did not start")
+
+
+def report(results: list[Result], args: argparse.Namespace) -> str:
+    hub = next(r for r in results if r.kind == "hub")
+    echo = next(r for r in results if r.kind == "echo")
+    offered = hub.connections * BURST / args.interval
+    lines = [
+        f"Machine: {machine()}",
+        f"{hub.connections} connections, rooms of {args.room_size}, bursts of {BURST} messages "
+        f"(offer, answer, {CANDIDATES_PER_BURST} candidates), {args.seconds:.0f} s per phase.",
+        "",
+        "| server | phase | messages/s | median latency | p99 latency "
+        "| server CPU per 1,000 msgs | server CPU busy |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in (hub, echo):
+        name = "signalling hub" if r.kind == "hub" else "bare aiohttp echo"
+        for label, phase in (
+            ("saturated", r.saturated),
+            (f"paced, {offered:,.0f} msgs/s offered", r.paced),
+        ):
+            lines.append(
+                f"| {name} | {label} | {phase.messages_per_second:,.0f} "
+                f"| {phase.median_ms:.1f} ms | {phase.p99_ms:.1f} ms "
+                f"| {phase.server_cpu_ms_per_1000:.0f} ms | {phase.server_cpu_share:.0%} |"
+            )
+    lines += [
+        "",
+        f"Server memory per connection: hub {hub.memory_per_connection_kib:.1f} KiB, "
+        f"bare echo {echo.memory_per_connection_kib:.1f} KiB (RSS growth over all connections).",
+        "",
+        f"Hub throughput (saturated) is "
+        f"{hub.saturated.messages_per_second / echo.saturated.messages_per_second:.0%} of the "
+        f"bare echo (target: at least 50%); hub p99 at the paced load "
+        f"{hub.paced.p99_ms:.1f} ms (target: under 50 ms).",
+    ]
+    return "\n".join(lines)
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    raise_open_files(65536)
+    results = []
+    for kind in ("hub", "echo"):
+        results.append(
+            await measure(kind, args.connections, args.room_size, args.seconds, args.interval)
+        )
+        print(f"{kind}: done", file=sys.stderr, flush=True)
+    print(report(results, args))
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "serve":
+        serve(sys.argv[2], int(sys.argv[3]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=2000)
+    parser.add_argument("--room-size", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=4.0,
+        help="seconds between one participant's bursts in the paced phase",
+    )
+    args = parser.parse_args()
+    if args.connections % args.room_size:
+        parser.error("connections must be a multiple of the room size")
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+"""The video pages through the real app: join link, clinician call page, pre-call check."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from datetime import timedelta
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.clock import FakeClock
+from service.models import AuditRecord
+from service.settings import Settings
+from tests.factories import Client, World, build_world, login
+from tests.video_support import Call, make_call
+
+
+class PageFacts(HTMLParser):
+    """What a test needs from a page: scripts, inline styles, data attributes by element id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.script_sources: list[str | None] = []
+        self.inline_styles = 0
+        self.data: dict[str, dict[str, str]] = {}
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "script":
+            self.script_sources.append(attributes.get("src"))
+        if tag == "style" or "style" in attributes:
+            self.inline_styles += 1
+        element_id = attributes.get("id")
+        if element_id:
+            self.ids.add(element_id)
+            self.data[element_id] = {
+                k.removeprefix("data-"): v or "" for k, v in attrs if k.startswith("data-")
+            }
+
+
+def facts(text: str) -> PageFacts:
+    parser = PageFacts()
+    parser.feed(text)
+    return parser
+
+
+@pytest.fixture
+async def client(db_url: str, aiohttp_client: Any, app: Any) -> Client:
+    result: Client = await aiohttp_client(app)
+    return result
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Any) -> Settings:
+    return Settings(
+        mode="test",
+        database_url=db_url,
+        base_url="http://127.0.0.1:8080",
+        outbox_dir=tmp_path / "outbox",
+        scheduler_enabled=False,
+        login_attempts_per_address=50,
+        turn_urls=["turn:127.0.0.1:3478"],
+        turn_secret="pages-test-turn-secret-0123456789",  # type: ignore[arg-type]
+    )
+
+
+async def _setup(
+    db: async_sessionmaker[AsyncSession], clock: FakeClock, **kw: Any
+) -> tuple[World, Call]:
+    world = await build_world(db, hours=False)
+    return world, await make_call(db, world, clock.now() + timedelta(minutes=10), **kw)
+
+
+def _no_inline_code(page: PageFacts) -> None:
+    # The CSP (default-src 'self') would block inline scripts and styles anyway.
+    assert page.script_sources and all(src for src in page.script_sources)
+    assert page.inline_styles == 0
+
+
+async def test_join_page_carries_the_room_and_hides_the_link(
+    client: Client, db: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    _, call = await _setup(db, clock)
+    resp = await client.get(f"/bli-med/{call.tokens['patient']}")
+    assert resp.status == 200
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
+    text = await resp.text()
+    page = facts(text)
+    root = page.data["call-root"]
+    assert root["ws-path"] == f"/ws/{call.room_id}"
+    assert root["token"] == call.tokens["patient"]
+    assert root["clinician"] == "false"
+    texts = json.loads(root["texts"])
+    assert texts["waiting"].startswith("Du er på venterommet")  # nynorsk by default
+    assert "toggle-share" not in page.ids and "admit-all" not in page.ids
+    _no_inline_code(page)
+    assert any(
+        src and re.match(r"/static/video/call\.js\?v=\w+", src) for src in page.script_sources
+    )
+    # No link on the page carries the token (language links would put it back in the address).
+    assert text.count(call.tokens["patient"]) == 1
+
+
+async def test_join_page_speaks_the_chosen_language(
+    client: Client, db: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    _, call = await _setup(db, clock)
+    text = await (await client.get(f"/bli-med/{call.tokens['patient']}?lang=en")).text()
+    assert '<html lang="en">' in text
+    assert "Joint consultation" in text
+    nb = await (await client.get(f"/bli-med/{call.tokens['patient']}?lang=nb")).text()
+    assert "Kobler til" in html.unescape(facts(nb).data["call-root"]["texts"])
+
+
+async def test_an_unknown_link_gets_a_plain_page_without_referrer(client: Client) -> None:
+    resp = await client.get("/bli-med/not-a-token")
+    assert resp.status == 404
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert "Lenkja verkar ikkje" in await resp.text()
+
+
+@pytest.mark.parametrize(
+    ("shift", "status", "words"),
+    [
+        (timedelta(minutes=-50), "confirmed", "ikkje ope enno"),
+        (timedelta(hours=3), "confirmed", "er over"),
+        (timedelta(0), "cancelled", "ikkje open"),
+    ],
+)
+async def test_closed_rooms_say_why(
+    client: Client,
+    db: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    shift: timedelta,
+    status: str,
+    words: str,
+) -> None:
+    world = await build_world(db, hours=False)
+    call = await make_call(db, world, clock.now(), status=status)
+    clock.advance(shift)
+    resp = await client.get(f"/bli-med/{call.tokens['patient']}")
+    assert resp.status == 403
+    text = await resp.text()
+    assert words in text
+    assert "call-root" not in text
+    if shift < timedelta(0):
+        assert "08:30" in text  # 07:30 UTC, 30 minutes before the start, in Oslo time
+
+
+async def test_a_clinicians_link_leads_to_the_login_page_for_the_call(
+    client: Client, db: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    _, call = await _setup(db, clock, gp_token=True)
+    resp = await client.get(f"/bli-med/{call.tokens['gp']}", allow_redirects=False)
+    assert resp.status == 303
+    assert resp.headers["Location"] == f"/samkonsultasjonar/{call.id}/video"
+
+
+async def test_a_reload_lands_on_a_page_that_reopens_the_link_from_the_tab(client: Client) -> None:
+    resp = await client.get("/bli-med")
+    assert resp.status == 200
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    page = facts(await resp.text())
+    _no_inline_code(page)
+    assert any("rejoin.js" in (src or "") for src in page.script_sources)
+
+
+async def test_clinician_call_page_needs_a_login_and_is_audited(
+    client: Client, db: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    world, call = await _setup(db, clock)
+    assert (await client.get(f"/samkonsultasjonar/{call.id}/video")).status == 401
+    await login(client, "gp")
+    resp = await client.get(f"/samkonsultasjonar/{call.id}/video")
+    assert resp.status == 200
+    page = facts(await resp.text())
+    root = page.data["call-root"]
+    assert root["clinician"] == "true" and root["token"] == ""
+    assert root["ws-path"] == f"/ws/{call.room_id}"
+    assert {"toggle-share", "admit-all", "waiting-list"} <= page.ids
+    _no_inline_code(page)
+    async with db() as s:
+        actions = (
+            await s.scalars(
+                select(AuditRecord.action).where(
+                    AuditRecord.consultation_id == call.id, AuditRecord.actor_id == world.gp
+                )
+            )
+        ).all()
+    assert "read" in actions
+
+
+async def test_another_gps_consultation_is_not_found(
+    client: Client, db: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    _, call = await _setup(db, clock)
+    await login(client, "gp2")
+    assert (await client.get(f"/samkonsultasjonar/{call.id}/video")).status == 404
+
+
+async def test_precheck_page_gives_the_browser_explicit_ice_servers(
+    client: Client, clock: FakeClock
+) -> None:
+    resp = await client.get("/test-utstyr")
+    assert resp.status == 200
+    page = facts(await resp.text())
+    _no_inline_code(page)
+    servers = json.loads(page.data["precheck"]["ice-servers"])
+    assert [s["urls"] for s in servers] == [["turn:127.0.0.1:3478"]]
+    expiry = int((clock.now() + timedelta(seconds=3600)).timestamp())
+    assert servers[0]["username"].startswith(f"{expiry}:check-")
+    assert "Test utstyret ditt" in await resp.text()
+
+
+async def test_the_page_scripts_are_served(client: Client) -> None:
+    for name in ("call.js", "precheck.js", "rejoin.js", "video.css"):
+        resp = await client.get(f"/static/video/{name}")
+        assert resp.status == 200, name

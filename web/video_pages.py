@@ -1,0 +1,230 @@
+"""The video pages: the patient's join page, the clinician's call page and the pre-call check.
+
+- `/bli-med/{token}`: a participant's personal link. The page takes the token out of the address
+  bar at once (the script keeps it in the tab's sessionStorage so a reload still works, via
+  `/bli-med`), and the response says `Referrer-Policy: no-referrer`.
+- `/samkonsultasjonar/{id}/video`: the same call page for a clinician, who is identified by the
+  login; reading it is audited like reading the consultation.
+- `/test-utstyr`: "Test utstyret ditt", the camera, microphone and connection check against the
+  server's echo peer.
+
+Everything the scripts need comes in `data-` attributes: the CSP (`default-src 'self'`) allows
+no inline script or style. Pages are never cached, since they may show names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+
+import jinja2
+from aiohttp import web
+
+from service import appkeys, booking
+from service.auth import CLINICIAN_ROLES, require_actor
+from service.models import Consultation
+from service.storage import video as store
+from service.tokens import hash_token, new_id
+from service.video import (
+    LOGIN_ONLY_ROLES,
+    RoomRefusal,
+    ice_servers_from_settings,
+    join_window,
+    room_refusal,
+)
+from web.video_texts import LANGUAGE_NAMES, LANGUAGES, PAGE, SCRIPT
+
+WEB_DIR: Final = Path(__file__).resolve().parent
+TEMPLATES_DIR: Final = WEB_DIR / "templates"
+STATIC_DIR: Final = WEB_DIR / "static" / "video"
+STATIC_PREFIX: Final = "/static/video/"
+JOIN: Final = "/bli-med"
+PRECHECK: Final = "/test-utstyr"
+ENV: Final = web.AppKey("samkons.video_pages.jinja2", jinja2.Environment)
+
+
+@cache
+def static_url(name: str) -> str:
+    """A static file's URL with a content hash, so browsers never keep a stale copy."""
+    digest = hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
+    return f"{STATIC_PREFIX}{name}?v={digest}"
+
+
+def choose_language(request: web.Request, preferred: str | None) -> str:
+    """`?lang=` first, then the person's own language, then nynorsk."""
+    asked = request.query.get("lang")
+    if asked in LANGUAGES:
+        return asked
+    return preferred if preferred in LANGUAGES else "nn"
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageLink:
+    code: str
+    name: str
+    url: str
+    current: bool
+
+
+def language_links(request: web.Request, current: str) -> list[LanguageLink]:
+    # Only on pages without a token in their path: the link would put it back in the address.
+    return [
+        LanguageLink(code, LANGUAGE_NAMES[code], f"{request.path}?lang={code}", code == current)
+        for code in LANGUAGES
+    ]
+
+
+def _render(
+    request: web.Request, template: str, language: str, status: int = 200, **context: Any
+) -> web.Response:
+    env = request.app[ENV]
+    html = env.get_template(f"video/{template}").render(
+        lang=language,
+        t=PAGE[language],
+        static_url=static_url,
+        script_texts=json.dumps(SCRIPT[language], ensure_ascii=False),
+        languages=context.pop("languages", []),
+        **context,
+    )
+    response = web.Response(text=html, content_type="text/html", status=status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _local_time(request: web.Request, value: datetime, language: str) -> tuple[str, str]:
+    local = value.astimezone(request.app[appkeys.SETTINGS].tz)
+    day = local.strftime("%d.%m.%Y") if language != "en" else local.strftime("%Y-%m-%d")
+    return local.strftime("%H:%M"), day
+
+
+def _closed_page(
+    request: web.Request,
+    consultation: Consultation,
+    refusal: RoomRefusal,
+    language: str,
+    **context: Any,
+) -> web.Response:
+    texts = PAGE[language]
+    if refusal == "too_early":
+        opens, _ = join_window(consultation.starts_at, consultation.ends_at)
+        time, day = _local_time(request, opens, language)
+        title, body = texts["too_early_title"], texts["too_early_body"].format(time=time, day=day)
+    elif refusal == "too_late":
+        title, body = texts["too_late_title"], texts["too_late_body"]
+    else:
+        title, body = texts["closed_title"], texts["closed_body"]
+    return _render(request, "message.html", language, 403, title=title, body=body, **context)
+
+
+def _no_referrer(response: web.Response) -> web.Response:
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+# --- handlers --------------------------------------------------------------------------------
+
+
+async def join_page(request: web.Request) -> web.Response:
+    """A participant's personal link: the waiting room and then the call."""
+    token = request.match_info["token"]
+    async with request.app[appkeys.DB]() as db:
+        participant = await store.participant_for_token(db, hash_token(token))
+    if participant is None:
+        language = choose_language(request, None)
+        texts = PAGE[language]
+        return _no_referrer(
+            _render(
+                request,
+                "message.html",
+                language,
+                404,
+                title=texts["link_invalid_title"],
+                body=texts["link_invalid_body"],
+            )
+        )
+    consultation = participant.consultation
+    if participant.role in LOGIN_ONLY_ROLES:
+        # Clinicians' powers in the room come from their login, never from a link.
+        raise web.HTTPSeeOther(f"/samkonsultasjonar/{consultation.id}/video")
+    language = choose_language(request, participant.language)
+    now = request.app[appkeys.CLOCK].now()
+    refusal = room_refusal(consultation.status, consultation.starts_at, consultation.ends_at, now)
+    if refusal is not None:
+        return _no_referrer(_closed_page(request, consultation, refusal, language))
+    return _no_referrer(_call_page(request, consultation, language, token=token, clinician=False))
+
+
+async def rejoin_page(request: web.Request) -> web.Response:
+    """Where a reload of the join page lands: the script reopens the link kept in the tab."""
+    language = choose_language(request, None)
+    return _no_referrer(_render(request, "rejoin.html", language))
+
+
+async def clinician_call_page(request: web.Request) -> web.Response:
+    actor = require_actor(request, *sorted(CLINICIAN_ROLES))
+    app = request.app
+    consultation = await booking.read(
+        app[appkeys.DB], actor, app[appkeys.CLOCK], request.match_info["consultation_id"]
+    )
+    language = choose_language(request, actor.language)
+    now = app[appkeys.CLOCK].now()
+    refusal = room_refusal(consultation.status, consultation.starts_at, consultation.ends_at, now)
+    links = language_links(request, language)
+    if refusal is not None:
+        return _closed_page(request, consultation, refusal, language, languages=links)
+    return _call_page(request, consultation, language, token=None, clinician=True, languages=links)
+
+
+def _call_page(
+    request: web.Request,
+    consultation: Consultation,
+    language: str,
+    *,
+    token: str | None,
+    clinician: bool,
+    languages: list[LanguageLink] | None = None,
+) -> web.Response:
+    time, day = _local_time(request, consultation.starts_at, language)
+    return _render(
+        request,
+        "call.html",
+        language,
+        ws_path=f"/ws/{consultation.room_id}",
+        token=token or "",
+        clinician=clinician,
+        starts=PAGE[language]["starts"].format(time=time, day=day),
+        precheck_url=f"{PRECHECK}?lang={language}",
+        languages=languages or [],
+    )
+
+
+async def precheck_page(request: web.Request) -> web.Response:
+    app = request.app
+    settings = app[appkeys.SETTINGS]
+    language = choose_language(request, settings.default_language)
+    servers = ice_servers_from_settings(settings, f"check-{new_id()}", app[appkeys.CLOCK].now())
+    return _render(
+        request,
+        "precheck.html",
+        language,
+        ice_servers=json.dumps(servers),
+        languages=language_links(request, language),
+    )
+
+
+def setup_video_pages(app: web.Application) -> None:
+    app[ENV] = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+    )
+    app.router.add_get(JOIN, rejoin_page)
+    app.router.add_get(f"{JOIN}/{{token}}", join_page)
+    app.router.add_get("/samkonsultasjonar/{consultation_id}/video", clinician_call_page)
+    app.router.add_get(PRECHECK, precheck_page)
+    app.router.add_static(STATIC_PREFIX, STATIC_DIR, name="video-static", append_version=False)
