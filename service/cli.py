@@ -14,9 +14,18 @@ from service.settings import Settings
 
 
 def _serve(settings: Settings) -> None:
+    from service.accesslog import RedactingAccessLogger, access_logger
     from service.app import create_app
 
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    print(f"Serving samkons on http://{settings.host}:{settings.port}", flush=True)
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=access_logger(),
+        access_log_class=RedactingAccessLogger,
+    )
 
 
 def _migrate(settings: Settings) -> None:
