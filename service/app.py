@@ -16,10 +16,12 @@ from service import appkeys
 from service.api.routes import setup_api
 from service.auth import actor_middleware, session_storage
 from service.clock import Clock, SystemClock
+from service.errors import DomainError
 from service.problems import make_problem_middleware
 from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
 from service.throttle import LoginThrottle
+from service.travel import FactorSet, load_factor_set, load_reference_data
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await engine.dispose()
 
 
+def green_factor_set(settings: Settings) -> FactorSet:
+    """The shipped factor set with the settings' overrides; a bad override stops the start."""
+    try:
+        return load_factor_set(settings.green_factor_overrides)
+    except DomainError as exc:
+        raise ValueError(f"SAMKONS_GREEN_FACTOR_OVERRIDES: {exc.detail}") from exc
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> web.Application:
     from web.pages import render_error_page, setup_web
 
@@ -69,6 +79,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         window_seconds=settings.login_window_seconds,
         redis_url=settings.redis_url,
     )
+    app[appkeys.REFERENCE_DATA] = load_reference_data()
+    app[appkeys.FACTOR_SET] = green_factor_set(settings)
     app.cleanup_ctx.append(_database)
     setup_api(app)
     setup_web(app)

@@ -31,6 +31,8 @@ from service.models import (
     Consultation,
     ConsultationEvent,
     Department,
+    GpOffice,
+    Hospital,
     Participant,
     Patient,
     User,
@@ -47,6 +49,8 @@ from service.settings import Settings
 from service.states import ACTIVE_STATUSES, Action, ConsultationStatus, Side, Transition, apply
 from service.storage import consultations as store
 from service.tokens import keyed_hash, new_id, new_room_id
+from service.travel import ReferenceData, load_reference_data, municipality_for_postal_code
+from service.travel_inputs import TravelFacts, Traveller, encode_travel_key, local_site_for
 
 HOSPITAL_SIDE_ROLES = frozenset({"specialist", "coordinator"})
 
@@ -305,11 +309,25 @@ async def book(
     clock: Clock,
     settings: Settings,
     data: BookingInput,
+    *,
+    reference: ReferenceData | None = None,
 ) -> Consultation:
+    """Book a consultation as the GP.
+
+    The consultation's municipality is the patient's, from their postal code; a postal code
+    outside the reference data is refused (422), since the consultation could not be counted.
+    Pass the app's `reference` data; without it the shipped data is read.
+    """
     if actor.role != "gp" or actor.gp_office_id is None:
         raise NotAllowed("Only a GP with a GP office can book a joint consultation.")
     if (data.patient_id is None) == (data.patient is None):
         raise InvalidInput("Give either patient_id or patient, not both.", field="patient")
+    ref = reference or load_reference_data()
+    if data.patient is not None:
+        _municipality_of(ref, data.patient.postal_code, "patient.postal_code")
+    for i, relative in enumerate(data.relatives):
+        if relative.postal_code is not None and relative.travel.would_travel:
+            _municipality_of(ref, relative.postal_code, f"relatives.{i}.postal_code")
     starts_at = data.starts_at
     ends_at = starts_at + timedelta(minutes=data.duration_minutes)
     now = clock.now()
@@ -340,6 +358,10 @@ async def book(
             )
             gp = await db.get(User, actor.user_id)
             assert gp is not None
+            home = _municipality_of(ref, patient.postal_code, "patient_id")
+            hospital = await db.get(Hospital, department.hospital_id)
+            office = await db.get(GpOffice, gp_office)
+            assert hospital is not None and office is not None
             consultation = Consultation(
                 id=new_id(),
                 room_id=new_room_id(),
@@ -358,8 +380,12 @@ async def book(
                 purpose=data.purpose or None,
                 starts_at=starts_at,
                 ends_at=ends_at,
-                municipality_number=await _municipality_of_office(db, gp_office),
+                municipality_number=home,
                 hospital_id=department.hospital_id,
+                travel_key=_travel_key(ref, data, home, hospital.code, office.municipality_number),
+                relatives_count=len(data.relatives) if data.kind == "joint" else 0,
+                interpreters_count=1 if data.interpreter is not None else 0,
+                municipal_staff_count=len(data.municipal_staff),
                 created_at=now,
                 updated_at=now,
             )
@@ -388,11 +414,53 @@ async def book(
     return await _reload(sessionmaker, consultation.id)
 
 
-async def _municipality_of_office(db: AsyncSession, gp_office_id: int) -> str | None:
-    from service.models import GpOffice
+def _municipality_of(ref: ReferenceData, postal_code: str | None, field: str) -> str:
+    if postal_code is None:
+        raise InvalidInput("The patient has no postal code; add it first.", field=field)
+    try:
+        return municipality_for_postal_code(ref, postal_code).number
+    except InvalidInput as exc:
+        raise InvalidInput(exc.detail, field=field) from exc
 
-    office = await db.get(GpOffice, gp_office_id)
-    return office.municipality_number if office else None
+
+def _travel_key(
+    ref: ReferenceData, data: BookingInput, home: str, hospital_code: str, office_municipality: str
+) -> str | None:
+    """The anonymous travel facts of a joint consultation (none when the patient is absent)."""
+    if data.kind != "joint":
+        return None
+    t = data.patient_travel
+    relatives = tuple(
+        Traveller(
+            role="relative",
+            municipality=(
+                municipality_for_postal_code(ref, r.postal_code).number
+                if r.postal_code is not None and r.travel.would_travel
+                else home
+            ),
+            mode=r.travel.mode,
+            would_travel=r.travel.would_travel,
+            escort=r.travel.escort,
+            works=r.travel.works,
+        )
+        for r in data.relatives
+    )
+    return encode_travel_key(
+        TravelFacts(
+            hospital=hospital_code,
+            patient_location=data.patient_location,
+            local_site_municipality=local_site_for(data.patient_location, office_municipality),
+            patient=Traveller(
+                role="patient",
+                municipality=home,
+                mode=t.mode,
+                would_travel=t.would_travel,
+                escort=t.escort,
+                works=t.works,
+            ),
+            relatives=relatives,
+        )
+    )
 
 
 async def _find_or_create_patient(
@@ -446,6 +514,15 @@ def _participants(
             created_at=now,
         )
 
+    def relative(p: PersonInput) -> Participant:
+        participant = person("relative", p)
+        participant.would_travel = p.travel.would_travel
+        participant.travel_mode = p.travel.mode
+        participant.escort = p.travel.escort
+        participant.works = p.travel.works
+        return participant
+
+    travel = data.patient_travel
     result = [
         Participant(
             id=new_id(),
@@ -469,10 +546,14 @@ def _participants(
                 phone=patient.phone,
                 language=patient.language,
                 postal_code=patient.postal_code,
+                would_travel=travel.would_travel,
+                travel_mode=travel.mode,
+                escort=travel.escort,
+                works=travel.works,
                 created_at=now,
             )
         )
-        result += [person("relative", r) for r in data.relatives]
+        result += [relative(r) for r in data.relatives]
     if data.interpreter is not None:
         result.append(person("interpreter", data.interpreter))
     result += [person("municipal_staff", s) for s in data.municipal_staff]

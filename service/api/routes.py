@@ -182,7 +182,12 @@ async def create_consultation(request: web.Request) -> web.Response:
     data = await read_body(request, BookingInput)
     settings = request.app[appkeys.SETTINGS]
     c = await booking.book(
-        request.app[appkeys.DB], actor, request.app[appkeys.CLOCK], settings, data
+        request.app[appkeys.DB],
+        actor,
+        request.app[appkeys.CLOCK],
+        settings,
+        data,
+        reference=request.app[appkeys.REFERENCE_DATA],
     )
     return web.json_response(
         consultation_json(c, settings.tz),
