@@ -25,6 +25,7 @@ ranges), which is a limit of any cell suppression; see docs/statistics.md.
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -74,7 +75,8 @@ def suppress(
             recoverable = _pinned_by_linear_programming(values, sums, state, threshold)
         if not recoverable:
             return state
-        if not any(_hide_partner(values, sums, state, cell) for cell in recoverable):
+        hid = [_hide_partner(values, sums, state, cell) for cell in recoverable]
+        if not any(hid):
             return state  # every member already hidden: only contradictory sums get here
 
 
@@ -200,7 +202,9 @@ def _pinned_by_linear_programming(
 ) -> list[K]:
     """Hidden cells that cannot move by a whole unit either way within everything a reader knows.
 
-    Every solution found along the way frees the cells it moved, so most cells need no LP.
+    One phase one finds a feasible corner; a few random objectives then free most cells at once
+    (any solution that moves a cell by a unit or more proves it is not pinned), and only the
+    cells left get their own maximisation and minimisation.
     """
     hidden = [k for k, st in state.items() if st != "shown"]
     if not hidden:
@@ -221,112 +225,128 @@ def _pinned_by_linear_programming(
         if any(row):
             rows.append(row)
             rhs.append(-known)
+    lp = _FeasibleRegion(rows, rhs, low, high)
     truth = [float(values[k]) for k in hidden]
     free = [False] * len(hidden)
+
+    def explore(objective: list[float]) -> None:
+        solution = lp.maximise(objective)
+        if solution is None:  # unbounded: every cell with weight in the objective can move
+            for j, weight in enumerate(objective):
+                if weight:
+                    free[j] = True
+            return
+        for j, x in enumerate(solution):
+            if abs(x - truth[j]) >= 1 - _EPS:
+                free[j] = True
+
+    rng = random.Random(len(hidden))  # noqa: S311 - search directions, not secrets
+    for _ in range(4):
+        explore([rng.choice((-1.0, 1.0)) for _ in hidden])
     for i in range(len(hidden)):
         for direction in (1.0, -1.0):
-            if free[i]:
-                break
-            objective = [0.0] * len(hidden)
-            objective[i] = direction
-            solution = _maximise(objective, rows, rhs, low, high)
-            if solution is None:
-                free[i] = True  # unbounded: the cell can grow without limit
-                continue
-            for j, x in enumerate(solution):
-                if abs(x - truth[j]) >= 1 - _EPS:
-                    free[j] = True
+            if not free[i]:
+                objective = [0.0] * len(hidden)
+                objective[i] = direction
+                explore(objective)
     return [k for k, f in zip(hidden, free, strict=True) if not f]
 
 
 _EPS = 1e-9
 
 
-def _maximise(
-    objective: list[float],
-    rows: list[list[float]],
-    rhs: list[float],
-    low: list[float],
-    high: list[float],
-) -> list[float] | None:
-    """Maximise objective·x subject to rows·x = rhs and low ≤ x ≤ high (two-phase simplex,
-    Bland's rule). Returns an optimal x, or None when the objective is unbounded. The system is
-    always feasible here: the true table satisfies it."""
-    n = len(objective)
-    finite = [j for j in range(n) if high[j] != math.inf]
-    # Shift x = low + y (y ≥ 0); add y_j + s_j = high_j - low_j for finite bounds.
-    table: list[list[float]] = []
-    for row, b in zip(rows, rhs, strict=True):
-        shifted = b - sum(a * lo for a, lo in zip(row, low, strict=True))
-        line = row + [0.0] * len(finite)
-        table.append([*line, shifted])
-    for k, j in enumerate(finite):
-        line = [0.0] * (n + len(finite))
-        line[j] = 1.0
-        line[n + k] = 1.0
-        table.append([*line, high[j] - low[j]])
-    width = n + len(finite)
-    m = len(table)
-    for line in table:
-        if line[-1] < 0:
-            line[:] = [-x for x in line]
-    # Phase one: an artificial variable per row, minimise their sum.
-    for r, line in enumerate(table):
-        artificial = [0.0] * m
-        artificial[r] = 1.0
-        table[r] = [*line[:-1], *artificial, line[-1]]
-    basis = [width + r for r in range(m)]
-    phase_one = [0.0] * (width + m)
-    for r in range(m):
-        phase_one[width + r] = -1.0
-    _simplex(table, basis, phase_one)
-    # Drive artificial variables out of the basis where possible, then drop their columns.
-    for r in range(m):
-        if basis[r] >= width:
-            pivot = next((c for c in range(width) if abs(table[r][c]) > _EPS), None)
-            if pivot is not None:
-                _pivot(table, basis, r, pivot)
-    keep = [r for r in range(m) if basis[r] < width]
-    table = [[*table[r][:width], table[r][-1]] for r in keep]
-    basis = [basis[r] for r in keep]
-    full_objective = objective + [0.0] * len(finite)
-    if not _simplex(table, basis, full_objective):
-        return None
-    y = [0.0] * width
-    for r, b in enumerate(basis):
-        y[b] = table[r][-1]
-    return [low[j] + y[j] for j in range(n)]
+class _FeasibleRegion:
+    """{x : rows·x = rhs, low ≤ x ≤ high}, with a feasible basis found once (phase one of the
+    simplex method) and reused for every objective. The region is never empty here: the true
+    table lies in it."""
 
-
-def _simplex(table: list[list[float]], basis: list[int], objective: list[float]) -> bool:
-    """Maximise in place from a feasible basis; False when unbounded."""
-    width = len(table[0]) - 1 if table else 0
-    while True:
-        reduced = [
-            objective[c] - sum(objective[basis[r]] * table[r][c] for r in range(len(table)))
-            for c in range(width)
+    def __init__(
+        self, rows: list[list[float]], rhs: list[float], low: list[float], high: list[float]
+    ) -> None:
+        n = len(low)
+        finite = [j for j in range(n) if high[j] != math.inf]
+        self.n, self.low = n, low
+        self.width = n + len(finite)  # x shifted to y = x - low ≥ 0, plus a slack per bound
+        table: list[list[float]] = []
+        for row, b in zip(rows, rhs, strict=True):
+            shifted = b - sum(a * lo for a, lo in zip(row, low, strict=True))
+            table.append([*row, *([0.0] * len(finite)), shifted])
+        for k, j in enumerate(finite):
+            line = [0.0] * (self.width + 1)
+            line[j] = line[n + k] = 1.0
+            line[-1] = high[j] - low[j]
+            table.append(line)
+        for line in table:
+            if line[-1] < 0:
+                line[:] = [-x for x in line]
+        m = len(table)
+        # Phase one: an artificial variable per row; maximise minus their sum.
+        table = [
+            [*line[:-1], *(1.0 if r == a else 0.0 for a in range(m)), line[-1]]
+            for r, line in enumerate(table)
         ]
+        basis = [self.width + r for r in range(m)]
+        reduced = [sum(line[c] for line in table) for c in range(self.width)] + [0.0] * (m + 1)
+        _simplex(table, basis, reduced, self.width + m)
+        for r in range(m):  # drive artificials out of the basis where a real column can enter
+            if basis[r] >= self.width:
+                pivot = next((c for c in range(self.width) if abs(table[r][c]) > _EPS), None)
+                if pivot is not None:
+                    _pivot(table, basis, r, pivot, None)
+        keep = [r for r in range(m) if basis[r] < self.width]
+        self.table = [[*table[r][: self.width], table[r][-1]] for r in keep]
+        self.basis = [basis[r] for r in keep]
+
+    def maximise(self, objective: list[float]) -> list[float] | None:
+        """An optimal x, or None when the objective is unbounded."""
+        table = [line[:] for line in self.table]
+        basis = self.basis[:]
+        cost = objective + [0.0] * (self.width - self.n)
+        reduced = [
+            cost[c] - sum(cost[b] * line[c] for b, line in zip(basis, table, strict=True))
+            for c in range(self.width)
+        ] + [0.0]
+        if not _simplex(table, basis, reduced, self.width):
+            return None
+        y = [0.0] * self.width
+        for line, b in zip(table, basis, strict=True):
+            y[b] = line[-1]
+        return [self.low[j] + y[j] for j in range(self.n)]
+
+
+def _simplex(
+    table: list[list[float]], basis: list[int], reduced: list[float], width: int
+) -> bool:
+    """Maximise in place from a feasible basis (Bland's rule); False when unbounded."""
+    while True:
         entering = next((c for c in range(width) if reduced[c] > _EPS), None)
         if entering is None:
             return True
         ratios = [
-            (table[r][-1] / table[r][entering], basis[r], r)
-            for r in range(len(table))
-            if table[r][entering] > _EPS
+            (line[-1] / line[entering], basis[r], r)
+            for r, line in enumerate(table)
+            if line[entering] > _EPS
         ]
         if not ratios:
             return False
         _, _, leaving = min(ratios)
-        _pivot(table, basis, leaving, entering)
+        _pivot(table, basis, leaving, entering, reduced)
 
 
-def _pivot(table: list[list[float]], basis: list[int], row: int, col: int) -> None:
+def _pivot(
+    table: list[list[float]], basis: list[int], row: int, col: int, reduced: list[float] | None
+) -> None:
     lead = table[row][col]
-    table[row] = [x / lead for x in table[row]]
-    for r in range(len(table)):
-        if r != row and abs(table[r][col]) > _EPS:
-            factor = table[r][col]
-            table[r] = [a - factor * b for a, b in zip(table[r], table[row], strict=True)]
+    pivot_row = [x / lead for x in table[row]]
+    table[row] = pivot_row
+    for r, line in enumerate(table):
+        if r != row:
+            factor = line[col]
+            if abs(factor) > _EPS:
+                table[r] = [a - factor * b for a, b in zip(line, pivot_row, strict=True)]
+    if reduced is not None:
+        factor = reduced[col]
+        reduced[:] = [a - factor * b for a, b in zip(reduced, pivot_row, strict=True)]
     basis[row] = col
 
 

@@ -12,6 +12,7 @@ from aiohttp import web
 from service import accounts, appkeys, booking
 from service.api.io import query_datetime, query_int, read_body
 from service.api.spec import ApiRoute, RouteTable, openapi_document
+from service.api.statistics import STATISTICS_QUERY, get_statistics, get_statistics_csv
 from service.api.views import consultation_json, event_json, iso, slot_json
 from service.auth import (
     csrf_exempt,
@@ -480,6 +481,24 @@ def route_table() -> RouteTable:
             "Remove an absence",
             tag="calendar",
             responses={204: "Removed"},
+        ),
+        ApiRoute(
+            "GET",
+            f"{API}/statistics",
+            get_statistics,
+            "Statistics for evaluators: use, travel avoided, survey (small counts suppressed)",
+            query=STATISTICS_QUERY,
+            tag="statistics",
+            responses={200: "Statistics", 403: "Not an evaluator", 422: "Invalid filter"},
+        ),
+        ApiRoute(
+            "GET",
+            f"{API}/statistics.csv",
+            get_statistics_csv,
+            "The same statistics as CSV, one figure per line",
+            query=STATISTICS_QUERY,
+            tag="statistics",
+            responses={200: "CSV", 403: "Not an evaluator", 422: "Invalid filter"},
         ),
     ]:
         t.add(r)
