@@ -60,6 +60,7 @@ def green_factor_set(settings: Settings) -> FactorSet:
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> web.Application:
     from web.pages import render_error_page, setup_web
+    from web.stats_pages import setup_stats_pages
 
     settings = settings or Settings()
     app = web.Application(
@@ -84,4 +85,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.cleanup_ctx.append(_database)
     setup_api(app)
     setup_web(app)
+    setup_stats_pages(app)
     return app

@@ -154,3 +154,19 @@ class ExceptionInput(Strict):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     reason: Literal["holiday", "leave", "course", "other"] = "leave"
+
+
+YesNoUnknown = Literal["yes", "no", "unknown"]
+
+
+class SurveyAnswerInput(Strict):
+    """One participant's answers after a consultation (the public survey page)."""
+
+    satisfaction: Annotated[int, Field(ge=1, le=5, description="1 (poor) to 5 (very good)")]
+    would_travel: YesNoUnknown = Field(
+        default="unknown", description="would the patient otherwise have travelled to the hospital?"
+    )
+    physical_visit_needed: YesNoUnknown = Field(
+        default="unknown", description="was a physical visit still needed afterwards?"
+    )
+    free_text: Annotated[str, Field(max_length=2000)] = ""

@@ -314,9 +314,7 @@ class _FeasibleRegion:
         return [self.low[j] + y[j] for j in range(self.n)]
 
 
-def _simplex(
-    table: list[list[float]], basis: list[int], reduced: list[float], width: int
-) -> bool:
+def _simplex(table: list[list[float]], basis: list[int], reduced: list[float], width: int) -> bool:
     """Maximise in place from a feasible basis (Bland's rule); False when unbounded."""
     while True:
         entering = next((c for c in range(width) if reduced[c] > _EPS), None)
