@@ -603,6 +603,7 @@ async def accept(
     consultation_id: str,
     data: AcceptInput,
 ) -> Consultation:
+    side_of(actor)  # roles without a side (evaluator, admin) are refused before any lookup
     now = clock.now()
     try:
         async with sessionmaker() as db, db.begin():
@@ -671,6 +672,7 @@ async def change_time(
     action: Action,
 ) -> Consultation:
     """Propose a new time (hospital side) or reschedule (GP side)."""
+    side_of(actor)
     now = clock.now()
     try:
         async with sessionmaker() as db, db.begin():
@@ -712,6 +714,7 @@ async def cancel(
     consultation_id: str,
     data: CancelInput,
 ) -> Consultation:
+    side_of(actor)
     now = clock.now()
     async with sessionmaker() as db, db.begin():
         c = await _visible(db, actor, consultation_id, for_update=True)
