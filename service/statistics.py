@@ -123,13 +123,15 @@ def _parse_date(text: str, name: str, *, end: bool) -> date:
 
 
 def parse_query(params: Mapping[str, str], today: date, ref: ReferenceData) -> StatisticsQuery:
-    """Read the query string; by default the twelve months up to and including this one."""
+    """Read the query string; by default the last twelve whole months."""
     group_by = params.get("group_by") or "month"
     if group_by not in ("month", "quarter"):
         raise InvalidInput("group_by must be month or quarter.", field="group_by")
     grouping: GroupBy = "quarter" if group_by == "quarter" else "month"
     raw_to = params.get("to")
-    date_to = _parse_date(raw_to, "to", end=True) if raw_to else today
+    date_to = (
+        _parse_date(raw_to, "to", end=True) if raw_to else _month_start(today) - timedelta(days=1)
+    )
     raw_from = params.get("from")
     date_from = (
         _parse_date(raw_from, "from", end=False)
@@ -218,6 +220,7 @@ class _Figures:
     rows: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # table → (key, label)
     travel: dict[tuple[str, str], dict[str, Amounts]] = field(default_factory=dict)
     durations: dict[str, store.DurationRow] = field(default_factory=dict)
+    unpublished: set[CellKey] = field(default_factory=set)
 
 
 async def compute_statistics(
@@ -261,7 +264,7 @@ async def compute_statistics(
     _count_survey(figures, survey)
     figures.durations = {r.key if r.key is not None else "": r for r in durations}
 
-    state = suppress(dict(figures.cells), figures.sums)
+    state = suppress(dict(figures.cells), figures.sums, unpublished=figures.unpublished)
     return _report(query, periods, factors, figures, state, not_costed)
 
 
@@ -290,7 +293,9 @@ def _row_keys(
 
     return {
         "period": [(str(i), p.key) for i, p in enumerate(periods)],
-        "municipality": [(m, municipality_name(m)) for m in sorted(municipalities)],
+        "municipality": sorted(
+            ((m, municipality_name(m)) for m in municipalities), key=lambda row: row[1]
+        ),
         "patient_group": [(g, g) for g in PATIENT_GROUPS],
         "hospital": list(hospitals.items()),
         "department": [(str(d.id), d.name) for d in departments],
@@ -440,6 +445,29 @@ def _count_travel(
             Sum(("total", "", "travel_n"), tuple((table, key, "travel_n") for key, _ in row_keys))
         )
     cells.setdefault(("total", "", "travel_n"), 0)
+    # Completed consultations without travel data (guidance, mostly) are not published, but
+    # completed minus travel_n would give them: they are protected like a published cell.
+    for table, row_keys in [*figures.rows.items(), ("total", [("", "")])]:
+        for key, _ in row_keys:
+            rest = (table, key, "completed_without_travel")
+            cells[rest] = cells[(table, key, "completed")] - cells[(table, key, "travel_n")]
+            figures.unpublished.add(rest)
+            figures.sums.append(Sum((table, key, "completed"), ((table, key, "travel_n"), rest)))
+        if table != "total":
+            figures.sums.append(
+                Sum(
+                    ("total", "", "completed_without_travel"),
+                    tuple((table, key, "completed_without_travel") for key, _ in row_keys),
+                )
+            )
+    joint_without_key = ("participants", "", "patient_without_travel")
+    cells[joint_without_key] = (
+        cells[("participants", "", "patient")] - cells[("total", "", "travel_n")]
+    )
+    figures.unpublished.add(joint_without_key)
+    figures.sums.append(
+        Sum(("participants", "", "patient"), (("total", "", "travel_n"), joint_without_key))
+    )
     for answer in ("yes", "no", "unanswered"):
         cells.setdefault(("confirmation", "", answer), 0)
     figures.sums.append(
@@ -511,8 +539,6 @@ def _round(x: float, measure: str) -> float:
 def _travel_display(
     figures: _Figures, state: Mapping[CellKey, CellState], table: str, key: str
 ) -> dict[str, dict[str, Display]] | None:
-    if state.get((table, key, "completed")) != "shown":
-        return None
     if state.get((table, key, "travel_n")) != "shown":
         return None
     amounts = figures.travel.get((table, key), {"assumed": ZERO, "confirmed": ZERO})

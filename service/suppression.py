@@ -2,22 +2,21 @@
 
 A count from 1 to 4 could point at a person, so it is never shown ("<5", *primary* suppression).
 Hiding it is not enough when the figures around it add up: a row total minus the other cells
-gives it back. So cells that sum to another shown cell are declared as *sums*, and further cells
-are hidden (*secondary* suppression, shown as "suppressed") until no hidden cell can be worked out
-from the shown ones:
+gives it back. So cells that sum to another cell are declared as *sums*, and further cells are
+hidden (*secondary* suppression, shown as "suppressed") until no small cell can be worked out:
 
-1. line by line: a sum with exactly one hidden member, or whose hidden members are all small
-   (a reader knows each is 1–4, which can pin them), gets another one: the smallest non-zero
-   shown member, a part before the total (the usual statistical-office rule);
-2. then audits find cells a reader could still work out, knowing the sums, that a small cell is
-   1–4 and that every count is a whole number of at least 0: a hidden cell's unit vector in the
-   row space of the sums (Gaussian elimination over fractions); bounds propagated sum by sum
-   that narrow a cell to one value; and finally linear programming, which finds the least and
-   greatest value the cell could take given all of it (a cell with no other whole number in
-   that range is recoverable). Such a cell gets another partner in one of its sums, and both
-   steps repeat until nothing changes.
+1. line by line: a sum whose hidden members are all small (one alone is the difference of the
+   others; several together are still pinned when a reader knows each is 1–4) gets another
+   one: the smallest non-zero shown member, a part before the total;
+2. then audits look for small cells a reader could still work out from the shown cells, the
+   sums, and knowing that a small cell is 1–4 and every count a whole number of at least 0:
+   first bounds propagated sum by sum (cheap), then linear programming, which finds the least
+   and greatest value each small cell could take given everything at once (a cell with no other
+   whole number in that range is recoverable; this also catches cells fixed by combining
+   several sums). Such a cell gets another partner in one of its sums, and both steps repeat.
 
-Zero is shown: it identifies no one, and hiding zeros would only hide the structure of the table.
+Only small cells are protected this way: a secondary cell that could be worked out reveals
+nobody, and the audit would notice if it exposed a small one. Zero is shown: it identifies no one.
 What this does not cover: combining answers to *different* queries (say two overlapping date
 ranges), which is a limit of any cell suppression; see docs/statistics.md.
 """
@@ -26,9 +25,8 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Generic, Literal, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -49,11 +47,18 @@ def is_small(value: int, threshold: int = THRESHOLD) -> bool:
 
 
 def suppress(
-    values: Mapping[K, int], sums: Sequence[Sum[K]], threshold: int = THRESHOLD
+    values: Mapping[K, int],
+    sums: Sequence[Sum[K]],
+    threshold: int = THRESHOLD,
+    *,
+    unpublished: Collection[K] = (),
 ) -> dict[K, CellState]:
     """Decide, for every cell of `values`, whether it is shown, small or secondarily suppressed.
 
     Every key named in `sums` must be in `values`; the sums must hold for the values given.
+    `unpublished` cells are never shown but a reader could still work them out (say, completed
+    consultations without travel data, the difference of two published counts): they take part
+    in the sums and are protected like any other cell.
     """
     for s in sums:
         missing = [k for k in (s.total, *s.parts) if k not in values]
@@ -64,14 +69,15 @@ def suppress(
     state: dict[K, CellState] = {
         k: "small" if is_small(v, threshold) else "shown" for k, v in values.items()
     }
+    for k in unpublished:
+        if state[k] == "shown":
+            state[k] = "suppressed"
     while True:
         _hide_lone_cells(values, sums, state)
-        recoverable = _recoverable_cells(sums, state) or _pinned_by_bounds(
-            values, sums, state, threshold
-        )
+        recoverable = _pinned_by_bounds(values, sums, state, threshold)
         if not recoverable:
-            # The cheap audits found nothing; linear programming has the last word, since
-            # several sums together with the 1–4 bounds can still narrow a cell to one value.
+            # The cheap audit found nothing; linear programming has the last word: it finds
+            # cells fixed by several sums together, with or without the 1–4 bounds.
             recoverable = _pinned_by_linear_programming(values, sums, state, threshold)
         if not recoverable:
             return state
@@ -98,9 +104,9 @@ def _hide_lone_cells(
         changed = False
         for s in sums:
             hidden = [m for m in (s.total, *s.parts) if state[m] != "shown"]
-            # A lone hidden cell is the difference of the others. Small cells alone are no
+            # A lone small cell is the difference of the others. Small cells together are no
             # better: a reader knows each is 1–4, so two of them adding up to 8 are both 4.
-            if not hidden or (len(hidden) > 1 and any(state[m] != "small" for m in hidden)):
+            if not hidden or any(state[m] != "small" for m in hidden):
                 continue
             candidates = _candidates(values, s, state)
             if candidates:
@@ -111,39 +117,21 @@ def _hide_lone_cells(
 def _hide_partner(
     values: Mapping[K, int], sums: Sequence[Sum[K]], state: dict[K, CellState], cell: K
 ) -> bool:
-    """Hide one more member of a sum that `cell` is in: the smallest non-zero one, else a zero."""
-    containing = [s for s in sums if cell in (s.total, *s.parts)]
-    for zeros in (False, True):
-        options = [c for s in containing for c in _candidates(values, s, state, zeros=zeros)[:1]]
-        if options:
-            state[min(options, key=lambda m: values[m])] = "suppressed"
-            return True
+    """Hide one more cell near `cell`: the smallest non-zero shown member of a sum it is in;
+    when all of those are hidden already, of a sum one hidden cell further out, and so on."""
+    frontier, seen = {cell}, {cell}
+    remaining = list(sums)
+    while frontier and remaining:
+        near = [s for s in remaining if frontier & {s.total, *s.parts}]
+        remaining = [s for s in remaining if s not in near]
+        for zeros in (False, True):
+            options = [c for s in near for c in _candidates(values, s, state, zeros=zeros)[:1]]
+            if options:
+                state[min(options, key=lambda m: values[m])] = "suppressed"
+                return True
+        frontier = {m for s in near for m in (s.total, *s.parts)} - seen
+        seen |= frontier
     return False
-
-
-def _recoverable_cells(sums: Sequence[Sum[K]], state: Mapping[K, CellState]) -> list[K]:
-    """Hidden cells whose value follows from the sums and the shown cells."""
-    hidden = [k for k, st in state.items() if st != "shown"]
-    if not hidden:
-        return []
-    column = {k: i for i, k in enumerate(hidden)}
-    rows: list[list[Fraction]] = []
-    for s in sums:
-        row = [Fraction(0)] * len(hidden)
-        touched = False
-        for member, sign in [(s.total, -1), *((p, 1) for p in s.parts)]:
-            if member in column:
-                row[column[member]] += sign
-                touched = True
-        if touched and any(row):
-            rows.append(row)
-    reduced = _row_echelon(rows, len(hidden))
-    recoverable = []
-    for row in reduced:
-        nonzero = [i for i, x in enumerate(row) if x != 0]
-        if len(nonzero) == 1:
-            recoverable.append(hidden[nonzero[0]])
-    return recoverable
 
 
 def _pinned_by_bounds(
@@ -178,7 +166,7 @@ def _pinned_by_bounds(
                 )
         if not changed:
             break
-    return [k for k, st in state.items() if st != "shown" and low[k] == high[k]]
+    return [k for k, st in state.items() if st == "small" and low[k] == high[k]]
 
 
 def _sum_high(high: Mapping[K, float], parts: tuple[K, ...], without: K) -> float:
@@ -229,12 +217,11 @@ def _pinned_by_linear_programming(
     truth = [float(values[k]) for k in hidden]
     free = [False] * len(hidden)
 
-    def explore(objective: list[float]) -> None:
+    def explore(objective: list[float], cell: int | None = None) -> None:
         solution = lp.maximise(objective)
-        if solution is None:  # unbounded: every cell with weight in the objective can move
-            for j, weight in enumerate(objective):
-                if weight:
-                    free[j] = True
+        if solution is None:  # unbounded: only a single cell's own objective proves it free
+            if cell is not None:
+                free[cell] = True
             return
         for j, x in enumerate(solution):
             if abs(x - truth[j]) >= 1 - _EPS:
@@ -245,11 +232,11 @@ def _pinned_by_linear_programming(
         explore([rng.choice((-1.0, 1.0)) for _ in hidden])
     for i in range(len(hidden)):
         for direction in (1.0, -1.0):
-            if not free[i]:
+            if not free[i] and state[hidden[i]] == "small":
                 objective = [0.0] * len(hidden)
                 objective[i] = direction
-                explore(objective)
-    return [k for k, f in zip(hidden, free, strict=True) if not f]
+                explore(objective, i)
+    return [k for k, f in zip(hidden, free, strict=True) if not f and state[k] == "small"]
 
 
 _EPS = 1e-9
@@ -346,24 +333,3 @@ def _pivot(
         factor = reduced[col]
         reduced[:] = [a - factor * b for a, b in zip(reduced, pivot_row, strict=True)]
     basis[row] = col
-
-
-def _row_echelon(rows: list[list[Fraction]], width: int) -> list[list[Fraction]]:
-    """Reduced row echelon form; a row with one non-zero entry pins that variable."""
-    rows = [r[:] for r in rows]
-    pivot_row = 0
-    for col in range(width):
-        pivot = next((i for i in range(pivot_row, len(rows)) if rows[i][col] != 0), None)
-        if pivot is None:
-            continue
-        rows[pivot_row], rows[pivot] = rows[pivot], rows[pivot_row]
-        lead = rows[pivot_row][col]
-        rows[pivot_row] = [x / lead for x in rows[pivot_row]]
-        for i in range(len(rows)):
-            if i != pivot_row and rows[i][col] != 0:
-                factor = rows[i][col]
-                rows[i] = [a - factor * b for a, b in zip(rows[i], rows[pivot_row], strict=True)]
-        pivot_row += 1
-        if pivot_row == len(rows):
-            break
-    return rows[:pivot_row]

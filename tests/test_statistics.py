@@ -457,7 +457,7 @@ async def test_factor_override_changes_totals_and_version(
     aiohttp_client: Any, settings: Settings, clock: FakeClock, db: async_sessionmaker[AsyncSession]
 ) -> None:
     world = await build_world(db)
-    await seed(db, world, n=60)
+    await seed(db, world, n=160)
     params = {"from": "2025-01", "to": "2025-12"}
 
     async def totals(app_settings: Settings) -> dict[str, Any]:

@@ -153,8 +153,8 @@ async def statistics_page(request: web.Request) -> web.Response:
         csv_url=f"/api/v1/statistics.csv?{query}",
         json_url=f"/api/v1/statistics?{query}",
         trend_chart=vertical_bars(
-            _chart_items(periods, period_label),
-            [r.counts["booked"] for r in periods],
+            _chart_items(periods, period_label, "booked"),
+            [r.counts["completed"] for r in periods],
             hidden_text=t["suppressed"],
         ),
         municipality_chart=horizontal_bars(

@@ -25,8 +25,8 @@ from service.statistics import (
 )
 
 STATISTICS_QUERY = (
-    ("from", "string", False, "first day or month (YYYY-MM-DD or YYYY-MM); default 11 months ago"),
-    ("to", "string", False, "last day or month (YYYY-MM-DD or YYYY-MM); default today"),
+    ("from", "string", False, "first day or month (YYYY-MM-DD or YYYY-MM)"),
+    ("to", "string", False, "last day or month; default: the last 12 whole months"),
     ("group_by", "string", False, "month (default) or quarter"),
     ("municipality", "string", False, "municipality number, e.g. 4631"),
     ("patient_group", "string", False, "patient group"),
