@@ -180,6 +180,8 @@ class Consultation(Base):
         Index("ix_consultations_gp_starts", "gp_id", "starts_at"),
         Index("ix_consultations_department_starts", "department_id", "starts_at"),
         Index("ix_consultations_starts", "starts_at"),
+        # Statistics of completed consultations over a period (durations, travel).
+        Index("ix_consultations_status_starts", "status", "starts_at"),
     )
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     room_id: Mapped[str] = mapped_column(String(64), unique=True)

@@ -12,12 +12,13 @@ once, and each report names the factor set and version that produced it.
 
 from __future__ import annotations
 
+import asyncio
 import calendar
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -54,6 +55,7 @@ SMALL = "<5"
 HIDDEN = "suppressed"
 
 Display = int | float | str | None
+T = TypeVar("T")
 CellKey = tuple[str, str, str]  # (table, row key, measure); table "total" has row key ""
 
 
@@ -237,19 +239,27 @@ async def compute_statistics(
     async with sessionmaker() as db:
         departments = await store.departments(db)
         hospitals = await store.hospitals(db)
-        hospital_id = _hospital_id(hospitals, query.hospital)
-        f = store.ConsultationFilter(
-            period_ends=tuple(_utc(p.end, tz) for p in periods),
-            starts_from=_utc(periods[0].start, tz),
-            municipality=query.municipality,
-            patient_group=query.patient_group,
-            hospital_id=hospital_id,
-            department_id=query.department_id,
-        )
-        statuses = await store.status_counts(db, f)
-        durations = await store.duration_quantiles(db, f)
-        travel_rows = await store.travel_groups(db, f)
-        survey = await store.survey_counts(db, f)
+    hospital_id = _hospital_id(hospitals, query.hospital)
+    f = store.ConsultationFilter(
+        period_ends=tuple(_utc(p.end, tz) for p in periods),
+        starts_from=_utc(periods[0].start, tz),
+        municipality=query.municipality,
+        patient_group=query.patient_group,
+        hospital_id=hospital_id,
+        department_id=query.department_id,
+    )
+
+    async def run(query_fn: Callable[[AsyncSession, store.ConsultationFilter], Awaitable[T]]) -> T:
+        async with store.reading(sessionmaker) as db:
+            return await query_fn(db, f)
+
+    # Independent scans on separate connections: PostgreSQL runs them on separate cores.
+    statuses, durations, travel_rows, survey = await asyncio.gather(
+        run(store.status_counts),
+        run(store.duration_quantiles),
+        run(store.travel_groups),
+        run(store.survey_counts),
+    )
 
     figures = _Figures()
     visible_departments = [
@@ -403,40 +413,44 @@ def _count_travel(
     factors: FactorSet,
 ) -> list[str]:
     postal_codes = representative_postal_codes(ref)
-    per_key: dict[tuple[str, bool | None], tuple[Amounts, Amounts, tuple[str, ...]]] = {}
     hospital_of = {str(d.id): d.hospital_code for d in departments}
-    sums: dict[tuple[str, str], dict[str, Amounts]] = defaultdict(
-        lambda: {"assumed": ZERO, "confirmed": ZERO}
-    )
     cells = figures.cells
-    not_costed: set[str] = set()
+    # First the counts per (target row, travel key, answer), then the calculation once per
+    # distinct key and answer, multiplied out: the work grows with distinct keys, not rows.
+    counts: dict[tuple[str, str], Counter[tuple[str, bool | None]]] = defaultdict(Counter)
     for r in rows:
-        cache_key = (r.travel_key, r.confirmed)
-        if cache_key not in per_key:
-            try:
-                facts = decode_travel_key(r.travel_key)
-                assumed = travel_for_facts(facts, ref, factors, postal_codes)
-                confirmed = travel_for_facts(
-                    with_patient_answer(facts, r.confirmed), ref, factors, postal_codes
-                )
-                per_key[cache_key] = (assumed.totals, confirmed.totals, assumed.not_costed)
-            except (ValueError, InvalidInput):
-                # A key from older reference data that no longer resolves counts as no travel.
-                per_key[cache_key] = (ZERO, ZERO, ())
-        assumed_totals, confirmed_totals, missing = per_key[cache_key]
-        not_costed.update(missing)
         key = r.key or "unknown"
         targets = [(r.dimension, key)]
         if r.dimension == "department" and key in hospital_of:
             targets.append(("hospital", hospital_of[key]))
         if r.dimension == "period":
             targets.append(("total", ""))
-            answer = {True: "yes", False: "no", None: "unanswered"}[r.confirmed]
-            cells[("confirmation", "", answer)] += r.consultations
+            label = {True: "yes", False: "no", None: "unanswered"}[r.confirmed]
+            cells[("confirmation", "", label)] += r.consultations
         for target in targets:
-            sums[target]["assumed"] += _times(assumed_totals, r.consultations)
-            sums[target]["confirmed"] += _times(confirmed_totals, r.consultations)
+            counts[target][(r.travel_key, r.confirmed)] += r.consultations
             cells[(*target, "travel_n")] += r.consultations
+    per_key: dict[tuple[str, bool | None], tuple[Amounts, Amounts]] = {}
+    not_costed: set[str] = set()
+    for travel_key, answer in {k for c in counts.values() for k in c}:
+        try:
+            facts = decode_travel_key(travel_key)
+            assumed = travel_for_facts(facts, ref, factors, postal_codes)
+            confirmed = travel_for_facts(
+                with_patient_answer(facts, answer), ref, factors, postal_codes
+            )
+            per_key[(travel_key, answer)] = (assumed.totals, confirmed.totals)
+            not_costed.update(assumed.not_costed)
+        except (ValueError, InvalidInput):
+            # A key from older reference data that no longer resolves counts as no travel.
+            per_key[(travel_key, answer)] = (ZERO, ZERO)
+    sums = {
+        target: {
+            "assumed": _weighted_sum([(per_key[k][0], n) for k, n in c.items()]),
+            "confirmed": _weighted_sum([(per_key[k][1], n) for k, n in c.items()]),
+        }
+        for target, c in counts.items()
+    }
     figures.travel = dict(sums)
     for table, row_keys in figures.rows.items():
         for key, _ in row_keys:
@@ -468,8 +482,8 @@ def _count_travel(
     figures.sums.append(
         Sum(("participants", "", "patient"), (("total", "", "travel_n"), joint_without_key))
     )
-    for answer in ("yes", "no", "unanswered"):
-        cells.setdefault(("confirmation", "", answer), 0)
+    for label in ("yes", "no", "unanswered"):
+        cells.setdefault(("confirmation", "", label), 0)
     figures.sums.append(
         Sum(
             ("total", "", "travel_n"),
@@ -479,8 +493,16 @@ def _count_travel(
     return sorted(not_costed)
 
 
-def _times(amounts: Amounts, n: int) -> Amounts:
-    return Amounts(*(getattr(amounts, f.name) * n for f in fields(amounts)))
+AMOUNT_FIELDS = tuple(f.name for f in fields(Amounts))
+
+
+def _weighted_sum(items: Sequence[tuple[Amounts, int]]) -> Amounts:
+    """Σ n × amounts, field by field."""
+    totals = [0.0] * len(AMOUNT_FIELDS)
+    for amounts, n in items:
+        for i, name in enumerate(AMOUNT_FIELDS):
+            totals[i] += getattr(amounts, name) * n
+    return Amounts(*totals)
 
 
 def _count_survey(figures: _Figures, s: store.SurveyCounts) -> None:

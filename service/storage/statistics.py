@@ -11,7 +11,8 @@ durations within each group and only the rows around each percentile are returne
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,11 +29,12 @@ from sqlalchemy import (
     literal,
     null,
     select,
+    text,
     true,
     tuple_,
     union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.selectable import Subquery
 
 from service.models import Consultation, Department, Hospital, Survey
@@ -40,6 +42,16 @@ from service.models import Consultation, Department, Hospital, Survey
 # Breakdowns in the order of the GROUPING() bit mask (first argument is the highest bit).
 DIMENSIONS = ("period", "municipality", "patient_group", "department")
 OPEN_STATUSES = ("requested", "confirmed", "in_progress")
+
+
+@asynccontextmanager
+async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A read-only transaction for one statistics query."""
+    async with sessionmaker() as db, db.begin():
+        if db.get_bind().dialect.name == "postgresql":
+            # Compiling these aggregates costs more time than it saves (measured: 0.5 s of 1.5).
+            await db.execute(text("SET LOCAL jit = off"))
+        yield db
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,47 +204,61 @@ def _key(row: Any, dimension: str | None) -> str | None:
     return None if value is None else str(value)
 
 
+_STATUS_SUMS = (
+    "consultations",
+    "with_relatives",
+    "relatives",
+    "interpreters",
+    "municipal_staff",
+    "patients",
+    "specialists",
+)
+
+
 async def status_counts(db: AsyncSession, f: ConsultationFilter) -> list[StatusRow]:
-    base = _base(
-        f,
-        Consultation.status.label("status"),
-        Consultation.kind.label("kind"),
-        Consultation.relatives_count.label("relatives_count"),
-        Consultation.interpreters_count.label("interpreters_count"),
-        Consultation.municipal_staff_count.label("municipal_staff_count"),
-        Consultation.specialist_id.label("specialist_id"),
-    )
-    c = base.c
-    aggregates = [
-        func.count().label("consultations"),
-        func.sum(case((c.relatives_count > 0, 1), else_=0)).label("with_relatives"),
-        func.sum(c.relatives_count).label("relatives"),
-        func.sum(c.interpreters_count).label("interpreters"),
-        func.sum(c.municipal_staff_count).label("municipal_staff"),
-        func.sum(case((c.kind == "joint", 1), else_=0)).label("patients"),
-        func.count(c.specialist_id).label("specialists"),
+    """Counts per status for each breakdown and overall.
+
+    One GROUP BY over every breakdown at once (some thousands of groups at most: periods ×
+    municipalities × patient groups × departments × statuses), rolled up here; a single scan
+    beats grouping sets, whose several hash tables cost more than they save.
+    """
+    c = Consultation
+    period = _period_index(f.period_ends).label("period")
+    keys = [
+        period,
+        c.municipality_number.label("municipality"),
+        c.patient_group.label("patient_group"),
+        c.department_id.label("department"),
+        c.status.label("status"),
     ]
-    stmt = _grouped(db, base, [*DIMENSIONS, None], [c.status], aggregates)
-    rows = (await db.execute(stmt)).all()
-    result = []
-    for row in rows:
-        m = row._mapping
-        dimension = _dimension_of(int(m["mask"]))
-        result.append(
-            StatusRow(
-                dimension=dimension,
-                key=_key(row, dimension),
-                status=str(m["status"]),
-                consultations=int(m["consultations"]),
-                with_relatives=int(m["with_relatives"] or 0),
-                relatives=int(m["relatives"] or 0),
-                interpreters=int(m["interpreters"] or 0),
-                municipal_staff=int(m["municipal_staff"] or 0),
-                patients=int(m["patients"] or 0),
-                specialists=int(m["specialists"] or 0),
-            )
+    stmt = (
+        select(
+            *keys,
+            func.count().label("consultations"),
+            func.sum(case((c.relatives_count > 0, 1), else_=0)).label("with_relatives"),
+            func.sum(c.relatives_count).label("relatives"),
+            func.sum(c.interpreters_count).label("interpreters"),
+            func.sum(c.municipal_staff_count).label("municipal_staff"),
+            func.sum(case((c.kind == "joint", 1), else_=0)).label("patients"),
+            func.count(c.specialist_id).label("specialists"),
         )
-    return result
+        .where(*_where(f))
+        .group_by(*keys)
+    )
+    totals: dict[tuple[str | None, str | None, str], list[int]] = {}
+    for row in (await db.execute(stmt)).all():
+        m = row._mapping
+        values = [int(m[name] or 0) for name in _STATUS_SUMS]
+        status = str(m["status"])
+        for dimension in (*DIMENSIONS, None):
+            key = _key(row, dimension)
+            into = totals.setdefault((dimension, key, status), [0] * len(_STATUS_SUMS))
+            for i, v in enumerate(values):
+                into[i] += v
+    return [
+        StatusRow(dimension, key, status, *values)
+        for (dimension, key, status), values in totals.items()
+    ]
 
 
 def _duration_minutes(dialect: str) -> ColumnElement[Any]:

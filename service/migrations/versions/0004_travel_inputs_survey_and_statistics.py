@@ -76,6 +76,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("municipal_staff_count", sa.Integer(), server_default="0", nullable=False)
         )
+        batch_op.create_index(
+            "ix_consultations_status_starts", ["status", "starts_at"], unique=False
+        )
 
     with op.batch_alter_table("participants", schema=None) as batch_op:
         batch_op.add_column(sa.Column("would_travel", sa.Boolean(), nullable=True))
@@ -101,6 +104,7 @@ def downgrade() -> None:
         batch_op.drop_column("would_travel")
 
     with op.batch_alter_table("consultations", schema=None) as batch_op:
+        batch_op.drop_index("ix_consultations_status_starts")
         batch_op.drop_column("municipal_staff_count")
         batch_op.drop_column("interpreters_count")
         batch_op.drop_column("relatives_count")
