@@ -239,6 +239,7 @@ async def compute_statistics(
     async with sessionmaker() as db:
         departments = await store.departments(db)
         hospitals = await store.hospitals(db)
+        dialect = db.get_bind().dialect.name
     hospital_id = _hospital_id(hospitals, query.hospital)
     f = store.ConsultationFilter(
         period_ends=tuple(_utc(p.end, tz) for p in periods),
@@ -249,17 +250,27 @@ async def compute_statistics(
         department_id=query.department_id,
     )
 
-    async def run(query_fn: Callable[[AsyncSession, store.ConsultationFilter], Awaitable[T]]) -> T:
-        async with store.reading(sessionmaker) as db:
-            return await query_fn(db, f)
+    if dialect == "postgresql":
+        # Independent scans on separate connections: PostgreSQL runs them on separate cores.
+        async def run(
+            query_fn: Callable[[AsyncSession, store.ConsultationFilter], Awaitable[T]],
+        ) -> T:
+            async with store.reading(sessionmaker) as db:
+                return await query_fn(db, f)
 
-    # Independent scans on separate connections: PostgreSQL runs them on separate cores.
-    statuses, durations, travel_rows, survey = await asyncio.gather(
-        run(store.status_counts),
-        run(store.duration_quantiles),
-        run(store.travel_groups),
-        run(store.survey_counts),
-    )
+        statuses, durations, travel_rows, survey = await asyncio.gather(
+            run(store.status_counts),
+            run(store.duration_quantiles),
+            run(store.travel_groups),
+            run(store.survey_counts),
+        )
+    else:
+        # SQLite serialises transactions (the engine begins them IMMEDIATE): one at a time.
+        async with store.reading(sessionmaker) as db:
+            statuses = await store.status_counts(db, f)
+            durations = await store.duration_quantiles(db, f)
+            travel_rows = await store.travel_groups(db, f)
+            survey = await store.survey_counts(db, f)
 
     figures = _Figures()
     visible_departments = [
