@@ -19,10 +19,12 @@ from service.api.calendar import setup_calendar_feed
 from service.api.routes import setup_api
 from service.auth import actor_middleware, session_storage
 from service.clock import Clock, SystemClock
+from service.errors import DomainError
 from service.problems import make_problem_middleware
 from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
 from service.throttle import LoginThrottle
+from service.travel import FactorSet, load_factor_set, load_reference_data
 from service.video import DbAuthenticator, DbSessionRecorder, hub_config
 from signalling.backplane import Backplane, MemoryBackplane, RedisBackplane
 from signalling.echo import EchoService
@@ -88,10 +90,19 @@ async def _close_echo(app: web.Application) -> None:
     await app[appkeys.ECHO].close()
 
 
+def green_factor_set(settings: Settings) -> FactorSet:
+    """The shipped factor set with the settings' overrides; a bad override stops the start."""
+    try:
+        return load_factor_set(settings.green_factor_overrides)
+    except DomainError as exc:
+        raise ValueError(f"SAMKONS_GREEN_FACTOR_OVERRIDES: {exc.detail}") from exc
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> web.Application:
     from scheduler.runner import scheduler_ctx
     from web.mail_pages import setup_mail_pages
     from web.pages import render_error_page, setup_web
+    from web.stats_pages import setup_stats_pages
     from web.video_pages import setup_video_pages
 
     settings = settings or Settings()
@@ -113,6 +124,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         window_seconds=settings.login_window_seconds,
         redis_url=settings.redis_url,
     )
+    app[appkeys.REFERENCE_DATA] = load_reference_data()
+    app[appkeys.FACTOR_SET] = green_factor_set(settings)
     app.cleanup_ctx.append(_database)
     # After the database: the scheduler's jobs use it, and stop before it closes.
     app.cleanup_ctx.append(scheduler_ctx)
@@ -126,4 +139,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     setup_web(app)
     setup_mail_pages(app)
     setup_video_pages(app)
+    setup_stats_pages(app)
     return app

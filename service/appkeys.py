@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from service.clock import Clock
 from service.settings import Settings
 from service.throttle import LoginThrottle
+from service.travel import FactorSet, ReferenceData
 from signalling.echo import EchoService
 from signalling.hub import SignallingHub
 
@@ -20,3 +21,6 @@ THROTTLE = web.AppKey("throttle", LoginThrottle)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
 SIGNALLING_HUB = web.AppKey("signalling_hub", SignallingHub)
 ECHO = web.AppKey("echo", EchoService)
+# «Grønn helse»: the shipped reference data and the factor set with the settings' overrides.
+REFERENCE_DATA = web.AppKey("reference_data", ReferenceData)
+FACTOR_SET = web.AppKey("factor_set", FactorSet)

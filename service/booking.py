@@ -49,6 +49,8 @@ from service.settings import Settings
 from service.states import ACTIVE_STATUSES, Action, ConsultationStatus, Side, Transition, apply
 from service.storage import consultations as store
 from service.tokens import keyed_hash, new_id, new_room_id
+from service.travel import ReferenceData, load_reference_data, municipality_for_postal_code
+from service.travel_inputs import TravelFacts, Traveller, encode_travel_key, local_site_for
 
 HOSPITAL_SIDE_ROLES = frozenset({"specialist", "coordinator"})
 
@@ -345,11 +347,25 @@ async def book(
     clock: Clock,
     settings: Settings,
     data: BookingInput,
+    *,
+    reference: ReferenceData | None = None,
 ) -> Consultation:
+    """Book a consultation as the GP.
+
+    The consultation's municipality is the patient's, from their postal code; a postal code
+    outside the reference data is refused (422), since the consultation could not be counted.
+    Pass the app's `reference` data; without it the shipped data is read.
+    """
     if actor.role != "gp" or actor.gp_office_id is None:
         raise NotAllowed("Only a GP with a GP office can book a joint consultation.")
     if (data.patient_id is None) == (data.patient is None):
         raise InvalidInput("Give either patient_id or patient, not both.", field="patient")
+    ref = reference or load_reference_data()
+    if data.patient is not None:
+        _municipality_of(ref, data.patient.postal_code, "patient.postal_code")
+    for i, relative in enumerate(data.relatives):
+        if relative.postal_code is not None and relative.travel.would_travel:
+            _municipality_of(ref, relative.postal_code, f"relatives.{i}.postal_code")
     starts_at = data.starts_at
     ends_at = starts_at + timedelta(minutes=data.duration_minutes)
     now = clock.now()
@@ -378,6 +394,7 @@ async def book(
                 starts_at=starts_at,
                 ends_at=ends_at,
             )
+            home = _municipality_of(ref, patient.postal_code, "patient_id")
             consultation = Consultation(
                 id=new_id(),
                 room_id=new_room_id(),
@@ -396,8 +413,14 @@ async def book(
                 purpose=data.purpose or None,
                 starts_at=starts_at,
                 ends_at=ends_at,
-                municipality_number=actor.municipality_number,
+                municipality_number=home,
                 hospital_id=department.hospital_id,
+                travel_key=_travel_key(
+                    ref, data, home, department.hospital.code, actor.municipality_number or ""
+                ),
+                relatives_count=len(data.relatives) if data.kind == "joint" else 0,
+                interpreters_count=1 if data.interpreter is not None else 0,
+                municipal_staff_count=len(data.municipal_staff),
                 created_at=now,
                 updated_at=now,
             )
@@ -414,6 +437,55 @@ async def book(
     except IntegrityError as exc:
         raise _as_domain_error(exc) from exc
     return consultation
+
+
+def _municipality_of(ref: ReferenceData, postal_code: str | None, field: str) -> str:
+    if postal_code is None:
+        raise InvalidInput("The patient has no postal code; add it first.", field=field)
+    try:
+        return municipality_for_postal_code(ref, postal_code).number
+    except InvalidInput as exc:
+        raise InvalidInput(exc.detail, field=field) from exc
+
+
+def _travel_key(
+    ref: ReferenceData, data: BookingInput, home: str, hospital_code: str, office_municipality: str
+) -> str | None:
+    """The anonymous travel facts of a joint consultation (none when the patient is absent)."""
+    if data.kind != "joint":
+        return None
+    t = data.patient_travel
+    relatives = tuple(
+        Traveller(
+            role="relative",
+            municipality=(
+                municipality_for_postal_code(ref, r.postal_code).number
+                if r.postal_code is not None and r.travel.would_travel
+                else home
+            ),
+            mode=r.travel.mode,
+            would_travel=r.travel.would_travel,
+            escort=r.travel.escort,
+            works=r.travel.works,
+        )
+        for r in data.relatives
+    )
+    return encode_travel_key(
+        TravelFacts(
+            hospital=hospital_code,
+            patient_location=data.patient_location,
+            local_site_municipality=local_site_for(data.patient_location, office_municipality),
+            patient=Traveller(
+                role="patient",
+                municipality=home,
+                mode=t.mode,
+                would_travel=t.would_travel,
+                escort=t.escort,
+                works=t.works,
+            ),
+            relatives=relatives,
+        )
+    )
 
 
 async def _find_or_create_patient(
@@ -467,6 +539,15 @@ def _participants(
             created_at=now,
         )
 
+    def relative(p: PersonInput) -> Participant:
+        participant = person("relative", p)
+        participant.would_travel = p.travel.would_travel
+        participant.travel_mode = p.travel.mode
+        participant.escort = p.travel.escort
+        participant.works = p.travel.works
+        return participant
+
+    travel = data.patient_travel
     result = [
         Participant(
             id=new_id(),
@@ -490,10 +571,14 @@ def _participants(
                 phone=patient.phone,
                 language=patient.language,
                 postal_code=patient.postal_code,
+                would_travel=travel.would_travel,
+                travel_mode=travel.mode,
+                escort=travel.escort,
+                works=travel.works,
                 created_at=now,
             )
         )
-        result += [person("relative", r) for r in data.relatives]
+        result += [relative(r) for r in data.relatives]
     if data.interpreter is not None:
         result.append(person("interpreter", data.interpreter))
     result += [person("municipal_staff", s) for s in data.municipal_staff]
@@ -533,6 +618,7 @@ async def accept(
     consultation_id: str,
     data: AcceptInput,
 ) -> Consultation:
+    side_of(actor)  # roles without a side (evaluator, admin) are refused before any lookup
     now = clock.now()
     try:
         async with sessionmaker() as db, db.begin():
@@ -602,6 +688,7 @@ async def change_time(
     action: Action,
 ) -> Consultation:
     """Propose a new time (hospital side) or reschedule (GP side)."""
+    side_of(actor)
     now = clock.now()
     try:
         async with sessionmaker() as db, db.begin():
@@ -645,6 +732,7 @@ async def cancel(
     consultation_id: str,
     data: CancelInput,
 ) -> Consultation:
+    side_of(actor)
     now = clock.now()
     async with sessionmaker() as db, db.begin():
         c = await _visible(db, actor, consultation_id, for_update=True)

@@ -1,6 +1,10 @@
 """Believable demo data: Nordhordland GP offices, Helse Bergen departments, clinicians with
 working hours, patients, a year of past consultations and some coming ones.
 
+The past year tells the pilot's story for the statistics page: use grows month by month and
+spreads from Alver and Austrheim across the region; consultations carry travel inputs, and about
+two in three participants answered the survey.
+
 Idempotent: a database that already holds the demo accounts is left as it is. All names are
 invented; the patients are fictional.
 """
@@ -26,6 +30,7 @@ from service.models import (
     Hospital,
     Participant,
     Patient,
+    Survey,
     User,
     WorkingHours,
 )
@@ -34,7 +39,9 @@ from service.schemas import BookingInput, PersonInput
 from service.settings import Settings
 from service.storage import directory
 from service.storage.engine import make_engine, make_sessionmaker
-from service.tokens import new_id, new_room_id
+from service.tokens import hash_token, new_id, new_room_id, new_token
+from service.travel import Mode, PatientLocation
+from service.travel_inputs import TravelFacts, Traveller, encode_travel_key, local_site_for
 
 DEMO_PASSWORD = "demo-samkons-2026"  # noqa: S105 - printed for demo logins on purpose
 
@@ -227,9 +234,52 @@ async def _seed(
                 )
         db.add_all(patients)
         await db.flush()
-        _past_year(db, rng, now, settings.tz, gps, specialists, departments, offices, patients)
+        surveys = _past_year(
+            db, rng, now, settings.tz, gps, specialists, departments, offices, patients
+        )
+        await db.flush()  # surveys point at participants; no ORM relationship orders the inserts
+        db.add_all(surveys)
 
     await _coming(sessionmaker, settings, clock, gps[0], specialists, departments, patients)
+
+
+# The pilot's roll-out: Alver and Austrheim first, the rest of the region joining month by month.
+ROLLOUT_MONTH = {
+    "4631": 0,
+    "4632": 0,
+    "4633": 2,
+    "4634": 3,
+    "4635": 5,
+    "4629": 6,
+    "4630": 7,
+    "4628": 8,
+}
+# How people usually get to Bergen from each municipality (weights for car, bus, boat, taxi).
+USUAL_MODES = {
+    "4631": (6, 3, 0, 2),
+    "4632": (5, 2, 0, 3),
+    "4633": (3, 1, 2, 3),
+    "4634": (4, 1, 0, 3),
+    "4635": (4, 1, 1, 4),
+    "4629": (4, 1, 0, 3),
+    "4630": (6, 3, 0, 2),
+    "4628": (5, 3, 0, 2),
+}
+MODE_NAMES: tuple[Mode, ...] = ("car", "bus", "boat", "taxi_pasientreiser")
+LOCATIONS: tuple[PatientLocation, ...] = ("home", "home", "home", "gp_office", "institution")
+FREE_TEXTS = [
+    "Slapp å ta fri ein heil dag for å køyre til Bergen.",
+    "Godt at fastlegen var med, då slapp eg å forklare alt to gonger.",
+    "Lyden var litt dårleg i starten.",
+    "Mor vart mindre sliten enn når vi må reise inn.",
+    "Fint, men eg hadde helst møtt legen fysisk neste gong.",
+]
+
+
+def _month_start(now: datetime, tz: ZoneInfo, months_ago: int) -> datetime:
+    local = now.astimezone(tz)
+    index = local.year * 12 + local.month - 1 - months_ago
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=tz)
 
 
 def _past_year(
@@ -242,125 +292,260 @@ def _past_year(
     departments: list[Department],
     offices: list[GpOffice],
     patients: list[Patient],
-) -> None:
-    """A year of finished consultations, growing month by month as a pilot would."""
+) -> list[Survey]:
+    """A year of finished consultations telling the pilot's story: more each month, spreading
+    from Alver and Austrheim to the whole region, with travel inputs and survey answers."""
     by_office = {o.id: [p for p in patients if p.gp_office_id == o.id] for o in offices}
+    office_of = {o.id: o for o in offices}
+    hospital_code = {
+        d.id: ("haukeland" if i < 4 else "haraldsplass") for i, d in enumerate(departments)
+    }
     hospital_of = {d.id: d.hospital_id for d in departments}
     used: set[tuple[int, datetime]] = set()
+    surveys: list[Survey] = []
     for months_ago in range(12, 0, -1):
-        for _ in range(6 + (12 - months_ago) * 2):
-            gp = rng.choice(gps)
+        month = 12 - months_ago
+        first = _month_start(now, tz, months_ago)
+        days = (_month_start(now, tz, months_ago - 1) - first).days
+        active = [
+            gp
+            for gp in gps
+            if gp.gp_office_id is not None
+            and ROLLOUT_MONTH[office_of[gp.gp_office_id].municipality_number] <= month
+        ]
+        for _ in range(12 + month * 6):
+            gp = rng.choice(active)
             specialist = rng.choice(specialists)
             department_id = specialist.department_id
             assert department_id is not None and gp.gp_office_id is not None
-            day = (now - timedelta(days=30 * months_ago - rng.randint(0, 27))).astimezone(tz).date()
+            day = (first + timedelta(days=rng.randint(0, days - 1))).date()
             while day.weekday() > 4:
                 day -= timedelta(days=1)
             start = datetime.combine(
                 day, time(8 + rng.randint(0, 6), rng.choice([0, 30])), tz
             ).astimezone(UTC)
-            if (gp.id, start) in used or (specialist.id, start) in used:
+            if start >= now or (gp.id, start) in used or (specialist.id, start) in used:
                 continue
             used.update({(gp.id, start), (specialist.id, start)})
-            patient = rng.choice(by_office[gp.gp_office_id])
-            roll = rng.random()
-            status = "completed" if roll < 0.82 else "no_show" if roll < 0.87 else "cancelled"
-            minutes = rng.choice([30, 30, 45, 60])
-            c = Consultation(
-                id=new_id(),
-                room_id=new_room_id(),
-                kind="joint" if rng.random() < 0.85 else "guidance",
-                status=status,
-                awaiting=None,
-                revision=2,
-                gp_id=gp.id,
-                specialist_id=specialist.id,
-                department_id=department_id,
-                booked_by_id=gp.id,
-                patient_id=patient.id,
-                patient_present=True,
-                patient_group=GROUP_BY_DEPARTMENT[_department_name(departments, department_id)],
-                patient_location=rng.choice(["home", "home", "gp_office", "institution"]),
-                purpose=None,
-                starts_at=start,
-                ends_at=start + timedelta(minutes=minutes),
-                municipality_number=next(
-                    o.municipality_number for o in offices if o.id == gp.gp_office_id
-                ),
-                hospital_id=hospital_of[department_id],
-                actual_started_at=start + timedelta(minutes=rng.randint(0, 4))
-                if status == "completed"
+            surveys += _one_past(
+                db,
+                rng,
+                start,
+                gp,
+                specialist,
+                department_id,
+                hospital_of[department_id],
+                hospital_code[department_id],
+                office_of[gp.gp_office_id].municipality_number,
+                rng.choice(by_office[gp.gp_office_id]),
+                GROUP_BY_DEPARTMENT[_department_name(departments, department_id)],
+                month,
+            )
+    return surveys
+
+
+def _one_past(
+    db: AsyncSession,
+    rng: random.Random,
+    start: datetime,
+    gp: User,
+    specialist: User,
+    department_id: int,
+    hospital_id: int,
+    hospital: str,
+    office_municipality: str,
+    patient: Patient,
+    group: str,
+    month: int,
+) -> list[Survey]:
+    roll = rng.random()
+    # No-shows and cancellations fall as the service settles in.
+    no_show_rate = 0.08 - 0.004 * month
+    status = (
+        "no_show"
+        if roll < no_show_rate
+        else "cancelled"
+        if roll < no_show_rate + 0.1
+        else "completed"
+    )
+    kind = "joint" if rng.random() < 0.85 else "guidance"
+    minutes = rng.choice([30, 30, 45, 60])
+    home = office_municipality
+    location: PatientLocation = rng.choice(LOCATIONS)
+    if group == "frail_elderly" and rng.random() < 0.4:
+        location = "institution"
+    mode = rng.choices(MODE_NAMES, weights=USUAL_MODES[home])[0]
+    if group == "frail_elderly" and rng.random() < 0.05:
+        mode = "ambulance"
+    would_travel = rng.random() < 0.9
+    escort = group == "frail_elderly" and location != "institution" and rng.random() < 0.35
+    works = group in ("mental_health_addiction", "multiple_chronic") and rng.random() < 0.3
+    relatives: list[Traveller] = []
+    if kind == "joint":
+        count = 1 if rng.random() < (0.7 if group == "children_youth" else 0.35) else 0
+        if group == "children_youth" and rng.random() < 0.4:
+            count += 1
+        relatives = [
+            Traveller(
+                role="relative",
+                municipality=home,
+                mode=mode if mode != "ambulance" else "car",
+                would_travel=rng.random() < 0.6,
+                escort=False,
+                works=rng.random() < 0.5,
+            )
+            for _ in range(count)
+        ]
+    staff = 1 if location == "institution" and rng.random() < 0.5 else 0
+    interpreter = 1 if rng.random() < 0.05 else 0
+    travel_key = None
+    if kind == "joint":
+        travel_key = encode_travel_key(
+            TravelFacts(
+                hospital=hospital,
+                patient_location=location,
+                local_site_municipality=local_site_for(location, home),
+                patient=Traveller("patient", home, mode, would_travel, escort, works),
+                relatives=tuple(relatives),
+            )
+        )
+    completed = status == "completed"
+    created = start - timedelta(days=14)
+    c = Consultation(
+        id=new_id(),
+        room_id=new_room_id(),
+        kind=kind,
+        status=status,
+        awaiting=None,
+        revision=2,
+        gp_id=gp.id,
+        specialist_id=specialist.id,
+        department_id=department_id,
+        booked_by_id=gp.id,
+        patient_id=patient.id,
+        patient_present=kind == "joint",
+        patient_group=group,
+        patient_location=location,
+        purpose=None,
+        starts_at=start,
+        ends_at=start + timedelta(minutes=minutes),
+        municipality_number=home,
+        hospital_id=hospital_id,
+        travel_key=travel_key,
+        relatives_count=len(relatives),
+        interpreters_count=interpreter,
+        municipal_staff_count=staff,
+        actual_started_at=start + timedelta(minutes=rng.randint(0, 4)) if completed else None,
+        actual_ended_at=start + timedelta(minutes=minutes - rng.randint(0, 10))
+        if completed
+        else None,
+        created_at=created,
+        updated_at=start,
+    )
+    db.add(c)
+
+    def participant(role: str, name: str, **kw: object) -> Participant:
+        p = Participant(
+            id=new_id(),
+            consultation_id=c.id,
+            role=role,
+            name=name,
+            language="nn",
+            created_at=created,
+            **kw,
+        )
+        db.add(p)
+        return p
+
+    people = [
+        participant("gp", gp.name, user_id=gp.id, email=gp.email),
+        participant("specialist", specialist.name, user_id=specialist.id, email=specialist.email),
+    ]
+    if kind == "joint":
+        people.append(
+            participant(
+                "patient",
+                patient.name,
+                email=f"pasient.{patient.id}@demo.samkons.no",
+                postal_code=patient.postal_code,
+                would_travel=would_travel,
+                travel_mode=mode,
+                escort=escort,
+                works=works,
+            )
+        )
+        for r in relatives:
+            people.append(
+                participant(
+                    "relative",
+                    f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                    postal_code=patient.postal_code,
+                    would_travel=r.would_travel,
+                    travel_mode=r.mode,
+                    works=r.works,
+                )
+            )
+    if staff:
+        participant("municipal_staff", "Heimesjukepleien")
+    if interpreter:
+        participant("interpreter", "Tolk")
+    for revision, (action, st) in enumerate(
+        [("book", "requested"), ("accept", "confirmed"), (_final_action(status), status)]
+    ):
+        db.add(
+            ConsultationEvent(
+                consultation_id=c.id,
+                at=created + timedelta(days=revision),
+                actor_id=None,
+                action=action,
+                status=st,
+                starts_at=c.starts_at,
+                ends_at=c.ends_at,
+                revision=revision,
+            )
+        )
+    if not completed:
+        return []
+    surveys, c.patient_travel_confirmed = _surveys(rng, c, people, would_travel)
+    return surveys
+
+
+def _surveys(
+    rng: random.Random,
+    c: Consultation,
+    people: list[Participant],
+    assumed: bool,
+) -> tuple[list[Survey], bool | None]:
+    """Survey invitations (the links themselves are thrown away) and answers, with the
+    patient's answer about travelling, which corrects the booking's assumption."""
+    confirmed: bool | None = None
+    surveys = []
+    for p in people:
+        answered = rng.random() < 0.65
+        # Most confirm the GP's assumption; some say they would have stayed home anyway.
+        would_travel = assumed if rng.random() < 0.85 else not assumed
+        text = rng.choice(FREE_TEXTS) if answered and rng.random() < 0.2 else None
+        surveys.append(
+            Survey(
+                consultation_id=c.id,
+                participant_id=p.id,
+                role=p.role,
+                language="nn",
+                token_hash=hash_token(new_token()),
+                created_at=c.ends_at + timedelta(hours=1),
+                answered_at=c.ends_at + timedelta(hours=rng.randint(2, 72)) if answered else None,
+                satisfaction=rng.choices([2, 3, 4, 5], weights=[1, 3, 8, 10])[0]
+                if answered
                 else None,
-                actual_ended_at=start + timedelta(minutes=minutes - rng.randint(0, 10))
-                if status == "completed"
-                else None,
-                created_at=start - timedelta(days=14),
-                updated_at=start,
+                would_travel=would_travel if answered else None,
+                physical_visit_needed=(rng.random() < 0.15) if answered else None,
+                free_text=text,
+                has_free_text=text is not None,
             )
-            db.add(c)
-            db.add(
-                Participant(
-                    id=new_id(),
-                    consultation_id=c.id,
-                    role="gp",
-                    user_id=gp.id,
-                    name=gp.name,
-                    email=gp.email,
-                    language="nn",
-                    created_at=c.created_at,
-                )
-            )
-            db.add(
-                Participant(
-                    id=new_id(),
-                    consultation_id=c.id,
-                    role="specialist",
-                    user_id=specialist.id,
-                    name=specialist.name,
-                    email=specialist.email,
-                    language="nn",
-                    created_at=c.created_at,
-                )
-            )
-            if c.kind == "joint":
-                db.add(
-                    Participant(
-                        id=new_id(),
-                        consultation_id=c.id,
-                        role="patient",
-                        name=patient.name,
-                        language="nn",
-                        postal_code=patient.postal_code,
-                        created_at=c.created_at,
-                    )
-                )
-                if rng.random() < 0.4:
-                    db.add(
-                        Participant(
-                            id=new_id(),
-                            consultation_id=c.id,
-                            role="relative",
-                            name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
-                            language="nn",
-                            postal_code=patient.postal_code,
-                            created_at=c.created_at,
-                        )
-                    )
-            for revision, (action, st) in enumerate(
-                [("book", "requested"), ("accept", "confirmed"), (_final_action(status), status)]
-            ):
-                db.add(
-                    ConsultationEvent(
-                        consultation_id=c.id,
-                        at=c.created_at + timedelta(days=revision),
-                        actor_id=None,
-                        action=action,
-                        status=st,
-                        starts_at=c.starts_at,
-                        ends_at=c.ends_at,
-                        revision=revision,
-                    )
-                )
+        )
+        if answered and p.role == "patient":
+            confirmed = would_travel
+    return surveys, confirmed
 
 
 def _final_action(status: str) -> str:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Time,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -47,6 +48,7 @@ PATIENT_GROUPS = (
     "other",
 )
 PATIENT_LOCATIONS = ("home", "gp_office", "institution")
+TRAVEL_MODES = ("car", "bus", "boat", "taxi_pasientreiser", "ambulance")
 LANGUAGES = ("nn", "nb", "en")
 MAIL_KINDS = ("invite", "update", "cancel", "reminder")
 MAIL_STATUSES = ("pending", "sending", "sent", "failed", "superseded")
@@ -183,6 +185,8 @@ class Consultation(Base):
         Index("ix_consultations_gp_starts", "gp_id", "starts_at"),
         Index("ix_consultations_department_starts", "department_id", "starts_at"),
         Index("ix_consultations_starts", "starts_at"),
+        # Statistics of completed consultations over a period (durations, travel).
+        Index("ix_consultations_status_starts", "status", "starts_at"),
     )
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     room_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -204,6 +208,13 @@ class Consultation(Base):
     # Anonymous facts kept after retention erases personal data (statistics need them).
     municipality_number: Mapped[str | None] = mapped_column(String(4))
     hospital_id: Mapped[int] = mapped_column(ForeignKey("hospitals.id"))
+    # Travel inputs without anyone's postal code (see service/travel_inputs.py), and the
+    # patient's own survey answer about travelling, which corrects the booking's assumption.
+    travel_key: Mapped[str | None] = mapped_column(String(400))
+    patient_travel_confirmed: Mapped[bool | None]
+    relatives_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    interpreters_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    municipal_staff_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     actual_started_at: Mapped[datetime | None]
     actual_ended_at: Mapped[datetime | None]
     erased_at: Mapped[datetime | None]
@@ -220,6 +231,9 @@ class Participant(Base):
     __table_args__ = (
         CheckConstraint(_in("role", PARTICIPANT_ROLES), name="role"),
         CheckConstraint(_in("language", LANGUAGES), name="language"),
+        CheckConstraint(
+            "travel_mode IS NULL OR " + _in("travel_mode", TRAVEL_MODES), name="travel_mode"
+        ),
     )
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     consultation_id: Mapped[str] = mapped_column(
@@ -233,6 +247,12 @@ class Participant(Base):
     language: Mapped[str] = mapped_column(String(2), default="nn")
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     postal_code: Mapped[str | None] = mapped_column(String(4))
+    # Travel avoided: would they otherwise have travelled to the hospital, how, as or with an
+    # escort, losing working hours. Null for clinicians.
+    would_travel: Mapped[bool | None]
+    travel_mode: Mapped[str | None] = mapped_column(String(20))
+    escort: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    works: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime]
 
     consultation: Mapped[Consultation] = relationship(
@@ -292,6 +312,39 @@ class AuditRecord(Base):
     participant_id: Mapped[str | None] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(40))
     consultation_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class Survey(Base):
+    """One participant's survey after a consultation: an invitation until answered.
+
+    The token is stored only as its SHA-256. `participant_id` is cleared when retention removes
+    the participant; the answers stay as anonymous facts, and `free_text` (the one field that may
+    hold personal data) is erased while `has_free_text` keeps the count evaluators see.
+    """
+
+    __tablename__ = "surveys"
+    __table_args__ = (
+        CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction"),
+        CheckConstraint(_in("role", PARTICIPANT_ROLES), name="role"),
+        CheckConstraint(_in("language", LANGUAGES), name="language"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consultation_id: Mapped[str] = mapped_column(
+        ForeignKey("consultations.id", ondelete="CASCADE"), index=True
+    )
+    participant_id: Mapped[str | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="SET NULL"), unique=True
+    )
+    role: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(2), default="nn")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    satisfaction: Mapped[int | None] = mapped_column(Integer)
+    would_travel: Mapped[bool | None]
+    physical_visit_needed: Mapped[bool | None]
+    free_text: Mapped[str | None] = mapped_column(String(2000))
+    has_free_text: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class OutboxMail(Base):

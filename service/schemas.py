@@ -19,6 +19,7 @@ PatientGroup = Literal[
 ]
 PatientLocation = Literal["home", "gp_office", "institution"]
 Kind = Literal["joint", "guidance"]
+TravelMode = Literal["car", "bus", "boat", "taxi_pasientreiser", "ambulance"]
 
 
 def _aware(value: datetime) -> datetime:
@@ -42,14 +43,51 @@ class LoginInput(Strict):
     password: Annotated[str, Field(min_length=1, max_length=1000)]
 
 
+class PatientTravelInput(Strict):
+    """How the patient would have come to the hospital had the consultation not been by video."""
+
+    would_travel: bool = Field(
+        default=True, description="the patient would otherwise have travelled to the hospital"
+    )
+    mode: TravelMode = Field(default="car", description="the usual way of travelling")
+    escort: bool = Field(
+        default=False,
+        description="an escort (e.g. home-care staff) would have come along, paid by Pasientreiser",
+    )
+    works: bool = Field(
+        default=False, description="the patient would have lost working hours to the trip"
+    )
+
+
+class RelativeTravelInput(Strict):
+    """Whether a relative would have travelled too; by default they would not (the GP says)."""
+
+    would_travel: bool = Field(
+        default=False, description="this relative would otherwise have travelled to the hospital"
+    )
+    mode: TravelMode = Field(default="car", description="the usual way of travelling")
+    escort: bool = Field(
+        default=False,
+        description="this relative would have come as the patient's escort (ledsager)",
+    )
+    works: bool = Field(
+        default=False, description="this relative would have lost working hours to the trip"
+    )
+
+
 class PersonInput(Strict):
-    """A relative, interpreter or municipal staff member taking part."""
+    """A relative, interpreter or municipal staff member taking part.
+
+    `travel` counts only for relatives; without a postal code a relative is taken to live where
+    the patient lives.
+    """
 
     name: Name
     email: EmailStr | None = None
     phone: Phone | None = None
     language: Language = "nn"
     postal_code: PostalCode | None = None
+    travel: RelativeTravelInput = Field(default_factory=RelativeTravelInput)
 
 
 class PatientInput(Strict):
@@ -86,6 +124,7 @@ class BookingInput(Strict):
     starts_at: AwareDatetime
     duration_minutes: Annotated[int, Field(ge=10, le=180)] = 30
     patient_location: PatientLocation = "home"
+    patient_travel: PatientTravelInput = Field(default_factory=PatientTravelInput)
 
 
 class TimeInput(Strict):
@@ -115,3 +154,19 @@ class ExceptionInput(Strict):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     reason: Literal["holiday", "leave", "course", "other"] = "leave"
+
+
+YesNoUnknown = Literal["yes", "no", "unknown"]
+
+
+class SurveyAnswerInput(Strict):
+    """One participant's answers after a consultation (the public survey page)."""
+
+    satisfaction: Annotated[int, Field(ge=1, le=5, description="1 (poor) to 5 (very good)")]
+    would_travel: YesNoUnknown = Field(
+        default="unknown", description="would the patient otherwise have travelled to the hospital?"
+    )
+    physical_visit_needed: YesNoUnknown = Field(
+        default="unknown", description="was a physical visit still needed afterwards?"
+    )
+    free_text: Annotated[str, Field(max_length=2000)] = ""

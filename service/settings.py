@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     outbox_poll_seconds: int = 15
     mail_max_attempts: int = 10
 
+    # «Grønn helse»: factor name → value, overriding service/data/factors.json, e.g.
+    # SAMKONS_GREEN_FACTOR_OVERRIDES='{"ef_car_kg_per_vkm": 0.15}'. Figures then carry the
+    # version "<shipped>+mod.<hash>"; unknown names or impossible values stop the start.
+    green_factor_overrides: dict[str, float] = Field(default_factory=dict)
+
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:

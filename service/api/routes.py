@@ -14,6 +14,7 @@ from service.api import calendar
 from service.api.echo import EchoOffer, end_echo, start_echo
 from service.api.io import query_datetime, query_int, read_body
 from service.api.spec import ApiRoute, RouteTable, openapi_document
+from service.api.statistics import STATISTICS_QUERY, get_statistics, get_statistics_csv
 from service.api.views import consultation_json, event_json, iso, slot_json
 from service.auth import (
     csrf_exempt,
@@ -184,7 +185,12 @@ async def create_consultation(request: web.Request) -> web.Response:
     data = await read_body(request, BookingInput)
     settings = request.app[appkeys.SETTINGS]
     c = await booking.book(
-        request.app[appkeys.DB], actor, request.app[appkeys.CLOCK], settings, data
+        request.app[appkeys.DB],
+        actor,
+        request.app[appkeys.CLOCK],
+        settings,
+        data,
+        reference=request.app[appkeys.REFERENCE_DATA],
     )
     return web.json_response(
         consultation_json(c, settings.tz),
@@ -535,6 +541,24 @@ def route_table() -> RouteTable:
             "End a pre-call check's echo session",
             tag="video",
             responses={204: "Ended", 404: "No such session"},
+        ),
+        ApiRoute(
+            "GET",
+            f"{API}/statistics",
+            get_statistics,
+            "Statistics for evaluators: use, travel avoided, survey (small counts suppressed)",
+            query=STATISTICS_QUERY,
+            tag="statistics",
+            responses={200: "Statistics", 403: "Not an evaluator", 422: "Invalid filter"},
+        ),
+        ApiRoute(
+            "GET",
+            f"{API}/statistics.csv",
+            get_statistics_csv,
+            "The same statistics as CSV, one figure per line",
+            query=STATISTICS_QUERY,
+            tag="statistics",
+            responses={200: "CSV", 403: "Not an evaluator", 422: "Invalid filter"},
         ),
     ]:
         t.add(r)

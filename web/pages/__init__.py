@@ -13,8 +13,8 @@ from web.pages.calendar import setup_calendar_routes
 from web.pages.consultations import setup_consultation_routes
 from web.pages.context import STATIC_DIR, setup_templates
 from web.pages.errors import error_page_middleware, render_error_page
-from web.pages.navigation import LOGIN, STATISTICS
-from web.pages.session import home, login_form, login_submit, logout, statistics
+from web.pages.navigation import LOGIN
+from web.pages.session import home, login_form, login_submit, logout
 
 __all__ = ["render_error_page", "setup_web"]
 
@@ -26,7 +26,6 @@ def setup_web(app: web.Application) -> None:
     app.router.add_get(LOGIN, login_form)
     app.router.add_post(LOGIN, login_submit)
     app.router.add_post("/logg-ut", logout)
-    app.router.add_get(STATISTICS, statistics)
     setup_booking_routes(app)
     setup_consultation_routes(app)
     setup_calendar_routes(app)

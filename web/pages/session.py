@@ -6,7 +6,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from service import accounts, appkeys
-from service.auth import current_actor, end_session, require_actor, start_session
+from service.auth import current_actor, end_session, start_session
 from service.errors import NotAuthenticated, TooManyRequests
 from service.schemas import LoginInput
 from web.pages.context import render
@@ -64,8 +64,3 @@ async def login_submit(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     await end_session(request)
     return see_other("/logg-inn")
-
-
-async def statistics(request: web.Request) -> web.Response:
-    require_actor(request, "evaluator", "admin")
-    return await render(request, "statistics.html")

@@ -1,0 +1,142 @@
+"""The statistics page: evaluators only, charts as inline SVG that the CSP allows, the same
+suppressed figures as the API, no personal data, readable errors; and the chart geometry."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.factories import Client, build_world, login
+from tests.test_statistics import POSTAL_CODES, seed
+from web.charts import horizontal_bars, nice_ticks, value_text, vertical_bars
+from web.stats_texts import LANGUAGES, texts
+
+PARAMS = {"from": "2025-01", "to": "2025-12"}
+
+
+async def test_page_draws_the_charts_and_tables(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    world = await build_world(db)
+    seeded = await seed(db, world, n=120)
+    await login(client, "evaluator")
+    resp = await client.get("/statistikk", params=PARAMS)
+    assert resp.status == 200
+    html = await resp.text()
+    assert 'lang="nn"' in html
+    for chart in ("trend", "by-municipality", "by-group", "co2"):
+        assert f'data-chart="{chart}"' in html
+    assert html.count('class="bar"') >= 12 + 4 + 5
+    body = await (await client.get("/api/v1/statistics", params=PARAMS)).json()
+    total = body["total"]["counts"]["booked"]
+    assert re.search(rf'<td class="num">{total:,}</td>'.replace(",", "\u202f"), html)
+    assert "samkons-green-health 2024.1" in html
+    # CSP: no inline script or style anywhere.
+    assert "<script" not in html
+    assert "style=" not in html
+    assert "<style" not in html
+    for secret in [*seeded.personal, *POSTAL_CODES.values()]:
+        assert secret not in html
+
+
+async def test_page_in_english_and_with_filters(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    world = await build_world(db)
+    await seed(db, world, n=60)
+    await login(client, "evaluator")
+    html = await (
+        await client.get(
+            "/statistikk",
+            params={**PARAMS, "lang": "en", "group_by": "quarter", "municipality": "4631"},
+        )
+    ).text()
+    assert "Joint consultations per period" in html
+    assert "2025-Q3" in html
+    assert 'value="4631" selected' in html
+
+
+async def test_bad_filter_gives_the_form_back_with_the_reason(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    await build_world(db)
+    await login(client, "evaluator")
+    resp = await client.get("/statistikk", params={"from": "2025-99"})
+    assert resp.status == 422
+    html = await resp.text()
+    assert 'role="alert"' in html
+    assert "from must be a date" in html
+
+
+@pytest.mark.parametrize("who", ["gp", "specialist", "coordinator"])
+async def test_page_is_for_evaluators(
+    client: Client, db: async_sessionmaker[AsyncSession], who: str
+) -> None:
+    await build_world(db)
+    assert (await client.get("/statistikk")).status == 401
+    await login(client, who)
+    assert (await client.get("/statistikk")).status == 403
+
+
+async def test_stylesheet_is_served_from_the_project() -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    async with TestClient(TestServer(create_app(Settings(mode="test")))) as c:
+        resp = await c.get("/static/stats.css")
+        assert resp.status == 200
+        assert resp.content_type == "text/css"
+        assert ".bar" in await resp.text()
+
+
+def test_every_language_has_every_text() -> None:
+    keys = set(texts("nn"))
+    for lang in LANGUAGES:
+        assert set(texts(lang)) == keys, lang
+    assert texts("xx") == texts("nn")
+
+
+def test_vertical_bars_scale_to_the_largest_value_and_skip_hidden_ones() -> None:
+    chart = vertical_bars(
+        [("2025-01", 10), ("2025-02", "<5"), ("2025-03", 40), ("2025-04", "suppressed")],
+        [12, "<5", 41, 50],
+        hidden_text="skjult",
+        height=280,
+    )
+    bars = chart.bars
+    assert [b.value_text for b in bars] == ["10", "<5", "40", "skjult"]
+    assert bars[1].height == 0 and bars[3].height == 0
+    assert bars[2].height == pytest.approx(4 * bars[0].height, rel=0.01)
+    assert chart.ticks[-1].text == "60"  # 50 rounds up to a nice axis top
+    assert len(chart.markers) == 3  # the hidden marker is not drawn
+    assert chart.marker_path.count(",") == 3
+
+
+def test_horizontal_bars_put_labels_left_and_values_at_the_end() -> None:
+    chart = horizontal_bars([("Alver", 30), ("Fedje", 3), ("Gulen", 0)], hidden_text="x")
+    alver, fedje, gulen = chart.bars
+    assert alver.width > fedje.width > gulen.width == 0
+    assert alver.value_x == pytest.approx(alver.x + alver.width + 6)
+    assert alver.label_x < alver.x
+
+
+@pytest.mark.parametrize(
+    ("maximum", "top"), [(0, 1), (7, 8), (40, 40), (95, 100), (1234, 1500), (0.4, 0.4)]
+)
+def test_nice_ticks(maximum: float, top: float) -> None:
+    ticks = nice_ticks(maximum)
+    assert ticks[0] == 0
+    assert ticks[-1] == pytest.approx(top)
+    assert ticks[-1] >= maximum
+
+
+def test_value_text() -> None:
+    assert value_text(1234567, "h") == "1\u202f234\u202f567"
+    assert value_text(12.34, "h") == "12.3"
+    assert value_text("<5", "h") == "<5"
+    assert value_text("suppressed", "h") == "h"
+    assert value_text(None, "h") == "–"
