@@ -75,7 +75,9 @@ async def test_page_is_for_evaluators(
     client: Client, db: async_sessionmaker[AsyncSession], who: str
 ) -> None:
     await build_world(db)
-    assert (await client.get("/statistikk")).status == 401
+    anonymous = await client.get("/statistikk", allow_redirects=False)
+    assert anonymous.status == 303
+    assert anonymous.headers["Location"] == "/logg-inn?neste=/statistikk"
     await login(client, who)
     assert (await client.get("/statistikk")).status == 403
 

@@ -177,7 +177,9 @@ async def test_clinician_call_page_needs_a_login_and_is_audited(
     client: Client, db: async_sessionmaker[AsyncSession], clock: FakeClock
 ) -> None:
     world, call = await _setup(db, clock)
-    assert (await client.get(f"/samkonsultasjonar/{call.id}/video")).status == 401
+    anonymous = await client.get(f"/samkonsultasjonar/{call.id}/video", allow_redirects=False)
+    assert anonymous.status == 303
+    assert anonymous.headers["Location"].startswith("/logg-inn?neste=")
     await login(client, "gp")
     resp = await client.get(f"/samkonsultasjonar/{call.id}/video")
     assert resp.status == 200

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from service import appkeys
 from service.api.statistics import report_for
-from service.auth import csrf_exempt, require_actor
+from service.auth import csrf_exempt, csrf_token, current_actor, require_actor
 from service.errors import InvalidInput, NotFound
 from service.models import PATIENT_GROUPS
 from service.schemas import SurveyAnswerInput
@@ -46,10 +46,16 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def _render(
+async def _render(
     request: web.Request, template: str, context: Mapping[str, Any], *, status: int = 200
 ) -> web.Response:
-    html = request.app[STATS_TEMPLATES].get_template(template).render(**context)
+    # A logged-in reader gets the way back and out of the site; the public survey does not.
+    logout_csrf = await csrf_token(request) if current_actor(request) is not None else None
+    html = (
+        request.app[STATS_TEMPLATES]
+        .get_template(template)
+        .render(**context, logout_csrf=logout_csrf)
+    )
     return web.Response(text=html, status=status, content_type="text/html", headers=NO_STORE)
 
 
@@ -121,7 +127,7 @@ async def statistics_page(request: web.Request) -> web.Response:
         report = await report_for(request)
     except InvalidInput as exc:
         context["error"] = exc.detail
-        return _render(request, "stats/statistics.html", context, status=422)
+        return await _render(request, "stats/statistics.html", context, status=422)
 
     def period_label(row: Row) -> str:
         return row.label
@@ -167,7 +173,7 @@ async def statistics_page(request: web.Request) -> web.Response:
         ),
         co2_chart=vertical_bars(co2, hidden_text=t["suppressed"]),
     )
-    return _render(request, "stats/statistics.html", context)
+    return await _render(request, "stats/statistics.html", context)
 
 
 # --------------------------------------------------------------------------- survey
@@ -177,9 +183,11 @@ def _date_text(starts_at: datetime, request: web.Request) -> str:
     return starts_at.astimezone(request.app[appkeys.SETTINGS].tz).strftime("%d.%m.%Y")
 
 
-def _message(request: web.Request, lang: str, heading: str, text: str, status: int) -> web.Response:
+async def _message(
+    request: web.Request, lang: str, heading: str, text: str, status: int
+) -> web.Response:
     t = texts(lang)
-    return _render(
+    return await _render(
         request,
         "survey/message.html",
         {
@@ -194,7 +202,7 @@ def _message(request: web.Request, lang: str, heading: str, text: str, status: i
     )
 
 
-def _form(
+async def _form(
     request: web.Request,
     lang: str,
     date_text: str,
@@ -203,7 +211,7 @@ def _form(
     status: int,
 ) -> web.Response:
     t = texts(lang)
-    return _render(
+    return await _render(
         request,
         "survey/form.html",
         {
@@ -226,9 +234,9 @@ async def _open(request: web.Request) -> OpenSurvey | web.Response:
     try:
         return await open_survey(request.app[appkeys.DB], request.match_info["token"])
     except NotFound:
-        return _message(request, lang, "invalid_title", "invalid_text", 404)
+        return await _message(request, lang, "invalid_title", "invalid_text", 404)
     except SurveyAnswered:
-        return _message(request, lang, "used_title", "used_text", 410)
+        return await _message(request, lang, "used_title", "used_text", 410)
 
 
 async def survey_page(request: web.Request) -> web.Response:
@@ -237,7 +245,9 @@ async def survey_page(request: web.Request) -> web.Response:
         return survey
     lang = pick_language(request.query.get("lang"), survey.language)
     values = {"satisfaction": "", "would_travel": "", "physical_visit_needed": "", "free_text": ""}
-    return _form(request, lang, _date_text(survey.consultation_starts_at, request), values, {}, 200)
+    return await _form(
+        request, lang, _date_text(survey.consultation_starts_at, request), values, {}, 200
+    )
 
 
 FORM_FIELDS = ("satisfaction", "would_travel", "physical_visit_needed", "free_text")
@@ -268,12 +278,12 @@ async def survey_submit(request: web.Request) -> web.Response:
             name = str(err["loc"][0]) if err["loc"] else "satisfaction"
             errors.setdefault(name, t[ERROR_TEXTS.get(name, "error_choice")])
         date_text = _date_text(survey.consultation_starts_at, request)
-        return _form(request, lang, date_text, values, errors, 422)
+        return await _form(request, lang, date_text, values, errors, 422)
     try:
         await answer_survey(request.app[appkeys.DB], request.app[appkeys.CLOCK], token, answer)
     except SurveyAnswered:
-        return _message(request, lang, "used_title", "used_text", 410)
-    return _message(request, lang, "thanks_title", "thanks_text", 200)
+        return await _message(request, lang, "used_title", "used_text", 410)
+    return await _message(request, lang, "thanks_title", "thanks_text", 200)
 
 
 # --------------------------------------------------------------------------- wiring

@@ -14,6 +14,7 @@ LANGUAGES = ("nn", "nb", "en")
 _NN: dict[str, str] = {
     "lang_name": "Nynorsk",
     "skip": "Hopp til innhaldet",
+    "logout": "Logg ut",
     # statistics page
     "stats_title": "Statistikk for samkonsultasjon",
     "stats_intro": (
@@ -139,6 +140,7 @@ _NB: dict[str, str] = {
     **_NN,
     "lang_name": "Bokmål",
     "skip": "Hopp til innholdet",
+    "logout": "Logg ut",
     "stats_intro": (
         "Bruk av tjenesten, reiser som ble spart og svar fra spørreskjema. Ingen navn, "
         "kontaktopplysninger, postnummer eller fritekst er med."
@@ -217,6 +219,7 @@ _NB: dict[str, str] = {
 _EN: dict[str, str] = {
     "lang_name": "English",
     "skip": "Skip to content",
+    "logout": "Log out",
     "stats_title": "Joint consultation statistics",
     "stats_intro": (
         "Use of the service, travel avoided and survey answers. No names, contact details, "

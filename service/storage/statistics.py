@@ -307,6 +307,7 @@ async def duration_quantiles(db: AsyncSession, f: ConsultationFilter) -> list[Du
                 p75=float(r.q2),
             )
             for r in rows
+            if r.n  # the overall row of an empty period has no quantiles (NULL)
         ]
     by_period = await _sqlite_quantiles(db, base, base.c.period)
     overall = await _sqlite_quantiles(db, base, None)
