@@ -299,6 +299,7 @@ async def booking_submit(request: web.Request) -> web.Response:
                 request.app[appkeys.CLOCK],
                 request.app[appkeys.SETTINGS],
                 data,
+                reference=request.app[appkeys.REFERENCE_DATA],
             )
         except DomainError as exc:
             errors = from_domain(exc, rename=DOMAIN_FIELDS)
