@@ -213,6 +213,7 @@ async def _world(
             gp_office_id=office.id,
             name="Pål Pasientsen",
             email="pal@heime.example",
+            postal_code="5914",
             language="nn",
             created_at=created,
         )
