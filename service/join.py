@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.errors import Conflict, NotFound
 from service.models import Consultation, Participant
-from service.storage import outbox as store
+from service.storage import consultations as consultations_store
 from service.tokens import hash_token
 
 JOIN_OPENS_BEFORE = timedelta(minutes=30)
@@ -96,10 +96,10 @@ async def resolve_join_token(
     Raises `NotFound` for a token that is unknown or replaced by a newer invitation (the two
     look alike, so a guess learns nothing), and `JoinNotOpen` with the reason otherwise.
     """
-    found = await store.participant_by_token_hash(db, hash_token(token))
-    if found is None:
+    participant = await consultations_store.participant_for_token(db, hash_token(token))
+    if participant is None:
         raise NotFound("This link is not valid. Use the link in your newest invitation.")
-    participant, consultation = found
+    consultation = participant.consultation
     state = join_state(consultation.status, consultation.starts_at, consultation.ends_at, now)
     if state is JoinState.OPEN:
         return participant, consultation

@@ -28,12 +28,14 @@ from typing import Final, Literal
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service import join
 from service.auth import Actor, current_actor
 from service.booking import can_see
 from service.clock import Clock
 from service.models import Consultation, ConsultationEvent, Participant
 from service.settings import Settings
 from service.states import Action, ConsultationStatus, apply
+from service.storage import consultations as consultations_store
 from service.storage import video as store
 from service.tokens import hash_token
 from signalling.hub import HubConfig
@@ -42,15 +44,12 @@ from signalling.turn import ice_servers_for, mint_turn_credentials
 
 log = logging.getLogger(__name__)
 
-JOIN_OPENS_BEFORE: Final = timedelta(minutes=30)
-JOIN_CLOSES_AFTER: Final = timedelta(minutes=60)
 ROOM_OPEN_STATUSES: Final = frozenset(
     {ConsultationStatus.CONFIRMED, ConsultationStatus.IN_PROGRESS, ConsultationStatus.COMPLETED}
 )
 # Participant roles whose powers in the room (admitting, removing) come only from a login: a join
-# token never makes anyone a clinician.
-LOGIN_ONLY_ROLES: Final = frozenset({"gp", "specialist"})
-CLINICIAN_ACCOUNT_ROLES: Final = frozenset({"gp", "specialist", "coordinator"})
+# token never makes anyone a clinician. Those are exactly the roles that get no join link.
+LOGIN_ONLY_ROLES: Final = join.CLINICIAN_ROLES
 USER_PARTICIPANT_PREFIX: Final = "user-"
 DEPARTURES: Final = frozenset({"leave", "disconnect", "remove"})
 
@@ -93,8 +92,9 @@ def ice_servers_from_settings(
 
 
 def join_window(starts_at: datetime, ends_at: datetime) -> tuple[datetime, datetime]:
-    """When a consultation's room can be entered: `[start - 30 min, end + 60 min)`."""
-    return starts_at - JOIN_OPENS_BEFORE, ends_at + JOIN_CLOSES_AFTER
+    """When a consultation's room can be entered: the join links' window, as a pair."""
+    window = join.join_window(starts_at, ends_at)
+    return window.opens_at, window.closes_at
 
 
 def room_refusal(
@@ -207,7 +207,7 @@ class DbAuthenticator:
 
     async def by_token(self, token: str) -> Identity:
         async with self._sessionmaker()() as db:
-            participant = await store.participant_for_token(db, hash_token(token))
+            participant = await consultations_store.participant_for_token(db, hash_token(token))
         if participant is None:
             raise web.HTTPUnauthorized(text="unknown join link")
         consultation = participant.consultation
@@ -227,7 +227,7 @@ class DbAuthenticator:
         )
 
     async def by_login(self, actor: Actor, room_id: str) -> Identity:
-        if actor.role not in CLINICIAN_ACCOUNT_ROLES:
+        if not actor.is_clinician:
             raise web.HTTPForbidden(text="this account does not take part in consultations")
         async with self._sessionmaker()() as db:
             consultation = await store.consultation_by_room(db, room_id)

@@ -28,7 +28,7 @@ from aiohttp import web
 from service import appkeys, booking
 from service.auth import CLINICIAN_ROLES, require_actor
 from service.models import Consultation
-from service.storage import video as store
+from service.storage import consultations as consultations_store
 from service.tokens import hash_token, new_id
 from service.video import (
     LOGIN_ONLY_ROLES,
@@ -133,7 +133,7 @@ async def join_page(request: web.Request) -> web.Response:
     """A participant's personal link: the waiting room and then the call."""
     token = request.match_info["token"]
     async with request.app[appkeys.DB]() as db:
-        participant = await store.participant_for_token(db, hash_token(token))
+        participant = await consultations_store.participant_for_token(db, hash_token(token))
     if participant is None:
         language = choose_language(request, None)
         texts = PAGE[language]

@@ -47,6 +47,15 @@ async def flush_bookings(db: AsyncSession) -> None:
         raise
 
 
+async def participant_for_token(db: AsyncSession, token_hash: str) -> Participant | None:
+    """The participant whose join token hashes to `token_hash`, with its consultation loaded."""
+    return await db.scalar(
+        select(Participant)
+        .options(joinedload(Participant.consultation))
+        .where(Participant.token_hash == token_hash)
+    )
+
+
 async def hold(
     db: AsyncSession,
     consultation_id: str,

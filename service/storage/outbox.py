@@ -15,7 +15,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from service.models import Consultation, OutboxMail, Participant
+from service.models import Consultation, OutboxMail
 
 CALENDAR_KINDS = ("invite", "update", "cancel")
 REQUEST_KINDS = ("invite", "update")
@@ -206,16 +206,3 @@ async def mail_of(db: AsyncSession, consultation_id: str, mail_id: int) -> Outbo
         .where(OutboxMail.id == mail_id, OutboxMail.consultation_id == consultation_id)
         .options(defer(OutboxMail.message, raiseload=True))
     )
-
-
-async def participant_by_token_hash(
-    db: AsyncSession, token_hash: str
-) -> tuple[Participant, Consultation] | None:
-    row = (
-        await db.execute(
-            select(Participant, Consultation)
-            .join(Consultation, Consultation.id == Participant.consultation_id)
-            .where(Participant.token_hash == token_hash)
-        )
-    ).first()
-    return (row[0], row[1]) if row else None

@@ -6,18 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
 
 from service.models import Consultation, Participant, SessionEventRecord, User
-
-
-async def participant_for_token(db: AsyncSession, token_hash: str) -> Participant | None:
-    """The participant whose join token hashes to `token_hash`, with its consultation loaded."""
-    return await db.scalar(
-        select(Participant)
-        .options(joinedload(Participant.consultation))
-        .where(Participant.token_hash == token_hash)
-    )
 
 
 async def consultation_by_room(
