@@ -46,7 +46,9 @@ from service.schemas import AcceptInput, BookingInput, PersonInput
 from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
 from service.storage.migrate import upgrade_to_head_async
+from service.travel import load_reference_data
 
+REFERENCE = load_reference_data()
 OSLO = ZoneInfo("Europe/Oslo")
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 HEADING = "## Invites and mail"
@@ -141,6 +143,7 @@ async def queue_mails(consultations: int, folder: Path) -> tuple[int, float]:
                     starts_at=start,
                     duration_minutes=30,
                 ),
+                reference=REFERENCE,
             )
             booked.append(c.id)
         began = time.perf_counter()

@@ -49,7 +49,7 @@ from service.settings import Settings
 from service.states import ACTIVE_STATUSES, Action, ConsultationStatus, Side, Transition, apply
 from service.storage import consultations as store
 from service.tokens import keyed_hash, new_id, new_room_id
-from service.travel import ReferenceData, load_reference_data, municipality_for_postal_code
+from service.travel import ReferenceData, municipality_for_postal_code
 from service.travel_inputs import TravelFacts, Traveller, encode_travel_key, local_site_for
 
 HOSPITAL_SIDE_ROLES = frozenset({"specialist", "coordinator"})
@@ -348,7 +348,7 @@ async def book(
     settings: Settings,
     data: BookingInput,
     *,
-    reference: ReferenceData | None = None,
+    reference: ReferenceData,
 ) -> Consultation:
     """Book a consultation as the GP.
 
@@ -360,7 +360,7 @@ async def book(
         raise NotAllowed("Only a GP with a GP office can book a joint consultation.")
     if (data.patient_id is None) == (data.patient is None):
         raise InvalidInput("Give either patient_id or patient, not both.", field="patient")
-    ref = reference or load_reference_data()
+    ref = reference
     if data.patient is not None:
         _municipality_of(ref, data.patient.postal_code, "patient.postal_code")
     for i, relative in enumerate(data.relatives):

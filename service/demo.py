@@ -40,7 +40,7 @@ from service.settings import Settings
 from service.storage import directory
 from service.storage.engine import make_engine, make_sessionmaker
 from service.tokens import hash_token, new_id, new_room_id, new_token
-from service.travel import Mode, PatientLocation
+from service.travel import Mode, PatientLocation, load_reference_data
 from service.travel_inputs import TravelFacts, Traveller, encode_travel_key, local_site_for
 
 DEMO_PASSWORD = "demo-samkons-2026"  # noqa: S105 - printed for demo logins on purpose
@@ -566,6 +566,7 @@ async def _coming(
     patients: list[Patient],
 ) -> None:
     """Coming consultations for the demo GP, booked through the real booking path."""
+    reference = load_reference_data()
     actor = Actor.of(gp)
     own = [p for p in patients if p.gp_office_id == gp.gp_office_id]
     tz = settings.tz
@@ -593,6 +594,6 @@ async def _coming(
             duration_minutes=30,
         )
         try:
-            await book(sessionmaker, actor, clock, settings, data)
+            await book(sessionmaker, actor, clock, settings, data, reference=reference)
         except DomainError:
             continue  # a demo seeded on a holiday-heavy week simply gets fewer bookings

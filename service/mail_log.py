@@ -17,6 +17,7 @@ from service import booking
 from service.auth import Actor
 from service.clock import Clock
 from service.errors import NotFound
+from service.models import Consultation
 from service.settings import Settings
 from service.storage import outbox as store
 
@@ -48,6 +49,13 @@ async def mails_of_consultation(
 ) -> list[MailSummary]:
     """Every mail about the consultation, oldest first; raises like `booking.read`."""
     c = await booking.read(sessionmaker, actor, clock, consultation_id)
+    return await mails_for(sessionmaker, c)
+
+
+async def mails_for(
+    sessionmaker: async_sessionmaker[AsyncSession], c: Consultation
+) -> list[MailSummary]:
+    """The mails of a consultation the caller has already read (so authorised and audited)."""
     names = {p.id: p.name for p in c.participants}
     async with sessionmaker() as db:
         rows = await store.mails_of(db, c.id)

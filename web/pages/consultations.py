@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from service import appkeys, booking
 from service.auth import Actor, require_actor
 from service.errors import Conflict, DomainError, InvalidTransition, NotAllowed, NotFound
-from service.mail_log import mails_of_consultation
+from service.mail_log import mails_for
 from service.models import Consultation, ConsultationEvent, Department, Participant, User
 from service.schemas import AcceptInput, CancelInput, TimeInput
 from service.states import Action, ConsultationStatus, Side, apply
@@ -213,7 +213,7 @@ async def _detail_page(
         async with db() as session:
             choose_specialist = await department_specialists(session, c.department_id)
     slots = await _reschedule_slots(request, actor, c) if Action.RESCHEDULE in actions else None
-    mails = await mails_of_consultation(db, actor, clock, consultation_id)
+    mails = await mails_for(db, c)
     return await render(
         request,
         "consultation.html",
