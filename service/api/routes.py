@@ -6,8 +6,10 @@ Handlers only translate HTTP to domain calls and back; decisions live in the dom
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import NamedTuple
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import accounts, appkeys, booking
 from service.api import calendar
@@ -24,7 +26,9 @@ from service.auth import (
     require_actor,
     start_session,
 )
+from service.clock import Clock
 from service.errors import InvalidInput
+from service.models import Consultation, WorkingHours
 from service.schemas import (
     AcceptInput,
     BookingInput,
@@ -34,15 +38,33 @@ from service.schemas import (
     TimeInput,
     WeekInput,
 )
+from service.settings import Settings
 from service.states import Action
 from service.storage import directory
+from service.storage.consultations import department_specialists
 
 API = "/api/v1"
 
 
-def _ctx(request: web.Request) -> tuple[object, ...]:
+class Ctx(NamedTuple):
+    """What every consultation handler takes from the app."""
+
+    db: async_sessionmaker[AsyncSession]
+    clock: Clock
+    settings: Settings
+
+
+def _ctx(request: web.Request) -> Ctx:
     app = request.app
-    return app[appkeys.DB], app[appkeys.CLOCK], app[appkeys.SETTINGS]
+    return Ctx(app[appkeys.DB], app[appkeys.CLOCK], app[appkeys.SETTINGS])
+
+
+def _consultation_id(request: web.Request) -> str:
+    return request.match_info["consultation_id"]
+
+
+def _consultation_response(c: Consultation, ctx: Ctx, *, status: int = 200) -> web.Response:
+    return web.json_response(consultation_json(c, ctx.settings.tz), status=status)
 
 
 # --- session ---------------------------------------------------------------------------------
@@ -116,8 +138,6 @@ async def list_departments(request: web.Request) -> web.Response:
 async def list_specialists(request: web.Request) -> web.Response:
     require_actor(request, "gp", "specialist", "coordinator")
     department_id = _path_int(request, "department_id")
-    from service.storage.consultations import department_specialists
-
     async with request.app[appkeys.DB]() as db:
         rows = await department_specialists(db, department_id)
     return web.json_response([{"id": u.id, "name": u.name} for u in rows])
@@ -183,75 +203,46 @@ async def list_consultations(request: web.Request) -> web.Response:
 async def create_consultation(request: web.Request) -> web.Response:
     actor = require_actor(request)
     data = await read_body(request, BookingInput)
-    settings = request.app[appkeys.SETTINGS]
-    c = await booking.book(
-        request.app[appkeys.DB],
-        actor,
-        request.app[appkeys.CLOCK],
-        settings,
-        data,
-        reference=request.app[appkeys.REFERENCE_DATA],
-    )
-    return web.json_response(
-        consultation_json(c, settings.tz),
-        status=201,
-        headers={"Location": f"{API}/consultations/{c.id}"},
-    )
+    ctx = _ctx(request)
+    reference = request.app[appkeys.REFERENCE_DATA]
+    c = await booking.book(ctx.db, actor, ctx.clock, ctx.settings, data, reference=reference)
+    response = _consultation_response(c, ctx, status=201)
+    response.headers["Location"] = f"{API}/consultations/{c.id}"
+    return response
 
 
 async def get_consultation(request: web.Request) -> web.Response:
     actor = require_actor(request)
-    settings = request.app[appkeys.SETTINGS]
-    c = await booking.read(
-        request.app[appkeys.DB],
-        actor,
-        request.app[appkeys.CLOCK],
-        request.match_info["consultation_id"],
-    )
-    return web.json_response(consultation_json(c, settings.tz))
+    ctx = _ctx(request)
+    c = await booking.read(ctx.db, actor, ctx.clock, _consultation_id(request))
+    return _consultation_response(c, ctx)
 
 
 async def get_history(request: web.Request) -> web.Response:
     actor = require_actor(request)
-    settings = request.app[appkeys.SETTINGS]
-    events = await booking.read_history(
-        request.app[appkeys.DB],
-        actor,
-        request.app[appkeys.CLOCK],
-        request.match_info["consultation_id"],
-    )
-    return web.json_response([event_json(e, settings.tz) for e in events])
+    ctx = _ctx(request)
+    events = await booking.read_history(ctx.db, actor, ctx.clock, _consultation_id(request))
+    return web.json_response([event_json(e, ctx.settings.tz) for e in events])
 
 
 async def accept_consultation(request: web.Request) -> web.Response:
     actor = require_actor(request)
     data = await read_body(request, AcceptInput) if request.can_read_body else AcceptInput()
-    settings = request.app[appkeys.SETTINGS]
+    ctx = _ctx(request)
     c = await booking.accept(
-        request.app[appkeys.DB],
-        actor,
-        request.app[appkeys.CLOCK],
-        settings,
-        request.match_info["consultation_id"],
-        data,
+        ctx.db, actor, ctx.clock, ctx.settings, _consultation_id(request), data
     )
-    return web.json_response(consultation_json(c, settings.tz))
+    return _consultation_response(c, ctx)
 
 
 async def _change_time(request: web.Request, action: Action) -> web.Response:
     actor = require_actor(request)
     data = await read_body(request, TimeInput)
-    settings = request.app[appkeys.SETTINGS]
+    ctx = _ctx(request)
     c = await booking.change_time(
-        request.app[appkeys.DB],
-        actor,
-        request.app[appkeys.CLOCK],
-        settings,
-        request.match_info["consultation_id"],
-        data,
-        action,
+        ctx.db, actor, ctx.clock, ctx.settings, _consultation_id(request), data, action
     )
-    return web.json_response(consultation_json(c, settings.tz))
+    return _consultation_response(c, ctx)
 
 
 async def propose_time(request: web.Request) -> web.Response:
@@ -265,16 +256,11 @@ async def reschedule_consultation(request: web.Request) -> web.Response:
 async def cancel_consultation(request: web.Request) -> web.Response:
     actor = require_actor(request)
     data = await read_body(request, CancelInput) if request.can_read_body else CancelInput()
-    settings = request.app[appkeys.SETTINGS]
+    ctx = _ctx(request)
     c = await booking.cancel(
-        request.app[appkeys.DB],
-        actor,
-        request.app[appkeys.CLOCK],
-        settings,
-        request.match_info["consultation_id"],
-        data,
+        ctx.db, actor, ctx.clock, ctx.settings, _consultation_id(request), data
     )
-    return web.json_response(consultation_json(c, settings.tz))
+    return _consultation_response(c, ctx)
 
 
 # --- working hours ---------------------------------------------------------------------------
@@ -293,10 +279,7 @@ async def put_working_hours(request: web.Request) -> web.Response:
     return web.json_response([_hours_json(h) for h in rows])
 
 
-def _hours_json(h: object) -> dict[str, object]:
-    from service.models import WorkingHours
-
-    assert isinstance(h, WorkingHours)
+def _hours_json(h: WorkingHours) -> dict[str, object]:
     return {
         "weekday": h.weekday,
         "start": h.start_time.strftime("%H:%M"),
