@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from scheduler.runner import scheduler_ctx
     from web.mail_pages import setup_mail_pages
     from web.pages import render_error_page, setup_web
+    from web.pages.navigation import is_page_path
     from web.stats_pages import setup_stats_pages
     from web.video_pages import setup_video_pages
 
@@ -111,7 +112,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         client_max_size=settings.max_body_bytes,
         middlewares=[
             security_headers,
-            make_problem_middleware(render_error_page),
+            make_problem_middleware(render_error_page, is_page_path),
             session_middleware(session_storage(settings)),
             actor_middleware,
         ],

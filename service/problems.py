@@ -74,7 +74,12 @@ def _slug(status: int) -> str:
     }.get(status, "http-error")
 
 
-def make_problem_middleware(render_page: PageRenderer | None = None) -> Any:
+def make_problem_middleware(
+    render_page: PageRenderer | None = None,
+    is_page: Callable[[str], bool] = lambda _path: True,
+) -> Any:
+    """`render_page` shows errors on page paths (those `is_page` accepts) to people."""
+
     @web.middleware
     async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         wants_json = request.path.startswith("/api/")
@@ -89,8 +94,13 @@ def make_problem_middleware(render_page: PageRenderer | None = None) -> Any:
         except ValidationError as exc:
             return validation_problem(exc)
         except web.HTTPException as exc:
-            if exc.status < 400 or not wants_json:
+            if exc.status < 400:
                 raise
+            if not wants_json:
+                # aiohttp's own errors (unknown path, wrong method) on a page get a page too.
+                if render_page is None or not is_page(request.path):
+                    raise
+                return await render_page(request, exc.status, exc.reason, "")
             detail = exc.text or exc.reason
             if exc.status == 413:
                 detail = "The request body is larger than the service accepts."

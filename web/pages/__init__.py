@@ -12,7 +12,7 @@ from web.pages.booking import setup_booking_routes
 from web.pages.calendar import setup_calendar_routes
 from web.pages.consultations import setup_consultation_routes
 from web.pages.context import STATIC_DIR, setup_templates
-from web.pages.errors import error_page_middleware, render_error_page
+from web.pages.errors import render_error_page
 from web.pages.navigation import LOGIN
 from web.pages.session import home, login_form, login_submit, logout
 
@@ -21,7 +21,6 @@ __all__ = ["render_error_page", "setup_web"]
 
 def setup_web(app: web.Application) -> None:
     setup_templates(app)
-    app.middlewares.append(error_page_middleware)
     app.router.add_get("/", home)
     app.router.add_get(LOGIN, login_form)
     app.router.add_post(LOGIN, login_submit)

@@ -1,7 +1,7 @@
 """Error pages in the reader's language: 403, 404, 500, CSRF failures and the rest.
 
-`render_error_page` is what `service.problems` calls for domain errors on page paths;
-`error_page_middleware` does the same for aiohttp's own HTTP errors (unknown path, wrong method).
+`render_error_page` is what `service.problems` calls for errors on page paths: domain errors and
+aiohttp's own HTTP errors (unknown path, wrong method).
 A request that needs a login is sent to the login page instead of being shown an error.
 """
 
@@ -16,7 +16,7 @@ from yarl import URL
 from web.pages.context import render
 from web.pages.form_errors import KNOWN_DETAILS
 from web.pages.i18n import N_
-from web.pages.navigation import Handler, is_page_path, see_other
+from web.pages.navigation import see_other
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +64,3 @@ async def render_error_page(
         status=status,
         take_flashes=False,
     )
-
-
-@web.middleware
-async def error_page_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400 or not is_page_path(request.path):
-            raise
-        return await render_error_page(request, exc.status, exc.reason, "")
