@@ -16,5 +16,6 @@ RUN pip install --no-cache-dir . && useradd --system --uid 10001 samkons
 USER samkons
 
 EXPOSE 8080
-# Migrations run before the server starts; Alembic takes a lock, so replicas may race safely.
+# Migrations run before the server starts; replicas queue on a PostgreSQL advisory lock
+# (service/migrations/env.py), so the first migrates and the rest find nothing to do.
 CMD ["sh", "-c", "samkons migrate && exec samkons serve"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from service.models import Base
@@ -12,6 +13,12 @@ from service.storage.engine import make_engine
 
 config = context.config
 target_metadata = Base.metadata
+
+# Several replicas may start at once and each run `samkons migrate`. On PostgreSQL they queue on
+# this transaction-scoped advisory lock, and each reads the schema version only once it holds
+# the lock, so the first migrates and the others find nothing left to do. SQLite needs no lock:
+# every transaction there begins IMMEDIATE (service/storage/engine.py) and so runs alone.
+MIGRATION_LOCK_KEY = 0x53414D4B  # "SAMK"
 
 
 def _run(connection: Connection) -> None:
@@ -22,6 +29,10 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         context.run_migrations()
 
 
