@@ -26,7 +26,7 @@ from service.models import Consultation, OutboxMail, Survey
 from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
 from service.survey import invite_finished
-from tests.factories import Client, build_world
+from tests.factories import Client, build_world, login
 from tests.mail_support import (
     SmtpSink,
     act,
@@ -200,6 +200,11 @@ async def test_the_link_from_the_mail_opens_the_survey_and_the_answer_corrects_t
     assert consultation is not None and consultation.patient_travel_confirmed is False
     assert survey is not None and (survey.satisfaction, survey.would_travel) == (5, False)
     assert (await client.get(path)).status == 410  # one answer per link
+
+    # The GP sees the survey mails in the consultation's mail list, named in their language.
+    await login(client, "gp")
+    page = await (await client.get(f"/samkonsultasjonar/{cid}")).text()
+    assert page.count("<td>Spørjeskjema</td>") == len(SURVEYED)
 
 
 async def test_no_survey_for_cancelled_or_no_show_consultations(
