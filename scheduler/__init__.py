@@ -1,1 +1,2 @@
-"""Timed work: reminders, outbox delivery, state sweeps and retention, run by APScheduler."""
+"""Timed work: reminders, outbox delivery, state sweeps, survey links and retention, run by
+APScheduler."""

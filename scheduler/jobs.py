@@ -16,6 +16,7 @@ from service.clock import Clock
 from service.lifecycle import ClosedCounts, close_finished
 from service.retention import ErasedCounts, erase_expired
 from service.settings import Settings
+from service.survey import invite_finished
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,13 @@ class Jobs:
         if counts.no_show or counts.completed:
             log.info("closed: %d no-show, %d completed", counts.no_show, counts.completed)
         return counts
+
+    async def send_surveys(self) -> int:
+        """Queue the survey link for everyone in consultations that ended a while ago."""
+        invited = await invite_finished(self.sessionmaker, self.clock, self.settings)
+        if invited:
+            log.info("survey: %d invited", invited)
+        return invited
 
     async def erase_expired(self) -> ErasedCounts:
         """Erase personal data past the retention period."""

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 10.0
 CLOSE_FINISHED_EVERY_MINUTES = 5
+SEND_SURVEYS_EVERY_MINUTES = 5
 
 
 class JobRunner:
@@ -76,6 +77,14 @@ def build_scheduler(jobs: Jobs, settings: Settings, runner: JobRunner) -> AsyncI
         IntervalTrigger(minutes=CLOSE_FINISHED_EVERY_MINUTES),
         id="close_finished",
         name="close_finished",
+        next_run_time=datetime.now(UTC),
+        **common,
+    )
+    scheduler.add_job(
+        runner.guarded("send_surveys", jobs.send_surveys),
+        IntervalTrigger(minutes=SEND_SURVEYS_EVERY_MINUTES),
+        id="send_surveys",
+        name="send_surveys",
         next_run_time=datetime.now(UTC),
         **common,
     )

@@ -103,7 +103,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     from web.mail_pages import setup_mail_pages
     from web.pages import render_error_page, setup_web
     from web.pages.navigation import is_page_path
-    from web.stats_pages import setup_stats_pages
     from web.video_pages import setup_video_pages
 
     settings = settings or Settings()
@@ -140,5 +139,4 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     setup_web(app)
     setup_mail_pages(app)
     setup_video_pages(app)
-    setup_stats_pages(app)
     return app

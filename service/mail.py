@@ -1,9 +1,10 @@
 """MIME e-mail (RFC 6047 iMIP) around a consultation invite, in the recipient's language.
 
-Owns the message a participant receives: subject and body (plain and HTML) in nynorsk, bokmål
+Owns the messages a participant receives: subject and body (plain and HTML) in nynorsk, bokmål
 or English, the iTIP calendar part that mail clients turn into an "accept/decline" invite, and
-the same .ics as an attachment for clients that ignore the inline part. Pure: building a message
-sends nothing.
+the same .ics as an attachment for clients that ignore the inline part; and, after a completed
+consultation, the mail with the personal survey link (`build_survey_email`). Pure: building a
+message sends nothing.
 
 All user-facing wording lives in `MAIL_TEXTS`, one entry per language, so a translator edits one
 place. Plain Python rather than Jinja2 templates because the body is a handful of fixed sentences
@@ -55,6 +56,9 @@ class MailTexts:
     date_pattern: str
     time_pattern: str
     at: str
+    survey_subject: str
+    survey_lead: str
+    survey_label: str
 
 
 MAIL_TEXTS: dict[str, MailTexts] = {
@@ -81,6 +85,12 @@ MAIL_TEXTS: dict[str, MailTexts] = {
         date_pattern="EEEE d. MMMM y",
         time_pattern="HH.mm",
         at="kl.",
+        survey_subject="Korleis gjekk samkonsultasjonen {date}?",
+        survey_lead=(
+            "Takk for at du tok del i samkonsultasjonen {date}. Vil du svare på nokre korte "
+            "spørsmål? Det tek under eitt minutt, og svara hjelper oss å gjere tenesta betre."
+        ),
+        survey_label="Svar på spørjeskjemaet:",
     ),
     "nb": MailTexts(
         subject={
@@ -105,6 +115,12 @@ MAIL_TEXTS: dict[str, MailTexts] = {
         date_pattern="EEEE d. MMMM y",
         time_pattern="HH.mm",
         at="kl.",
+        survey_subject="Hvordan gikk samkonsultasjonen {date}?",
+        survey_lead=(
+            "Takk for at du deltok i samkonsultasjonen {date}. Vil du svare på noen korte "
+            "spørsmål? Det tar under ett minutt, og svarene hjelper oss å gjøre tjenesten bedre."
+        ),
+        survey_label="Svar på spørreskjemaet:",
     ),
     "en": MailTexts(
         subject={
@@ -129,6 +145,13 @@ MAIL_TEXTS: dict[str, MailTexts] = {
         date_pattern="EEEE d MMMM y",
         time_pattern="HH:mm",
         at="at",
+        survey_subject="How did the joint consultation on {date} go?",
+        survey_lead=(
+            "Thank you for taking part in the joint consultation on {date}. Would you answer "
+            "a few short questions? It takes less than a minute, and your answers help us "
+            "improve the service."
+        ),
+        survey_label="Answer the survey:",
     ),
 }
 
@@ -171,17 +194,7 @@ def build_invite_email(
     subject = texts.subject[kind].format(when=when)
     blocks = _body_blocks(texts, kind, recipient, when, join_url, base_url)
 
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = Address(display_name=recipient.name, addr_spec=recipient.email)
-    message["Subject"] = subject
-    message["Date"] = format_datetime((sent_at or datetime.now(UTC)).astimezone(UTC))
-    # make_msgid() would otherwise put this machine's host name into every message.
-    message["Message-ID"] = make_msgid(domain=_domain_of(sender))
-    # RFC 3834: stops out-of-office replies from bouncing back to the service mailbox.
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(_plain_body(blocks))
-    message.add_alternative(_html_body(blocks, subject, recipient.language), subtype="html")
+    message = _plain_and_html(sender, recipient, subject, blocks, sent_at)
     if wants_calendar:
         assert ics is not None and method is not None
         # base64 keeps the .ics byte-exact: iCalendar needs CRLF line ends, which text transfer
@@ -195,6 +208,59 @@ def build_invite_email(
         message.add_attachment(ics, maintype="application", subtype="ics", filename=ICS_FILENAME)
     # Set last: set_content() and the multipart conversions move Content-* headers into parts.
     message["Content-Language"] = recipient.language
+    return message
+
+
+def build_survey_email(
+    *,
+    sender: str,
+    recipient: InviteAttendee,
+    consultation_start: datetime,
+    survey_url: str,
+    sent_at: datetime,
+    tz_name: str = "Europe/Oslo",
+) -> EmailMessage:
+    """The mail with one participant's personal survey link, after the consultation.
+
+    Names the day only: the purpose or anything else about the consultation stays out of mail.
+    """
+    texts = MAIL_TEXTS[recipient.language]
+    day = format_date(
+        consultation_start.astimezone(ZoneInfo(tz_name)).date(),
+        texts.date_pattern,
+        locale=recipient.language,
+    )
+    subject = texts.survey_subject.format(date=day)
+    blocks = [
+        _Block(texts.greeting.format(name=recipient.name)),
+        _Block(texts.survey_lead.format(date=day)),
+        _Block(texts.survey_label, link=survey_url),
+        _Block(texts.personal_link),
+        _Block(texts.automatic),
+    ]
+    message = _plain_and_html(sender, recipient, subject, blocks, sent_at)
+    message["Content-Language"] = recipient.language
+    return message
+
+
+def _plain_and_html(
+    sender: str,
+    recipient: InviteAttendee,
+    subject: str,
+    blocks: list[_Block],
+    sent_at: datetime | None,
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = Address(display_name=recipient.name, addr_spec=recipient.email)
+    message["Subject"] = subject
+    message["Date"] = format_datetime((sent_at or datetime.now(UTC)).astimezone(UTC))
+    # make_msgid() would otherwise put this machine's host name into every message.
+    message["Message-ID"] = make_msgid(domain=_domain_of(sender))
+    # RFC 3834: stops out-of-office replies from bouncing back to the service mailbox.
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(_plain_body(blocks))
+    message.add_alternative(_html_body(blocks, subject, recipient.language), subtype="html")
     return message
 
 

@@ -50,7 +50,7 @@ PATIENT_GROUPS = (
 PATIENT_LOCATIONS = ("home", "gp_office", "institution")
 TRAVEL_MODES = ("car", "bus", "boat", "taxi_pasientreiser", "ambulance")
 LANGUAGES = ("nn", "nb", "en")
-MAIL_KINDS = ("invite", "update", "cancel", "reminder")
+MAIL_KINDS = ("invite", "update", "cancel", "reminder", "survey")
 MAIL_STATUSES = ("pending", "sending", "sent", "failed", "superseded")
 
 

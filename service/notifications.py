@@ -14,6 +14,8 @@ When mails go out:
   is a matter between the two clinicians, who follow it in the service; no one is mailed.
 - **Cancellation**: a CANCEL to everyone who got an invitation, and always to the GP and the
   specialist (so a request cancelled before confirmation still reaches the clinicians).
+- **Survey** (after a completed consultation; `service.survey.invite_finished` decides when):
+  each invited participant's personal survey link, in their language (`queue_survey_mails`).
 
 Every REQUEST mints a new personal join link for each participant who joins without logging in
 (the old link stops working; see `service.join`), and renders the reminders with that same link
@@ -36,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.invites import InviteAttendee, InviteEvent, build_invite
 from service.join import CLINICIAN_ROLES, clinician_join_url, guest_join_url, uses_join_token
-from service.mail import MailKind, build_invite_email
+from service.mail import MailKind, build_invite_email, build_survey_email
 from service.models import Consultation, OutboxMail, Participant, User
 from service.settings import Settings
 from service.storage import outbox as store
@@ -232,6 +234,67 @@ def render_mail(plan: PlannedMail, event: InviteEvent, settings: Settings, now: 
         tz_name=settings.timezone,
     )
     return message.as_bytes(policy=policy.SMTP)
+
+
+SURVEY_PATH = "/sporjeskjema/"
+
+
+def survey_url(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}{SURVEY_PATH}{token}"
+
+
+async def queue_survey_mails(
+    db: AsyncSession,
+    c: Consultation,
+    invitations: list[tuple[Participant, str]],
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """Write one `survey` mail per invitation, in the caller's transaction.
+
+    The token is only ever in the message: `create_survey_invitations` stored its hash.
+    """
+
+    # Only participants with an address are invited; the filter keeps the type checker sure.
+    addressed = [
+        (p, InviteAttendee(p.name, p.email, p.role, p.language), token)
+        for p, token in invitations
+        if p.email
+    ]
+
+    def render() -> list[bytes]:
+        return [
+            build_survey_email(
+                sender=settings.mail_from,
+                recipient=attendee,
+                consultation_start=c.starts_at,
+                survey_url=survey_url(settings.base_url, token),
+                sent_at=now,
+                tz_name=settings.timezone,
+            ).as_bytes(policy=policy.SMTP)
+            for _, attendee, token in addressed
+        ]
+
+    messages = await asyncio.to_thread(render)
+    store.add_mails(
+        db,
+        [
+            OutboxMail(
+                consultation_id=c.id,
+                participant_id=p.id,
+                recipient_role=p.role,
+                recipient=attendee.email,
+                kind="survey",
+                revision=c.revision,
+                message=message,
+                status="pending",
+                not_before=now,
+                attempts=0,
+                created_at=now,
+            )
+            for (p, attendee, _), message in zip(addressed, messages, strict=True)
+        ],
+    )
 
 
 def reminder_times(

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     # in progress is completed.
     sweep_grace_minutes: int = 30
     outbox_poll_seconds: int = 15
+    # The survey link goes to each participant this long after a completed consultation ended,
+    # and only while it ended less than `survey_within_days` ago (so a service that was down, or
+    # is newly upgraded, does not survey consultations people have long forgotten).
+    survey_delay_minutes: int = Field(default=120, ge=0)
+    survey_within_days: int = Field(default=14, ge=1)
     mail_max_attempts: int = 10
 
     # «Grønn helse»: factor name → value, overriding service/data/factors.json, e.g.

@@ -4,7 +4,10 @@ Owns the rules: only a completed consultation is surveyed; each participant with
 address gets one link (256 random bits, stored only as a SHA-256); a link takes one answer; and
 the answer to "would the patient otherwise have travelled?" corrects the booking's assumption on
 the consultation (the patient's own answer first, then a relative's, the GP's, the
-specialist's). Sending the links is the scheduler's work (`create_survey_invitations`).
+specialist's). Sending the links is the scheduler's work: `invite_finished` invites everyone of
+each consultation completed `settings.survey_delay_minutes` ago and queues their mails in the
+same transaction, so an invitation never exists without its mail, nor a mail without its
+invitation.
 
 Free text is personal data: it is stored for the retention period and never logged or shown to
 evaluators, who see only how many answers had any.
@@ -13,18 +16,21 @@ evaluators, who see only how many answers had any.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
 from service.errors import DomainError, NotFound
 from service.models import Participant, Survey
+from service.notifications import queue_survey_mails
 from service.schemas import SurveyAnswerInput, YesNoUnknown
+from service.settings import Settings
 from service.storage import surveys as store
 from service.tokens import hash_token, new_token
 
 MAX_TOKEN_LENGTH = 100
+BATCH_SIZE = 50
 
 
 class SurveyAnswered(DomainError):
@@ -61,6 +67,37 @@ async def create_survey_invitations(
         invitations.append((participant, token))
     await db.flush()
     return invitations
+
+
+async def invite_finished(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    settings: Settings,
+    *,
+    batch_size: int = BATCH_SIZE,
+) -> int:
+    """Invite the participants of consultations that ended long enough ago; returns how many.
+
+    Each batch is one transaction: the consultations are locked (SKIP LOCKED, so a second
+    scheduler instance takes others), the invitations stored and their mails queued. Cancelled
+    and no-show consultations are never surveyed.
+    """
+    invited = 0
+    while True:
+        now = clock.now()
+        async with sessionmaker() as db, db.begin():
+            due = await store.due_for_survey(
+                db,
+                ended_before=now - timedelta(minutes=settings.survey_delay_minutes),
+                ended_after=now - timedelta(days=settings.survey_within_days),
+                limit=batch_size,
+            )
+            for consultation in due:
+                invitations = await create_survey_invitations(db, consultation.id, now)
+                await queue_survey_mails(db, consultation, invitations, settings, now)
+                invited += len(invitations)
+        if len(due) < batch_size:
+            return invited
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The scheduler lives and dies with the app, runs the three jobs, logs failures without their
+"""The scheduler lives and dies with the app, runs its four jobs, logs failures without their
 text, and lets running jobs finish before the database closes."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ async def test_scheduler_starts_and_stops_with_the_app(
     assert {job.id for job in scheduler.get_jobs()} == {
         "deliver_outbox",
         "close_finished",
+        "send_surveys",
         "erase_expired",
     }
     await client.close()
@@ -84,5 +85,6 @@ def test_jobs_carry_their_names_for_the_scheduler_log(settings: Settings) -> Non
     assert {job.name for job in scheduler.get_jobs()} == {
         "deliver_outbox",
         "close_finished",
+        "send_surveys",
         "erase_expired",
     }

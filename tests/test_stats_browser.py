@@ -111,7 +111,7 @@ async def test_statistics_page_renders_charts_in_chromium(
             stroke = await page.locator("rect.bar").first.evaluate(
                 "r => getComputedStyle(r).stroke"
             )
-            assert stroke == "rgb(0, 91, 130)"
+            assert stroke == "rgb(0, 90, 112)"  # --primary of samkons.css
             assert not [m for m in problems if "Content Security Policy" in m], problems
             assert not problems, problems
         finally:

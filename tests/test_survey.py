@@ -87,13 +87,40 @@ async def test_survey_page_in_nynorsk_by_default_and_other_languages(
     assert resp.status == 200
     html = await resp.text()
     assert "Kor nøgd var du med samkonsultasjonen?" in html
-    assert "07.01.2026" in html
+    assert "onsdag 7. januar 2026" in html
     assert 'lang="nn"' in html
     assert "<script" not in html and "style=" not in html
+    # The site's own layout: header, language switch to this very page, no logout for a guest.
+    assert 'class="site-header"' in html
+    assert f'href="/sporjeskjema/{token}?lang=en"' in html
+    assert "/logg-ut" not in html
     english = await (await client.get(f"/sporjeskjema/{token}?lang=en")).text()
     assert "How satisfied were you" in english
+    assert "Wednesday, 7 January 2026" in english
+    assert f'action="/sporjeskjema/{token}?lang=en"' in english  # the answer stays in English
     bokmal = await (await client.get(f"/sporjeskjema/{token}?lang=nb")).text()
     assert "Hvor fornøyd var du" in bokmal
+
+
+async def test_survey_page_speaks_the_participants_language_unless_asked_otherwise(
+    client: Client, db: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    cid = await completed_consultation(client, db)
+    async with db() as s, s.begin():
+        await s.execute(
+            update(Participant)
+            .where(Participant.consultation_id == cid, Participant.role == "patient")
+            .values(language="nb")
+        )
+    token = (await invite(db, cid, clock))["patient"]
+    html = await (await client.get(f"/sporjeskjema/{token}")).text()
+    assert 'lang="nb"' in html and "Hvor fornøyd var du" in html
+    form = {"satisfaction": "9"}
+    english = await client.post(f"/sporjeskjema/{token}?lang=en", data=form)
+    assert english.status == 422
+    assert "Choose a number from 1 to 5." in await english.text()
+    thanks = await client.post(f"/sporjeskjema/{token}", data={"satisfaction": "4"})
+    assert "Svaret ditt er lagret." in await thanks.text()
 
 
 async def test_answer_is_stored_once_and_corrects_the_travel_assumption(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from service.models import Booking, Consultation, OutboxMail, Patient
+from service.models import Booking, Consultation, OutboxMail, Patient, Survey
 
 
 async def ended_still_open(
@@ -76,6 +76,15 @@ async def expired_unerased(
 async def delete_mails_and_bookings(db: AsyncSession, consultation_ids: Sequence[str]) -> None:
     await db.execute(delete(OutboxMail).where(OutboxMail.consultation_id.in_(consultation_ids)))
     await db.execute(delete(Booking).where(Booking.consultation_id.in_(consultation_ids)))
+
+
+async def erase_survey_texts(db: AsyncSession, consultation_ids: Sequence[str]) -> None:
+    """Blank the surveys' free text; `has_free_text` keeps the count evaluators see."""
+    await db.execute(
+        update(Survey)
+        .where(Survey.consultation_id.in_(consultation_ids), Survey.free_text.is_not(None))
+        .values(free_text=None)
+    )
 
 
 async def delete_forgotten_patients(db: AsyncSession, *, created_before: datetime) -> int:

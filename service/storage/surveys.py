@@ -1,10 +1,11 @@
-"""Survey queries: invitations, finding a survey by its token hash, recording one answer."""
+"""Survey queries: consultations due for a survey, invitations, finding a survey by its token
+hash, recording one answer."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, exists, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +17,42 @@ ANSWER_PRIORITY = ("patient", "relative", "gp", "specialist", "municipal_staff",
 
 async def consultation(db: AsyncSession, consultation_id: str) -> Consultation | None:
     return await db.get(Consultation, consultation_id)
+
+
+async def due_for_survey(
+    db: AsyncSession, *, ended_before: datetime, ended_after: datetime, limit: int
+) -> list[Consultation]:
+    """Completed consultations that ended in the window and still have someone to invite, locked.
+
+    Ended means both the planned and, if recorded, the actual end. SKIP LOCKED lets two
+    scheduler instances share the work: a consultation another instance is inviting for is
+    passed over, and once it has committed, `uninvited_participants` finds nobody left.
+    """
+    uninvited = exists().where(
+        Participant.consultation_id == Consultation.id,
+        Participant.email.is_not(None),
+        ~exists().where(Survey.participant_id == Participant.id),
+    )
+    return list(
+        (
+            await db.scalars(
+                select(Consultation)
+                .where(
+                    Consultation.status == "completed",
+                    Consultation.ends_at <= ended_before,
+                    Consultation.ends_at > ended_after,
+                    or_(
+                        Consultation.actual_ended_at.is_(None),
+                        Consultation.actual_ended_at <= ended_before,
+                    ),
+                    uninvited,
+                )
+                .order_by(Consultation.ends_at, Consultation.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True, of=Consultation)
+            )
+        ).all()
+    )
 
 
 async def uninvited_participants(db: AsyncSession, consultation_id: str) -> list[Participant]:

@@ -15,6 +15,8 @@ from web.pages.context import STATIC_DIR, setup_templates
 from web.pages.errors import render_error_page
 from web.pages.navigation import LOGIN
 from web.pages.session import home, login_form, login_submit, logout
+from web.pages.statistics import setup_statistics_routes
+from web.pages.survey import setup_survey_routes
 
 __all__ = ["render_error_page", "setup_web"]
 
@@ -28,4 +30,6 @@ def setup_web(app: web.Application) -> None:
     setup_booking_routes(app)
     setup_consultation_routes(app)
     setup_calendar_routes(app)
+    setup_statistics_routes(app)
+    setup_survey_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=False)

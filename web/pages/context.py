@@ -7,7 +7,7 @@ context, remembers a language chosen with `?lang=`, and is never cached (pages h
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -17,6 +17,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from aiohttp_session import get_session
+from babel.support import NullTranslations
 
 from service import appkeys
 from service.auth import Actor, csrf_token, current_actor
@@ -37,6 +38,9 @@ TEMPLATES_DIR: Final = WEB_DIR / "templates"
 STATIC_DIR: Final = WEB_DIR / "static"
 ENV_KEYS: Final = {
     lang: web.AppKey(f"samkons.jinja2.{lang}", jinja2.Environment) for lang in LANGUAGES
+}
+TRANSLATION_KEYS: Final = {
+    lang: web.AppKey(f"samkons.translations.{lang}", NullTranslations) for lang in LANGUAGES
 }
 FLASH_KEY: Final = "flash"
 
@@ -83,6 +87,7 @@ def setup_templates(app: web.Application) -> None:
             default_helpers=False,
         )
         translations = load_translations(language)
+        app[TRANSLATION_KEYS[language]] = translations
         env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
         local = LocalTime(language, tz)
         env.filters.update(
@@ -96,6 +101,11 @@ def setup_templates(app: web.Application) -> None:
             input_value=local.input_value,
         )
         env.globals.update(static_url=static_url, labels=labels)
+
+
+def translator(request: web.Request, language: str) -> Callable[[str], str]:
+    """gettext for text a handler builds in Python (chart labels), where templates cannot."""
+    return request.app[TRANSLATION_KEYS[language]].gettext
 
 
 async def flash(request: web.Request, message: str) -> None:
@@ -131,9 +141,11 @@ def nav_links(request: web.Request, actor: Actor | None) -> list[NavLink]:
     return [NavLink(label, url, path == url or path.startswith(url + "/")) for label, url in links]
 
 
-async def base_context(request: web.Request, *, take_flashes: bool = True) -> dict[str, Any]:
+async def base_context(
+    request: web.Request, *, take_flashes: bool = True, language: str | None = None
+) -> dict[str, Any]:
     actor = current_actor(request)
-    language = choose_language(request)
+    language = language or choose_language(request)
     return {
         "actor": actor,
         "csrf_token": await csrf_token(request),
@@ -157,8 +169,11 @@ async def render(
     *,
     status: int = 200,
     take_flashes: bool = True,
+    language: str | None = None,
 ) -> web.Response:
-    full = await base_context(request, take_flashes=take_flashes)
+    """The page in the reader's language, or in `language` when the page knows better (the
+    survey is in the language its participant was invited in, unless `?lang=` says otherwise)."""
+    full = await base_context(request, take_flashes=take_flashes, language=language)
     full.update(context or {})
     response = aiohttp_jinja2.render_template(
         template, request, full, app_key=ENV_KEYS[full["lang"]], status=status

@@ -82,6 +82,7 @@ MAIL_KIND: Final = {
     "update": N_("Change"),
     "cancel": N_("Cancellation"),
     "reminder": N_("Reminder"),
+    "survey": N_("Survey"),
 }
 
 MAIL_STATUS: Final = {
@@ -90,4 +91,30 @@ MAIL_STATUS: Final = {
     "sent": N_("Sent"),
     "failed": N_("Failed"),
     "superseded": N_("Replaced"),
+}
+
+# The statistics page: column names for the report's measures (the JSON and CSV exports keep
+# these keys), every participant role with the total, and the three-way survey answers.
+MEASURE: Final = {
+    "booked": N_("Booked"),
+    "completed": STATUS["completed"],
+    "cancelled": STATUS["cancelled"],
+    "no_show": STATUS["no_show"],
+    "open": N_("Not finished"),
+    "person_km": N_("Person-km"),
+    "vehicle_km": N_("Vehicle-km"),
+    "hours": N_("Hours of travel"),
+    "co2e_kg": N_("Kg CO2e"),
+    "health_sector_kr": N_("Kroner, health sector"),
+    "societal_kr": N_("Kroner, society"),
+    "work_hours_not_lost": N_("Work hours not lost"),
+}
+
+PARTICIPANT_ROLE_OR_ALL: Final = {**PARTICIPANT_ROLE, "all": N_("All")}
+
+ANSWER: Final = {
+    "yes": N_("Yes"),
+    "no": N_("No"),
+    "unknown": N_("Don't know"),
+    "blank": N_("No answer"),
 }
