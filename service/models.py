@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Time,
     TypeDecorator,
+    UniqueConstraint,
     false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -317,8 +318,10 @@ class AuditRecord(Base):
 class Survey(Base):
     """One participant's survey after a consultation: an invitation until answered.
 
-    The token is stored only as its SHA-256. `participant_id` is cleared when retention removes
-    the participant; the answers stay as anonymous facts, and `free_text` (the one field that may
+    Who was asked is either a participant row (`participant_id`) or, for the specialist, who takes
+    part through their account and has no participant row, the account (`user_id`). The token is
+    stored only as its SHA-256. `participant_id` is cleared when retention removes the
+    participant; the answers stay as anonymous facts, and `free_text` (the one field that may
     hold personal data) is erased while `has_free_text` keeps the count evaluators see.
     """
 
@@ -327,6 +330,7 @@ class Survey(Base):
         CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction"),
         CheckConstraint(_in("role", PARTICIPANT_ROLES), name="role"),
         CheckConstraint(_in("language", LANGUAGES), name="language"),
+        UniqueConstraint("consultation_id", "user_id", name="uq_surveys_consultation_user"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     consultation_id: Mapped[str] = mapped_column(
@@ -335,6 +339,7 @@ class Survey(Base):
     participant_id: Mapped[str | None] = mapped_column(
         ForeignKey("participants.id", ondelete="SET NULL"), unique=True
     )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     role: Mapped[str] = mapped_column(String(20))
     language: Mapped[str] = mapped_column(String(2), default="nn")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

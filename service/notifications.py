@@ -246,7 +246,7 @@ def survey_url(base_url: str, token: str) -> str:
 async def queue_survey_mails(
     db: AsyncSession,
     c: Consultation,
-    invitations: list[tuple[Participant, str]],
+    invitations: list[tuple[Recipient, str]],
     settings: Settings,
     now: datetime,
 ) -> None:
@@ -255,12 +255,7 @@ async def queue_survey_mails(
     The token is only ever in the message: `create_survey_invitations` stored its hash.
     """
 
-    # Only participants with an address are invited; the filter keeps the type checker sure.
-    addressed = [
-        (p, InviteAttendee(p.name, p.email, p.role, p.language), token)
-        for p, token in invitations
-        if p.email
-    ]
+    addressed = [(r, r.attendee, token) for r, token in invitations]
 
     def render() -> list[bytes]:
         return [
@@ -281,8 +276,8 @@ async def queue_survey_mails(
         [
             OutboxMail(
                 consultation_id=c.id,
-                participant_id=p.id,
-                recipient_role=p.role,
+                participant_id=r.participant.id if r.participant else None,
+                recipient_role=attendee.role,
                 recipient=attendee.email,
                 kind="survey",
                 revision=c.revision,
@@ -292,7 +287,7 @@ async def queue_survey_mails(
                 attempts=0,
                 created_at=now,
             )
-            for (p, attendee, _), message in zip(addressed, messages, strict=True)
+            for (r, attendee, _), message in zip(addressed, messages, strict=True)
         ],
     )
 

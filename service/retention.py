@@ -3,11 +3,12 @@
 A consultation that ended more than `settings.retention_days` ago loses everything that says
 who took part or why: participants' names, addresses, phone numbers, postal codes and join
 tokens, the purpose, the link to the patient, its mails (outbox rows and .eml files, survey
-links included), the free text of its survey answers, and its held times (bookings). What
-remains is what the evaluation counts: kind, status, times (planned and actual), municipality
-number, patient group and location, hospital and department, the clinicians' accounts, each
-participant's role and language, and the survey answers without their text. Patients that no
-remaining consultation refers to, and that were registered before the cutoff, are deleted.
+links included), the free text of its survey answers and who gave them, and its held times
+(bookings). What remains is what the evaluation counts: kind, status, times (planned and
+actual), municipality number, patient group and location, hospital and department, the
+clinicians' accounts, each participant's role and language, and the survey answers without
+their text. Patients that no remaining consultation refers to, and that were registered before
+the cutoff, are deleted.
 
 The audit log keeps its ids and roles (it holds no content); see docs/data-retention.md.
 """
@@ -66,7 +67,7 @@ async def erase_expired(
                 erase_personal_data(c, now)
             if ids:
                 await store.delete_mails_and_bookings(db, ids)
-                await store.erase_survey_texts(db, ids)
+                await store.anonymise_surveys(db, ids)
                 audit(db, at=now, actor=None, action="erase", consultation_ids=ids)
         await asyncio.to_thread(_remove_mail_files, settings.outbox_dir, ids)
         counts.consultations += len(ids)

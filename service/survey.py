@@ -22,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
 from service.errors import DomainError, NotFound
-from service.models import Participant, Survey
-from service.notifications import queue_survey_mails
+from service.invites import InviteAttendee
+from service.models import Survey
+from service.notifications import Recipient, queue_survey_mails
 from service.schemas import SurveyAnswerInput, YesNoUnknown
 from service.settings import Settings
 from service.storage import surveys as store
@@ -41,8 +42,11 @@ class SurveyAnswered(DomainError):
 
 async def create_survey_invitations(
     db: AsyncSession, consultation_id: str, now: datetime
-) -> list[tuple[Participant, str]]:
+) -> list[tuple[Recipient, str]]:
     """Create a survey link for each participant not yet invited; returns them with the token.
+
+    The participants are those with an e-mail address and the specialist, who takes part
+    through their account.
 
     Call inside the caller's transaction and commit once the messages are queued: the token is
     returned only here and is not recoverable later. A consultation that is not completed gets
@@ -51,20 +55,32 @@ async def create_survey_invitations(
     consultation = await store.consultation(db, consultation_id)
     if consultation is None or consultation.status != "completed":
         return []
+    invitees = [
+        Recipient(p, None, InviteAttendee(p.name, p.email, p.role, p.language))
+        for p in await store.uninvited_participants(db, consultation_id)
+        if p.email
+    ]
+    specialist = await store.uninvited_specialist(db, consultation)
+    if specialist is not None:
+        attendee = InviteAttendee(
+            specialist.name, specialist.email, "specialist", specialist.language
+        )
+        invitees.append(Recipient(None, specialist.id, attendee))
     invitations = []
-    for participant in await store.uninvited_participants(db, consultation_id):
+    for invitee in invitees:
         token = new_token()
         db.add(
             Survey(
                 consultation_id=consultation_id,
-                participant_id=participant.id,
-                role=participant.role,
-                language=participant.language,
+                participant_id=invitee.participant.id if invitee.participant else None,
+                user_id=invitee.user_id,
+                role=invitee.attendee.role,
+                language=invitee.attendee.language,
                 token_hash=hash_token(token),
                 created_at=now,
             )
         )
-        invitations.append((participant, token))
+        invitations.append((invitee, token))
     await db.flush()
     return invitations
 

@@ -1,5 +1,7 @@
-"""Migration 0005 (survey mails): the outbox accepts the kind `survey` after the upgrade and not
-before it, on SQLite and PostgreSQL; a downgrade removes survey mails and keeps the others."""
+"""Migrations 0005 (survey mails) and 0006 (specialist surveys), on SQLite and PostgreSQL: the
+outbox accepts the kind `survey` after the upgrade and not before it, and a downgrade removes
+survey mails and keeps the others; a survey can point at the specialist's account once per
+consultation, and a downgrade keeps those answers."""
 
 from __future__ import annotations
 
@@ -73,6 +75,16 @@ class Database:
         finally:
             await conn.close()
 
+    async def survey_roles(self) -> list[str]:
+        if self.dsn is None:
+            with sqlite3.connect(self.url.removeprefix("sqlite+aiosqlite:///")) as conn:
+                return [r for (r,) in conn.execute("SELECT role FROM surveys ORDER BY id")]
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            return [r["role"] for r in await conn.fetch("SELECT role FROM surveys ORDER BY id")]
+        finally:
+            await conn.close()
+
     async def kind_check(self) -> str:
         from service.storage.engine import make_engine
 
@@ -140,3 +152,32 @@ async def test_survey_mails_are_allowed_from_0005_and_downgrade_removes_them(
     await fresh.migrate("head")
     assert await _differences(fresh.url) == []
     await fresh.insert_mail("survey")
+
+
+SURVEY = (
+    "INSERT INTO surveys (consultation_id, role, language, token_hash, created_at{columns}) "
+    "VALUES ('c1', '{role}', 'nn', '{token_hash}', '2026-01-05 09:00:00'{values})"
+)
+
+
+async def test_specialist_surveys_from_0006_once_per_consultation_and_kept_on_downgrade(
+    fresh: Database,
+) -> None:
+    await fresh.migrate("0005")
+    await fresh.execute(
+        *PARENTS,
+        SURVEY.format(role="gp", token_hash="a" * 64, columns="", values=""),
+    )
+    await fresh.migrate("0006")
+    specialist = SURVEY.format(
+        role="specialist", token_hash="b" * 64, columns=", user_id", values=", 1"
+    )
+    await fresh.execute(specialist)
+    with pytest.raises((sqlite3.IntegrityError, asyncpg.UniqueViolationError)):
+        await fresh.execute(specialist.replace("b" * 64, "c" * 64))
+
+    await fresh.migrate("0005", down=True)
+    # The answers stay, as anonymous facts.
+    assert await fresh.survey_roles() == ["gp", "specialist"]
+    await fresh.migrate("head")
+    assert await _differences(fresh.url) == []

@@ -48,7 +48,10 @@ async def invite(
 ) -> dict[str, str]:
     async with db() as s, s.begin():
         invitations = await create_survey_invitations(s, cid, clock.now())
-    return {p.role if p.role != "relative" else p.name: token for p, token in invitations}
+    return {
+        r.attendee.role if r.attendee.role != "relative" else r.attendee.name: token
+        for r, token in invitations
+    }
 
 
 async def test_invitations_go_to_participants_with_an_address_once(
@@ -56,7 +59,8 @@ async def test_invitations_go_to_participants_with_an_address_once(
 ) -> None:
     cid = await completed_consultation(client, db)
     tokens = await invite(db, cid, clock)
-    assert set(tokens) == {"gp", "patient", "Pårørande 0"}  # "Utan E-post" has no address
+    # "Utan E-post" has no address; the specialist takes part through their account.
+    assert set(tokens) == {"gp", "specialist", "patient", "Pårørande 0"}
     assert len({len(t) for t in tokens.values()}) == 1 and len(tokens["gp"]) >= 43
     async with db() as s:
         stored = (await s.scalars(select(Survey.token_hash))).all()

@@ -39,9 +39,15 @@ from tests.mail_support import (
 OSLO = ZoneInfo("Europe/Oslo")
 SLOT = "2026-01-07T10:00:00+01:00"  # Wednesday; the clock stands at Monday 09:00 Oslo
 ENDS = datetime(2026, 1, 7, 10, 30, tzinfo=OSLO)
-# The specialist takes part through their account (no participant row) and is not surveyed;
-# the municipal staff member has no address.
-SURVEYED = {"gp@test.no": "nn", "p1@test.no": "nn", "dotter@test.no": "nb", "tolk@test.no": "en"}
+# The specialist takes part through their account (no participant row) and is surveyed through
+# it; the municipal staff member has no address.
+SURVEYED = {
+    "gp@test.no": "nn",
+    "spes@test.no": "nn",
+    "p1@test.no": "nn",
+    "dotter@test.no": "nb",
+    "tolk@test.no": "en",
+}
 SUBJECT_START = {"nn": "Korleis gjekk", "nb": "Hvordan gikk", "en": "How did"}
 SURVEY_URL = re.compile(r"https?://[^\s<>\"]+/sporjeskjema/[A-Za-z0-9_\-]+")
 HEALTH_WORDS = ("Oppfølging etter innlegging", "frail", "skrøpeleg", "skrøpelig")
@@ -166,7 +172,7 @@ async def test_each_participant_with_an_address_gets_one_survey_mail_after_the_d
     # The tokens are in the mails only: not in any log line, not stored in the clear. (The
     # test's own SMTP server and database driver log what passes through them at DEBUG.)
     ours = "\n".join(r.getMessage() for r in caplog.records if r.name.split(".")[0] in OWN_LOGGERS)
-    assert "survey: 4 invited" in ours
+    assert f"survey: {len(SURVEYED)} invited" in ours
     for link in links.values():
         assert link.rsplit("/", 1)[1] not in ours
     async with db() as s:
@@ -200,6 +206,16 @@ async def test_the_link_from_the_mail_opens_the_survey_and_the_answer_corrects_t
     assert consultation is not None and consultation.patient_travel_confirmed is False
     assert survey is not None and (survey.satisfaction, survey.would_travel) == (5, False)
     assert (await client.get(path)).status == 410  # one answer per link
+
+    # The specialist, who has no participant row, answers through their own link too.
+    specialist_path = survey_link(smtp, "spes@test.no").removeprefix(settings.base_url)
+    answered = await client.post(specialist_path, data={"satisfaction": "4"})
+    assert answered.status == 200, await answered.text()
+    async with db() as s:
+        by_specialist = await s.scalar(
+            select(Survey).where(Survey.consultation_id == cid, Survey.role == "specialist")
+        )
+    assert by_specialist is not None and by_specialist.satisfaction == 4
 
     # The GP sees the survey mails in the consultation's mail list, named in their language.
     await login(client, "gp")
@@ -275,14 +291,16 @@ async def test_two_schedulers_on_one_database_invite_each_participant_once(
     async with db() as s:
         per_participant = (
             await s.execute(
-                select(Survey.participant_id, func.count()).group_by(Survey.participant_id)
+                select(Survey.participant_id, Survey.user_id, func.count()).group_by(
+                    Survey.consultation_id, Survey.participant_id, Survey.user_id
+                )
             )
         ).all()
         mails = await s.scalar(
             select(func.count()).select_from(OutboxMail).where(OutboxMail.kind == "survey")
         )
     assert len(per_participant) == 3 * len(SURVEYED)
-    assert {n for _, n in per_participant} == {1}
+    assert {n for _, _, n in per_participant} == {1}
     assert mails == 3 * len(SURVEYED)
 
 
@@ -307,3 +325,9 @@ async def test_retention_erases_survey_mails_and_free_text(
     # The anonymous answer stays for the evaluation; the text that may name people goes.
     assert survey is not None
     assert (survey.satisfaction, survey.has_free_text, survey.free_text) == (4, True, None)
+    async with db() as s:
+        specialist = await s.scalar(
+            select(Survey).where(Survey.consultation_id == cid, Survey.role == "specialist")
+        )
+    # Nor does the answer say which specialist gave it any more.
+    assert specialist is not None and specialist.user_id is None

@@ -78,12 +78,16 @@ async def delete_mails_and_bookings(db: AsyncSession, consultation_ids: Sequence
     await db.execute(delete(Booking).where(Booking.consultation_id.in_(consultation_ids)))
 
 
-async def erase_survey_texts(db: AsyncSession, consultation_ids: Sequence[str]) -> None:
-    """Blank the surveys' free text; `has_free_text` keeps the count evaluators see."""
+async def anonymise_surveys(db: AsyncSession, consultation_ids: Sequence[str]) -> None:
+    """Blank the surveys' free text and who answered; the answers stay as anonymous facts.
+
+    `has_free_text` keeps the count evaluators see. A participant's link goes with the
+    participant row (ON DELETE SET NULL); the specialist's account stays, so it is cut here.
+    """
     await db.execute(
         update(Survey)
-        .where(Survey.consultation_id.in_(consultation_ids), Survey.free_text.is_not(None))
-        .values(free_text=None)
+        .where(Survey.consultation_id.in_(consultation_ids))
+        .values(free_text=None, user_id=None)
     )
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import case, exists, or_, select, update
+from sqlalchemy import and_, case, exists, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.models import Consultation, Participant, Survey
+from service.models import Consultation, Participant, Survey, User
 
 # Whose answer about travelling counts when several answered: the patient knows best.
 ANSWER_PRIORITY = ("patient", "relative", "gp", "specialist", "municipal_staff", "interpreter")
@@ -28,10 +28,19 @@ async def due_for_survey(
     scheduler instances share the work: a consultation another instance is inviting for is
     passed over, and once it has committed, `uninvited_participants` finds nobody left.
     """
-    uninvited = exists().where(
-        Participant.consultation_id == Consultation.id,
-        Participant.email.is_not(None),
-        ~exists().where(Survey.participant_id == Participant.id),
+    uninvited = or_(
+        exists().where(
+            Participant.consultation_id == Consultation.id,
+            Participant.email.is_not(None),
+            ~exists().where(Survey.participant_id == Participant.id),
+        ),
+        and_(
+            Consultation.specialist_id.is_not(None),
+            ~exists().where(
+                Survey.consultation_id == Consultation.id,
+                Survey.user_id == Consultation.specialist_id,
+            ),
+        ),
     )
     return list(
         (
@@ -70,6 +79,24 @@ async def uninvited_participants(db: AsyncSession, consultation_id: str) -> list
         .order_by(Participant.id)
     )
     return list(rows.all())
+
+
+async def uninvited_specialist(db: AsyncSession, consultation: Consultation) -> User | None:
+    """The consultation's specialist if they have no survey for it yet.
+
+    The specialist takes part through their account, not a participant row.
+    """
+    if consultation.specialist_id is None:
+        return None
+    invited = await db.scalar(
+        select(
+            exists().where(
+                Survey.consultation_id == consultation.id,
+                Survey.user_id == consultation.specialist_id,
+            )
+        )
+    )
+    return None if invited else await db.get(User, consultation.specialist_id)
 
 
 async def by_token_hash(db: AsyncSession, token_hash: str) -> tuple[Survey, datetime] | None:
