@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-from collections import Counter, defaultdict
+import operator
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -29,12 +30,7 @@ from service.models import PARTICIPANT_ROLES, PATIENT_GROUPS
 from service.storage import statistics as store
 from service.suppression import THRESHOLD, CellState, Sum, suppress
 from service.travel import ZERO, Amounts, FactorSet, ReferenceData
-from service.travel_inputs import (
-    decode_travel_key,
-    representative_postal_codes,
-    travel_for_facts,
-    with_patient_answer,
-)
+from service.travel_inputs import NO_TRAVEL, TravelPerKey, Vector
 
 GroupBy = Literal["month", "quarter"]
 EVALUATOR_ROLES = frozenset({"evaluator", "admin"})
@@ -167,10 +163,6 @@ def parse_query(params: Mapping[str, str], today: date, ref: ReferenceData) -> S
     )
 
 
-def _utc(d: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(d, time(0), tz).astimezone(UTC)
-
-
 # --------------------------------------------------------------------------- the report
 
 
@@ -233,17 +225,32 @@ async def compute_statistics(
     tz: ZoneInfo,
     ref: ReferenceData,
     factors: FactorSet,
+    travel: TravelPerKey | None = None,
 ) -> StatisticsReport:
+    """The report for `query`. `travel` (the app's, for its factor set) keeps the calculation
+    per travel key between reports; without it the calculation starts afresh."""
     require_evaluator(actor)
+    if travel is None:
+        travel = TravelPerKey(ref, factors)
+    elif travel.factors is not factors or travel.ref is not ref:
+        raise ValueError("travel was computed with other factors or reference data")
     periods = periods_between(query.date_from, query.date_to, query.group_by)
     async with sessionmaker() as db:
         departments = await store.departments(db)
         hospitals = await store.hospitals(db)
+        zone = await store.calendar_zone(db)
         dialect = db.get_bind().dialect.name
+    if zone != tz.key:
+        # Months in another zone would put consultations near midnight in the wrong month.
+        raise RuntimeError(
+            f"the statistics summary counts local months in {zone}, but the service runs in "
+            f"{tz.key}; rebuild it (docs/statistics.md, 'The summary')"
+        )
     hospital_id = _hospital_id(hospitals, query.hospital)
-    f = store.ConsultationFilter(
-        period_ends=tuple(_utc(p.end, tz) for p in periods),
-        starts_from=_utc(periods[0].start, tz),
+    f = store.SummaryFilter(
+        first_month=store.month_number(periods[0].start.year, periods[0].start.month),
+        end_month=store.month_number(periods[-1].end.year, periods[-1].end.month),
+        months_per_period=3 if query.group_by == "quarter" else 1,
         municipality=query.municipality,
         patient_group=query.patient_group,
         hospital_id=hospital_id,
@@ -251,9 +258,9 @@ async def compute_statistics(
     )
 
     if dialect == "postgresql":
-        # Independent scans on separate connections: PostgreSQL runs them on separate cores.
+        # Independent reads on separate connections: PostgreSQL runs them on separate cores.
         async def run(
-            query_fn: Callable[[AsyncSession, store.ConsultationFilter], Awaitable[T]],
+            query_fn: Callable[[AsyncSession, store.SummaryFilter], Awaitable[T]],
         ) -> T:
             async with store.reading(sessionmaker) as db:
                 return await query_fn(db, f)
@@ -281,7 +288,7 @@ async def compute_statistics(
     ]
     _count_statuses(figures, statuses, periods, visible_departments, ref)
     _count_participants(figures, statuses)
-    not_costed = _count_travel(figures, travel_rows, periods, visible_departments, ref, factors)
+    not_costed = _count_travel(figures, travel_rows, periods, visible_departments, travel)
     _count_survey(figures, survey)
     figures.durations = {r.key if r.key is not None else "": r for r in durations}
 
@@ -420,15 +427,13 @@ def _count_travel(
     rows: Sequence[store.TravelGroupRow],
     periods: Sequence[Period],
     departments: Sequence[store.DepartmentInfo],
-    ref: ReferenceData,
-    factors: FactorSet,
+    travel: TravelPerKey,
 ) -> list[str]:
-    postal_codes = representative_postal_codes(ref)
     hospital_of = {str(d.id): d.hospital_code for d in departments}
     cells = figures.cells
-    # First the counts per (target row, travel key, answer), then the calculation once per
-    # distinct key and answer, multiplied out: the work grows with distinct keys, not rows.
-    counts: dict[tuple[str, str], Counter[tuple[str, bool | None]]] = defaultdict(Counter)
+    # First the counts per (target row, travel key), then the calculation once per distinct key
+    # (kept by `travel`), multiplied out: the work grows with distinct keys, not consultations.
+    counts: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(dict)
     for r in rows:
         key = r.key or "unknown"
         targets = [(r.dimension, key)]
@@ -436,32 +441,38 @@ def _count_travel(
             targets.append(("hospital", hospital_of[key]))
         if r.dimension == "period":
             targets.append(("total", ""))
-            label = {True: "yes", False: "no", None: "unanswered"}[r.confirmed]
-            cells[("confirmation", "", label)] += r.consultations
-        for target in targets:
-            counts[target][(r.travel_key, r.confirmed)] += r.consultations
-            cells[(*target, "travel_n")] += r.consultations
-    per_key: dict[tuple[str, bool | None], tuple[Amounts, Amounts]] = {}
-    not_costed: set[str] = set()
-    for travel_key, answer in {k for c in counts.values() for k in c}:
-        try:
-            facts = decode_travel_key(travel_key)
-            assumed = travel_for_facts(facts, ref, factors, postal_codes)
-            confirmed = travel_for_facts(
-                with_patient_answer(facts, answer), ref, factors, postal_codes
+            cells[("confirmation", "", "yes")] += r.confirmed_yes
+            cells[("confirmation", "", "no")] += r.confirmed_no
+            cells[("confirmation", "", "unanswered")] += (
+                r.consultations - r.confirmed_yes - r.confirmed_no
             )
-            per_key[(travel_key, answer)] = (assumed.totals, confirmed.totals)
-            not_costed.update(assumed.not_costed)
-        except (ValueError, InvalidInput):
-            # A key from older reference data that no longer resolves counts as no travel.
-            per_key[(travel_key, answer)] = (ZERO, ZERO)
-    sums = {
-        target: {
-            "assumed": _weighted_sum([(per_key[k][0], n) for k, n in c.items()]),
-            "confirmed": _weighted_sum([(per_key[k][1], n) for k, n in c.items()]),
+        for target in targets:
+            into = counts[target].setdefault(r.travel_key, [0, 0, 0])
+            into[0] += r.consultations
+            into[1] += r.confirmed_yes
+            into[2] += r.confirmed_no
+            cells[(*target, "travel_n")] += r.consultations
+    per_key = {k: travel(k) for k in {k for c in counts.values() for k in c}}
+    not_costed = {name for amounts in per_key.values() for name in amounts.not_costed}
+    sums = {}
+    for target, c in counts.items():
+        keys = list(c)
+        n, yes, no = (list(column) for column in zip(*c.values(), strict=True))
+        unanswered = [total - y - x for total, y, x in zip(n, yes, no, strict=True)]
+        assumed = [per_key[k].assumed for k in keys]
+        confirmed = [
+            a + y + x
+            for a, y, x in zip(
+                _weighted(unanswered, assumed),
+                _weighted(yes, [per_key[k].if_yes for k in keys]),
+                _weighted(no, [per_key[k].if_no for k in keys]),
+                strict=True,
+            )
+        ]
+        sums[target] = {
+            "assumed": Amounts(*_weighted(n, assumed)),
+            "confirmed": Amounts(*confirmed),
         }
-        for target, c in counts.items()
-    }
     figures.travel = dict(sums)
     for table, row_keys in figures.rows.items():
         for key, _ in row_keys:
@@ -504,16 +515,12 @@ def _count_travel(
     return sorted(not_costed)
 
 
-AMOUNT_FIELDS = tuple(f.name for f in fields(Amounts))
-
-
-def _weighted_sum(items: Sequence[tuple[Amounts, int]]) -> Amounts:
-    """Σ n × amounts, field by field."""
-    totals = [0.0] * len(AMOUNT_FIELDS)
-    for amounts, n in items:
-        for i, name in enumerate(AMOUNT_FIELDS):
-            totals[i] += getattr(amounts, name) * n
-    return Amounts(*totals)
+def _weighted(weights: Sequence[int], vectors: Sequence[Vector]) -> list[float]:
+    """Σ weight × vector, field by field (columns are summed by builtins: this runs for every
+    group and key of a report)."""
+    if not vectors:
+        return list(NO_TRAVEL)
+    return [sum(map(operator.mul, weights, column)) for column in zip(*vectors, strict=True)]
 
 
 def _count_survey(figures: _Figures, s: store.SurveyCounts) -> None:
