@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-import operator
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from service.models import PARTICIPANT_ROLES, PATIENT_GROUPS
 from service.storage import statistics as store
 from service.suppression import THRESHOLD, CellState, Sum, suppress
 from service.travel import ZERO, Amounts, FactorSet, ReferenceData
-from service.travel_inputs import NO_TRAVEL, TravelPerKey, Vector
+from service.travel_inputs import AMOUNT_FIELDS, TravelPerKey
 
 GroupBy = Literal["month", "quarter"]
 EVALUATOR_ROLES = frozenset({"evaluator", "admin"})
@@ -257,26 +256,28 @@ async def compute_statistics(
         department_id=query.department_id,
     )
 
+    async def travel_rows(db: AsyncSession) -> tuple[list[store.TravelRow], list[str]]:
+        weights, flags = travel_weights(await store.travel_keys(db), travel)
+        return await store.travel_sums(db, f, weights), flags
+
     if dialect == "postgresql":
         # Independent reads on separate connections: PostgreSQL runs them on separate cores.
-        async def run(
-            query_fn: Callable[[AsyncSession, store.SummaryFilter], Awaitable[T]],
-        ) -> T:
+        async def run(query_fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
             async with store.reading(sessionmaker) as db:
-                return await query_fn(db, f)
+                return await query_fn(db)
 
-        statuses, durations, travel_rows, survey = await asyncio.gather(
-            run(store.status_counts),
-            run(store.duration_quantiles),
-            run(store.travel_groups),
-            run(store.survey_counts),
+        statuses, durations, (travel_sums, flags), survey = await asyncio.gather(
+            run(lambda db: store.status_counts(db, f)),
+            run(lambda db: store.duration_quantiles(db, f)),
+            run(travel_rows),
+            run(lambda db: store.survey_counts(db, f)),
         )
     else:
         # SQLite serialises transactions (the engine begins them IMMEDIATE): one at a time.
         async with store.reading(sessionmaker) as db:
             statuses = await store.status_counts(db, f)
             durations = await store.duration_quantiles(db, f)
-            travel_rows = await store.travel_groups(db, f)
+            travel_sums, flags = await travel_rows(db)
             survey = await store.survey_counts(db, f)
 
     figures = _Figures()
@@ -288,7 +289,7 @@ async def compute_statistics(
     ]
     _count_statuses(figures, statuses, periods, visible_departments, ref)
     _count_participants(figures, statuses)
-    not_costed = _count_travel(figures, travel_rows, periods, visible_departments, travel)
+    not_costed = _count_travel(figures, travel_sums, visible_departments, flags)
     _count_survey(figures, survey)
     figures.durations = {r.key if r.key is not None else "": r for r in durations}
 
@@ -422,18 +423,36 @@ def _count_participants(figures: _Figures, statuses: Sequence[store.StatusRow]) 
     figures.sums.append(Sum(("total", "", "completed"), (("participants", "", "gp"),)))
 
 
+def travel_weights(
+    keys: Mapping[int, str], travel: TravelPerKey
+) -> tuple[dict[int, store.KeyWeights], list[str]]:
+    """What a consultation with each travel key adds (the calculation, once per key), and the
+    names of what could not be costed. Each of those becomes one more field that is 1 for the
+    keys concerned, so its sum says whether any counted consultation had it."""
+    per_key = {key_id: travel(travel_key) for key_id, travel_key in keys.items()}
+    flags = sorted({name for t in per_key.values() for name in t.not_costed})
+    no_flags = (0.0,) * len(flags)
+    weights = {
+        key_id: store.KeyWeights(
+            assumed=(*t.assumed, *(1.0 if name in t.not_costed else 0.0 for name in flags)),
+            if_yes=(*t.if_yes, *no_flags),
+            if_no=(*t.if_no, *no_flags),
+        )
+        for key_id, t in per_key.items()
+    }
+    return weights, flags
+
+
 def _count_travel(
     figures: _Figures,
-    rows: Sequence[store.TravelGroupRow],
-    periods: Sequence[Period],
+    rows: Sequence[store.TravelRow],
     departments: Sequence[store.DepartmentInfo],
-    travel: TravelPerKey,
+    flags: Sequence[str],
 ) -> list[str]:
     hospital_of = {str(d.id): d.hospital_code for d in departments}
     cells = figures.cells
-    # First the counts per (target row, travel key), then the calculation once per distinct key
-    # (kept by `travel`), multiplied out: the work grows with distinct keys, not consultations.
-    counts: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(dict)
+    width = len(AMOUNT_FIELDS)
+    sums: dict[tuple[str, str], dict[str, list[float]]] = {}
     for r in rows:
         key = r.key or "unknown"
         targets = [(r.dimension, key)]
@@ -447,33 +466,19 @@ def _count_travel(
                 r.consultations - r.confirmed_yes - r.confirmed_no
             )
         for target in targets:
-            into = counts[target].setdefault(r.travel_key, [0, 0, 0])
-            into[0] += r.consultations
-            into[1] += r.confirmed_yes
-            into[2] += r.confirmed_no
             cells[(*target, "travel_n")] += r.consultations
-    per_key = {k: travel(k) for k in {k for c in counts.values() for k in c}}
-    not_costed = {name for amounts in per_key.values() for name in amounts.not_costed}
-    sums = {}
-    for target, c in counts.items():
-        keys = list(c)
-        n, yes, no = (list(column) for column in zip(*c.values(), strict=True))
-        unanswered = [total - y - x for total, y, x in zip(n, yes, no, strict=True)]
-        assumed = [per_key[k].assumed for k in keys]
-        confirmed = [
-            a + y + x
-            for a, y, x in zip(
-                _weighted(unanswered, assumed),
-                _weighted(yes, [per_key[k].if_yes for k in keys]),
-                _weighted(no, [per_key[k].if_no for k in keys]),
-                strict=True,
+            into = sums.setdefault(
+                target, {"assumed": [0.0] * len(r.assumed), "confirmed": [0.0] * len(r.assumed)}
             )
-        ]
-        sums[target] = {
-            "assumed": Amounts(*_weighted(n, assumed)),
-            "confirmed": Amounts(*confirmed),
-        }
-    figures.travel = dict(sums)
+            for basis, values in (("assumed", r.assumed), ("confirmed", r.confirmed)):
+                into[basis] = [a + b for a, b in zip(into[basis], values, strict=True)]
+    total = sums.get(("total", ""), {"assumed": [0.0] * (width + len(flags))})["assumed"]
+    not_costed = [name for i, name in enumerate(flags) if total[width + i] > 0]
+    figures.travel = {
+        target: {basis: Amounts(*values[:width]) for basis, values in bases.items()}
+        for target, bases in sums.items()
+    }
+
     for table, row_keys in figures.rows.items():
         for key, _ in row_keys:
             cells.setdefault((table, key, "travel_n"), 0)
@@ -513,14 +518,6 @@ def _count_travel(
         )
     )
     return sorted(not_costed)
-
-
-def _weighted(weights: Sequence[int], vectors: Sequence[Vector]) -> list[float]:
-    """Σ weight × vector, field by field (columns are summed by builtins: this runs for every
-    group and key of a report)."""
-    if not vectors:
-        return list(NO_TRAVEL)
-    return [sum(map(operator.mul, weights, column)) for column in zip(*vectors, strict=True)]
 
 
 def _count_survey(figures: _Figures, s: store.SurveyCounts) -> None:

@@ -12,6 +12,7 @@ joined with UNION ALL. Percentiles are computed exactly from the per-minute hist
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -20,7 +21,10 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Float,
+    Integer,
     Select,
+    cast,
     func,
     literal,
     null,
@@ -29,8 +33,9 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.sql.selectable import Subquery
+from sqlalchemy.sql.selectable import CTE, Subquery
 
 from service.models import (
     Department,
@@ -103,16 +108,29 @@ class DurationRow:
 
 
 @dataclass(frozen=True, slots=True)
-class TravelGroupRow:
-    """Completed consultations sharing travel inputs in one group, and how many of their
-    patients answered that they would (`confirmed_yes`) or would not have travelled."""
+class KeyWeights:
+    """What one consultation with a given travel key adds, field by field: as booked
+    (`assumed`), and when its patient answered they would (`if_yes`) or would not have travelled.
+    All three have the same length."""
+
+    assumed: Sequence[float]
+    if_yes: Sequence[float]
+    if_no: Sequence[float]
+
+
+@dataclass(frozen=True, slots=True)
+class TravelRow:
+    """Completed consultations with travel inputs in one group: how many, how many patients
+    answered yes / no, and Σ of each consultation's `KeyWeights`, as assumed and as confirmed
+    (unanswered: assumed)."""
 
     dimension: str
     key: str | None
-    travel_key: str
     consultations: int
     confirmed_yes: int
     confirmed_no: int
+    assumed: tuple[float, ...]
+    confirmed: tuple[float, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,9 +325,50 @@ async def duration_quantiles(db: AsyncSession, f: SummaryFilter) -> list[Duratio
     return [r for r in rows if r.n]
 
 
-async def travel_groups(db: AsyncSession, f: SummaryFilter) -> list[TravelGroupRow]:
-    """Completed consultations with travel inputs, counted per (group, travel key), with the
-    patients' answers."""
+async def travel_keys(db: AsyncSession) -> dict[int, str]:
+    """Every travel key the summary has counted, by its number (hundreds, not consultations)."""
+    rows = (await db.execute(select(StatisticsTravelKey.id, StatisticsTravelKey.travel_key))).all()
+    return {int(key_id): str(travel_key) for key_id, travel_key in rows}
+
+
+def _weights_table(db: AsyncSession, weights: Mapping[int, KeyWeights], width: int) -> CTE:
+    """The weights per key number as a table, sent as one JSON parameter (any number of keys)."""
+    payload = json.dumps(
+        [[key_id, *w.assumed, *w.if_yes, *w.if_no] for key_id, w in weights.items()]
+    )
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        items = func.jsonb_array_elements(cast(literal(payload), JSONB)).table_valued("value")
+
+        def element(i: int) -> ColumnElement[Any]:
+            return items.c.value.op("->>")(i)
+    else:
+        items = func.json_each(literal(payload)).table_valued("value")
+
+        def element(i: int) -> ColumnElement[Any]:
+            return func.json_extract(items.c.value, f"$[{i}]")
+
+    # Materialised: read out of the JSON once per key, not once per row it is joined to.
+    return (
+        select(
+            cast(element(0), Integer).label("key_id"),
+            *(cast(element(1 + i), Float).label(f"w{i}") for i in range(3 * width)),
+        )
+        .cte("weights")
+        .prefix_with("MATERIALIZED")
+    )
+
+
+async def travel_sums(
+    db: AsyncSession, f: SummaryFilter, weights: Mapping[int, KeyWeights]
+) -> list[TravelRow]:
+    """Completed consultations with travel inputs per breakdown, with their weights summed.
+
+    First per (breakdown row, travel key) (GROUPING SETS / UNION ALL over the summary), then the
+    key's weights times the counts, summed per breakdown row: one row per period, municipality,
+    patient group and department comes back, however many keys there are.
+    """
+    width = len(next(iter(weights.values())).assumed) if weights else 0
     t = StatisticsTravel
     base = (
         select(
@@ -325,39 +384,56 @@ async def travel_groups(db: AsyncSession, f: SummaryFilter) -> list[TravelGroupR
         .where(*_where(t, f), t.consultations > 0)
         .subquery("base")
     )
-    stmt = _grouped(
+    per_key = _grouped(
         db,
         base,
         list(DIMENSIONS),
         [base.c.travel_key_id],
         [
-            func.sum(base.c.consultations).label("consultations"),
+            func.sum(base.c.consultations).label("n"),
             func.sum(base.c.confirmed_yes).label("yes"),
             func.sum(base.c.confirmed_no).label("no"),
         ],
+    ).subquery("per_key")
+    w = _weights_table(db, weights, width)
+    g = per_key.c
+    unanswered = g.n - g.yes - g.no
+    group = [g.mask, *(g[d] for d in DIMENSIONS)]
+    stmt = (
+        select(
+            *group,
+            func.sum(g.n),
+            func.sum(g.yes),
+            func.sum(g.no),
+            *(func.sum(g.n * w.c[f"w{i}"]) for i in range(width)),
+            *(
+                func.sum(
+                    unanswered * w.c[f"w{i}"]
+                    + g.yes * w.c[f"w{width + i}"]
+                    + g.no * w.c[f"w{2 * width + i}"]
+                )
+                for i in range(width)
+            ),
+        )
+        # A key without weights would be dropped here: the caller gives every key some.
+        .join_from(per_key, w, w.c.key_id == g.travel_key_id)
+        .group_by(*group)
     )
-    rows = (await db.execute(stmt)).all()
-    keys = {
-        int(key_id): str(travel_key)
-        for key_id, travel_key in (
-            await db.execute(select(StatisticsTravelKey.id, StatisticsTravelKey.travel_key))
-        ).all()
-    }
-    # Positions, not names: this loop runs once per group and key (some ten thousand times).
-    mask, *dims, key_id, n, yes, no = range(len(DIMENSIONS) + 5)
     result = []
-    for row in rows:
-        dimension = _dimension_of(int(row[mask]))
+    for row in (await db.execute(stmt)).all():
+        dimension = _dimension_of(int(row[0]))
         assert dimension is not None
-        value = row[dims[DIMENSIONS.index(dimension)]]
+        value = row[1 + DIMENSIONS.index(dimension)]
+        sums = [float(x or 0.0) for x in row[len(group) + 3 :]]
         result.append(
-            TravelGroupRow(
+            TravelRow(
                 dimension=dimension,
                 key=None if value is None else str(value),
-                travel_key=keys[row[key_id]],
-                consultations=int(row[n]),
-                confirmed_yes=int(row[yes]),
-                confirmed_no=int(row[no]),
+                consultations=int(row[len(group)]),
+                confirmed_yes=int(row[len(group) + 1]),
+                confirmed_no=int(row[len(group) + 2]),
+                assumed=tuple(sums[:width]),
+                confirmed=tuple(sums[width:]),
             )
         )
     return result
