@@ -43,13 +43,13 @@ import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import insert, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from service.app import create_app
 from service.clock import FakeClock
-from service.models import PATIENT_GROUPS, Department, GpOffice, Hospital, User
+from service.models import PATIENT_GROUPS, Consultation, Department, GpOffice, Hospital, User
 from service.passwords import hash_password
 from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
@@ -348,6 +348,70 @@ def load_sqlite(path: Path, world: World, n: int) -> float:
     return time.perf_counter() - started
 
 
+async def time_writes(url: str, world: World, n: int) -> float:
+    """Seconds per consultation for n inserts, then n status changes and n reschedules to the
+    next month, one transaction each (what a booking does), through SQLAlchemy."""
+    engine = make_engine(url)
+    rows = [row for row, _ in generate(world, n, seed=2)]
+    columns = CONSULTATION_COLUMNS
+    table = Consultation.__table__
+    try:
+        started = time.perf_counter()
+        for row in rows:
+            async with engine.begin() as conn:
+                await conn.execute(insert(table).values(dict(zip(columns, row, strict=True))))
+        for row in rows:
+            values = dict(zip(columns, row, strict=True))
+            async with engine.begin() as conn:
+                await conn.execute(
+                    update(table).where(table.c.id == values["id"]).values(status="cancelled")
+                )
+            async with engine.begin() as conn:
+                await conn.execute(
+                    update(table)
+                    .where(table.c.id == values["id"])
+                    .values(
+                        starts_at=values["starts_at"] + timedelta(days=31),
+                        ends_at=values["ends_at"] + timedelta(days=31),
+                    )
+                )
+        return (time.perf_counter() - started) / n
+    finally:
+        await engine.dispose()
+
+
+async def write_costs(
+    n: int, pg_name: str = f"{BENCH_DB}_writes"
+) -> dict[str, tuple[float, float]]:
+    """Per consultation written: (without the summary, with it), on a small fresh database."""
+    results: dict[str, tuple[float, float]] = {}
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0]
+    try:
+        for database in ("PostgreSQL", "SQLite"):
+            costs = []
+            for revision in ("before", "head"):
+                directory = tempfile.mkdtemp()
+                if database == "PostgreSQL":
+                    name = pg_name
+                    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    await admin.execute(f'CREATE DATABASE "{name}"')
+                    url = f"{base.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
+                else:
+                    url = f"sqlite+aiosqlite:///{Path(directory) / 'writes.sqlite3'}"
+                target = load_revision(url) if revision == "before" else "head"
+                await asyncio.to_thread(command.upgrade, alembic_config(url), target)
+                costs.append(await time_writes(url, await build_world(url), n))
+                if database == "PostgreSQL":
+                    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                else:
+                    await asyncio.to_thread(_remove_sqlite, Path(directory) / "writes.sqlite3")
+            results[database] = (costs[0], costs[1])
+    finally:
+        await admin.close()
+    return results
+
+
 async def time_requests(url: str, runs: int) -> dict[str, list[float]]:
     settings = Settings(mode="test", database_url=url, scheduler_enabled=False)
     app = create_app(settings, clock=FakeClock(NOW))
@@ -505,7 +569,13 @@ def head(url: str) -> str:
     return found
 
 
-def report(n: int, results: dict[str, Run], info: dict[str, str]) -> str:
+def report(
+    n: int,
+    results: dict[str, Run],
+    info: dict[str, str],
+    writes: dict[str, tuple[float, float]],
+    write_count: int,
+) -> str:
     lines = [
         "## Statistics",
         "",
@@ -542,6 +612,18 @@ def report(n: int, results: dict[str, Run], info: dict[str, str]) -> str:
                 f"- Upgrade to head on {database} (summary back-fill from {n:,} rows): "
                 f"{run.migrate:.0f} s."
             )
+    if writes:
+        lines += [
+            "",
+            f"What the summary's triggers cost on writes ({write_count:,} consultations, each "
+            "inserted, then cancelled, then moved a month on, one transaction each, on a fresh "
+            "database):",
+            "",
+            "| database | per consultation, without the summary | with it |",
+            "|---|---|---|",
+        ]
+        for database, (before, after) in writes.items():
+            lines.append(f"| {database} | {before * 1000:.2f} ms | {after * 1000:.2f} ms |")
     lines += [
         "",
         "Target: under one second for the full page on PostgreSQL.",
@@ -568,6 +650,7 @@ async def main() -> None:
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     parser.add_argument("--reuse", action="store_true", help="reuse kept databases of --rows")
+    parser.add_argument("--writes", type=int, default=1000, help="consultations for write costs")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     info = machine()
@@ -578,7 +661,8 @@ async def main() -> None:
         results["PostgreSQL"] = run
     if args.only in (None, "sqlite"):
         results["SQLite"] = await run_sqlite(args.rows, args.runs, args.keep, args.reuse)
-    text = report(args.rows, results, info)
+    writes = await write_costs(args.writes) if args.writes else {}
+    text = report(args.rows, results, info, writes, args.writes)
     print(text)
     if args.write_docs:
         write_docs(text)

@@ -484,3 +484,37 @@ async def test_statistics_refuse_a_summary_of_another_time_zone(
         )
     report = await compute_statistics(db, evaluator, query, tz=OSLO, ref=ref, factors=factors)
     assert report.total.counts["booked"] == 0
+
+
+async def test_not_costed_follows_the_counted_consultations(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    world = await build_world(db)
+    start = _utc(2025, 4, 7, 10)
+    for i, mode in enumerate(["car", "ambulance"]):
+        await _add_consultation(
+            db,
+            world,
+            start + timedelta(days=i),
+            status="completed",
+            patient_group=("other", "frail_elderly")[i],
+            travel_key=f"t1|haukeland|home|-|P:4631:{mode}:100",
+        )
+    evaluator = Actor(
+        user_id=world.evaluator,
+        role="evaluator",
+        name="Evaluator",
+        language="nn",
+        gp_office_id=None,
+        department_id=None,
+    )
+    ref, factors = load_reference_data(), load_factor_set()
+
+    async def not_costed(patient_group: str | None = None) -> list[str]:
+        query = StatisticsQuery(date(2025, 1, 1), date(2025, 12, 31), patient_group=patient_group)
+        report = await compute_statistics(db, evaluator, query, tz=OSLO, ref=ref, factors=factors)
+        return report.not_costed
+
+    assert await not_costed() == ["ambulance"]
+    assert await not_costed(patient_group="other") == []
+    assert await not_costed(patient_group="frail_elderly") == ["ambulance"]
