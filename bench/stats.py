@@ -589,7 +589,8 @@ def report(
         f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['ram']} RAM; Python "
         f"{info['python']}, SQLite {info['sqlite']}"
         + (f", PostgreSQL {info['postgresql']}" if "postgresql" in info else "")
-        + f"; run {datetime.now(UTC).date().isoformat()}.",
+        + f"; run {datetime.now(UTC).date().isoformat()}. Load average (1 min): "
+        f"{info['load']}; the machine is shared, so judge by CPU and by ratios within a run.",
         "",
         "| database | request | median | min | max | CPU (median) |",
         "|---|---|---|---|---|---|",
@@ -654,6 +655,7 @@ async def main() -> None:
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     info = machine()
+    load_at_start = os.getloadavg()[0]
     results: dict[str, Run] = {}
     if args.only in (None, "postgresql"):
         run, version = await run_postgresql(args.rows, args.runs, args.keep, args.reuse)
@@ -662,6 +664,7 @@ async def main() -> None:
     if args.only in (None, "sqlite"):
         results["SQLite"] = await run_sqlite(args.rows, args.runs, args.keep, args.reuse)
     writes = await write_costs(args.writes) if args.writes else {}
+    info["load"] = f"{load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     text = report(args.rows, results, info, writes, args.writes)
     print(text)
     if args.write_docs:

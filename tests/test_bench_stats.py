@@ -21,7 +21,7 @@ async def test_a_small_run_loads_upgrades_and_times_every_request() -> None:
     text = report(
         300,
         {"SQLite": run},
-        {"nproc": "2", "cpu": "x", "ram": "1 GiB", "python": "3", "sqlite": "3"},
+        {"nproc": "2", "cpu": "x", "ram": "1 GiB", "python": "3", "sqlite": "3", "load": "1.0"},
         {"SQLite": (0.001, 0.002)},
         10,
     )
