@@ -9,6 +9,12 @@ here; the test database is never touched.
     python bench/stats.py                 # both databases, 1,000,000 consultations
     python bench/stats.py --rows 100000 --only sqlite
     python bench/stats.py --write-docs    # also record the results in docs/benchmarks.md
+    python bench/stats.py --keep          # keep the databases (PostgreSQL, var/bench-stats.sqlite3)
+    python bench/stats.py --reuse         # time against kept databases, loading only if missing
+
+The rows are loaded at the revision before the statistics summary and the database is then
+upgraded to head, so the summary's back-fill migration is timed on the full data set too (the
+way an existing deployment would get it).
 
 Participants are not generated: the statistics read only consultations and surveys.
 """
@@ -35,20 +41,25 @@ from typing import Any
 
 import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
+from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy import insert, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from service.app import create_app
 from service.clock import FakeClock
-from service.models import PATIENT_GROUPS, Department, GpOffice, Hospital, User
+from service.models import PATIENT_GROUPS, Consultation, Department, GpOffice, Hospital, User
 from service.passwords import hash_password
 from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
-from service.storage.migrate import upgrade_to_head
+from service.storage.migrate import alembic_config, upgrade_to_head
 from service.travel_inputs import TravelFacts, Traveller, encode_travel_key
 
 PG_ADMIN_DSN = os.environ.get("SAMKONS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 BENCH_DB = "samkons_bench_stats"
+KEPT_SQLITE = Path(__file__).resolve().parent.parent / "var" / "bench-stats.sqlite3"
+SUMMARY_REVISION = "0007"  # the statistics summary, back-filled when the loaded rows upgrade
 PASSWORD = "bench-evaluator-password"
 NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 YEAR_START = datetime(2025, 1, 1, 7, 0, tzinfo=UTC)
@@ -337,6 +348,70 @@ def load_sqlite(path: Path, world: World, n: int) -> float:
     return time.perf_counter() - started
 
 
+async def time_writes(url: str, world: World, n: int) -> float:
+    """Seconds per consultation for n inserts, then n status changes and n reschedules to the
+    next month, one transaction each (what a booking does), through SQLAlchemy."""
+    engine = make_engine(url)
+    rows = [row for row, _ in generate(world, n, seed=2)]
+    columns = CONSULTATION_COLUMNS
+    table = Consultation.__table__
+    try:
+        started = time.perf_counter()
+        for row in rows:
+            async with engine.begin() as conn:
+                await conn.execute(insert(table).values(dict(zip(columns, row, strict=True))))
+        for row in rows:
+            values = dict(zip(columns, row, strict=True))
+            async with engine.begin() as conn:
+                await conn.execute(
+                    update(table).where(table.c.id == values["id"]).values(status="cancelled")
+                )
+            async with engine.begin() as conn:
+                await conn.execute(
+                    update(table)
+                    .where(table.c.id == values["id"])
+                    .values(
+                        starts_at=values["starts_at"] + timedelta(days=31),
+                        ends_at=values["ends_at"] + timedelta(days=31),
+                    )
+                )
+        return (time.perf_counter() - started) / n
+    finally:
+        await engine.dispose()
+
+
+async def write_costs(
+    n: int, pg_name: str = f"{BENCH_DB}_writes"
+) -> dict[str, tuple[float, float]]:
+    """Per consultation written: (without the summary, with it), on a small fresh database."""
+    results: dict[str, tuple[float, float]] = {}
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0]
+    try:
+        for database in ("PostgreSQL", "SQLite"):
+            costs = []
+            for revision in ("before", "head"):
+                directory = tempfile.mkdtemp()
+                if database == "PostgreSQL":
+                    name = pg_name
+                    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    await admin.execute(f'CREATE DATABASE "{name}"')
+                    url = f"{base.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
+                else:
+                    url = f"sqlite+aiosqlite:///{Path(directory) / 'writes.sqlite3'}"
+                target = load_revision(url) if revision == "before" else "head"
+                await asyncio.to_thread(command.upgrade, alembic_config(url), target)
+                costs.append(await time_writes(url, await build_world(url), n))
+                if database == "PostgreSQL":
+                    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                else:
+                    await asyncio.to_thread(_remove_sqlite, Path(directory) / "writes.sqlite3")
+            results[database] = (costs[0], costs[1])
+    finally:
+        await admin.close()
+    return results
+
+
 async def time_requests(url: str, runs: int) -> dict[str, list[float]]:
     settings = Settings(mode="test", database_url=url, scheduler_enabled=False)
     app = create_app(settings, clock=FakeClock(NOW))
@@ -356,14 +431,16 @@ async def time_requests(url: str, runs: int) -> dict[str, list[float]]:
             ("Page /statistikk (HTML + SVG)", "/statistikk?from=2025-01&to=2025-12"),
             ("CSV", "/api/v1/statistics.csv?from=2025-01&to=2025-12"),
         ):
-            samples = []
+            samples, cpu = [], []
             for _ in range(runs):
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 resp = await client.get(path)
                 await resp.read()
                 samples.append(time.perf_counter() - started)
+                cpu.append(time.process_time() - cpu_started)
                 assert resp.status == 200, (path, resp.status)
             timings[name] = samples
+            timings[f"cpu:{name}"] = cpu
     return timings
 
 
@@ -385,64 +462,169 @@ def machine() -> dict[str, str]:
     }
 
 
-async def run_postgresql(n: int, runs: int) -> tuple[float, dict[str, list[float]], str]:
+def load_revision(url: str) -> str:
+    """The revision before the statistics summary: rows are loaded there, then upgraded."""
+    revision = ScriptDirectory.from_config(alembic_config(url)).get_revision(SUMMARY_REVISION)
+    assert revision is not None and isinstance(revision.down_revision, str)
+    return revision.down_revision
+
+
+def migrate_to_head(url: str) -> float:
+    started = time.perf_counter()
+    upgrade_to_head(url)
+    return time.perf_counter() - started
+
+
+@dataclass
+class Run:
+    load: float | None  # None: an existing database was reused
+    migrate: float | None  # the upgrade to head, with the summary back-fill; None if at head
+    timings: dict[str, list[float]]
+
+
+async def _scalar(url: str, sql: str) -> object:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(text(sql))).scalar()
+    finally:
+        await engine.dispose()
+
+
+async def _revision(url: str) -> str:
+    return str(await _scalar(url, "SELECT version_num FROM alembic_version"))
+
+
+async def _rows(url: str) -> int:
+    return int(str(await _scalar(url, "SELECT count(*) FROM consultations")))
+
+
+def _remove_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+async def _prepare(url: str, n: int, load: Any, head_revision: str) -> Run:
+    """Load at the revision before the summary (unless reused), then upgrade and time."""
+    load_seconds = None
+    if load is not None:
+        await asyncio.to_thread(command.upgrade, alembic_config(url), load_revision(url))
+        world = await build_world(url)
+        load_seconds = await load(world)
+    migrate = None
+    if await _revision(url) != head_revision:
+        migrate = await asyncio.to_thread(migrate_to_head, url)
+    return Run(load_seconds, migrate, {})
+
+
+async def run_postgresql(n: int, runs: int, keep: bool, reuse: bool) -> tuple[Run, str]:
     admin = await asyncpg.connect(PG_ADMIN_DSN)
     version = str(await admin.fetchval("SHOW server_version"))
-    await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    await admin.close()
+    exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", BENCH_DB)
     base = PG_ADMIN_DSN.rsplit("/", 1)[0]
     url = f"{base.replace('postgresql://', 'postgresql+asyncpg://')}/{BENCH_DB}"
-    try:
-        await asyncio.to_thread(upgrade_to_head, url)
-        world = await build_world(url)
-        load = await load_postgresql(f"{base}/{BENCH_DB}", world, n)
-        timings = await time_requests(url, runs)
-    finally:
-        admin = await asyncpg.connect(PG_ADMIN_DSN)
+    fresh = not (reuse and exists and await _rows(url) == n)
+    if fresh:
         await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        await admin.close()
-    return load, timings, version
+        await admin.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    await admin.close()
+
+    async def load(world: World) -> float:
+        return await load_postgresql(f"{base}/{BENCH_DB}", world, n)
+
+    try:
+        run = await _prepare(url, n, load if fresh else None, head(url))
+        run.timings = await time_requests(url, runs)
+    finally:
+        if not keep:
+            admin = await asyncpg.connect(PG_ADMIN_DSN)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+            await admin.close()
+    return run, version
 
 
-async def run_sqlite(n: int, runs: int) -> tuple[float, dict[str, list[float]]]:
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "bench.sqlite3"
-        url = f"sqlite+aiosqlite:///{path}"
-        await asyncio.to_thread(upgrade_to_head, url)
-        world = await build_world(url)
-        load = await asyncio.to_thread(load_sqlite, path, world, n)
-        timings = await time_requests(url, runs)
-    return load, timings
+async def run_sqlite(n: int, runs: int, keep: bool, reuse: bool) -> Run:
+    path = KEPT_SQLITE if keep or reuse else Path(tempfile.mkdtemp()) / "bench.sqlite3"
+    url = f"sqlite+aiosqlite:///{path}"
+    fresh = not (reuse and KEPT_SQLITE.exists() and await _rows(url) == n)
+    if fresh:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(_remove_sqlite, path)
+
+    async def load(world: World) -> float:
+        return await asyncio.to_thread(load_sqlite, path, world, n)
+
+    try:
+        run = await _prepare(url, n, load if fresh else None, head(url))
+        run.timings = await time_requests(url, runs)
+    finally:
+        if not keep:
+            await asyncio.to_thread(_remove_sqlite, path)
+    return run
+
+
+def head(url: str) -> str:
+    found = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    assert found is not None
+    return found
 
 
 def report(
-    n: int, results: dict[str, tuple[float, dict[str, list[float]]]], info: dict[str, str]
+    n: int,
+    results: dict[str, Run],
+    info: dict[str, str],
+    writes: dict[str, tuple[float, float]],
+    write_count: int,
 ) -> str:
     lines = [
         "## Statistics",
         "",
         f"`bench/stats.py`: {n:,} consultations over one year (growing month by month; every "
-        "status; travel keys from a pool of 720; about 0.3 surveys each), then each request "
-        "timed through the real application (aiohttp test server, logged in as an evaluator).",
+        "status; travel keys from a pool of 720; about 0.3 surveys each), loaded at the "
+        "revision before the statistics summary and then upgraded (the summary's back-fill), "
+        "then each request timed through the real application (aiohttp test server, logged in "
+        "as an evaluator). CPU is this process's (aiohttp, the statistics code, the client), "
+        "not the database server's.",
         "",
         f"Machine: {info['nproc']} CPUs ({info['cpu']}), {info['ram']} RAM; Python "
         f"{info['python']}, SQLite {info['sqlite']}"
         + (f", PostgreSQL {info['postgresql']}" if "postgresql" in info else "")
-        + f"; run {datetime.now(UTC).date().isoformat()}.",
+        + f"; run {datetime.now(UTC).date().isoformat()}. Load average (1 min): "
+        f"{info['load']}; the machine is shared, so judge by CPU and by ratios within a run.",
         "",
-        "| database | request | median | min | max |",
-        "|---|---|---|---|---|",
+        "| database | request | median | min | max | CPU (median) |",
+        "|---|---|---|---|---|---|",
     ]
-    for database, (_, timings) in results.items():
-        for name, samples in timings.items():
+    for database, run in results.items():
+        for name, samples in run.timings.items():
+            if name.startswith("cpu:"):
+                continue
+            cpu = run.timings[f"cpu:{name}"]
             lines.append(
-                f"| {database} | {name} | {statistics.median(samples):.2f} s | "
-                f"{min(samples):.2f} s | {max(samples):.2f} s |"
+                f"| {database} | {name} | {statistics.median(samples):.3f} s | "
+                f"{min(samples):.3f} s | {max(samples):.3f} s | {statistics.median(cpu):.3f} s |"
             )
     lines += [""]
-    for database, (load, _) in results.items():
-        lines.append(f"- Bulk load on {database}: {load:.0f} s.")
+    for database, run in results.items():
+        if run.load is not None:
+            lines.append(f"- Bulk load on {database}: {run.load:.0f} s.")
+        if run.migrate is not None:
+            lines.append(
+                f"- Upgrade to head on {database} (summary back-fill from {n:,} rows): "
+                f"{run.migrate:.0f} s."
+            )
+    if writes:
+        lines += [
+            "",
+            f"What the summary's triggers cost on writes ({write_count:,} consultations, each "
+            "inserted, then cancelled, then moved a month on, one transaction each, on a fresh "
+            "database):",
+            "",
+            "| database | per consultation, without the summary | with it |",
+            "|---|---|---|",
+        ]
+        for database, (before, after) in writes.items():
+            lines.append(f"| {database} | {before * 1000:.2f} ms | {after * 1000:.2f} ms |")
     lines += [
         "",
         "Target: under one second for the full page on PostgreSQL.",
@@ -467,17 +649,23 @@ async def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    parser.add_argument("--reuse", action="store_true", help="reuse kept databases of --rows")
+    parser.add_argument("--writes", type=int, default=1000, help="consultations for write costs")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     info = machine()
-    results: dict[str, tuple[float, dict[str, list[float]]]] = {}
+    load_at_start = os.getloadavg()[0]
+    results: dict[str, Run] = {}
     if args.only in (None, "postgresql"):
-        load, timings, version = await run_postgresql(args.rows, args.runs)
+        run, version = await run_postgresql(args.rows, args.runs, args.keep, args.reuse)
         info["postgresql"] = version
-        results["PostgreSQL"] = (load, timings)
+        results["PostgreSQL"] = run
     if args.only in (None, "sqlite"):
-        results["SQLite"] = await run_sqlite(args.rows, args.runs)
-    text = report(args.rows, results, info)
+        results["SQLite"] = await run_sqlite(args.rows, args.runs, args.keep, args.reuse)
+    writes = await write_costs(args.writes) if args.writes else {}
+    info["load"] = f"{load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+    text = report(args.rows, results, info, writes, args.writes)
     print(text)
     if args.write_docs:
         write_docs(text)

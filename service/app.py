@@ -25,6 +25,7 @@ from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
 from service.throttle import LoginThrottle
 from service.travel import FactorSet, load_factor_set, load_reference_data
+from service.travel_inputs import TravelPerKey
 from service.video import DbAuthenticator, DbSessionRecorder, hub_config
 from signalling.backplane import Backplane, MemoryBackplane, RedisBackplane
 from signalling.echo import EchoService
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app[appkeys.REFERENCE_DATA] = load_reference_data()
     app[appkeys.FACTOR_SET] = green_factor_set(settings)
+    app[appkeys.TRAVEL_PER_KEY] = TravelPerKey(app[appkeys.REFERENCE_DATA], app[appkeys.FACTOR_SET])
     app.cleanup_ctx.append(_database)
     # After the database: the scheduler's jobs use it, and stop before it closes.
     app.cleanup_ctx.append(scheduler_ctx)

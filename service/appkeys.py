@@ -10,6 +10,7 @@ from service.clock import Clock
 from service.settings import Settings
 from service.throttle import LoginThrottle
 from service.travel import FactorSet, ReferenceData
+from service.travel_inputs import TravelPerKey
 from signalling.echo import EchoService
 from signalling.hub import SignallingHub
 
@@ -24,3 +25,5 @@ ECHO = web.AppKey("echo", EchoService)
 # «Grønn helse»: the shipped reference data and the factor set with the settings' overrides.
 REFERENCE_DATA = web.AppKey("reference_data", ReferenceData)
 FACTOR_SET = web.AppKey("factor_set", FactorSet)
+# The calculation per travel key under that factor set, kept between statistics reports.
+TRAVEL_PER_KEY = web.AppKey("travel_per_key", TravelPerKey)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Time,
     TypeDecorator,
@@ -413,3 +414,91 @@ class SessionEventRecord(Base):
     role: Mapped[str] = mapped_column(String(20))
     event: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime]
+
+
+# --------------------------------------------------------------------------- statistics summary
+#
+# Pre-aggregated figures for the evaluators' statistics, so a request reads some thousands of
+# rows instead of every consultation. Database triggers on `consultations` and `surveys` keep them
+# in step with every write, whatever code makes it (migration 0007 holds the triggers; see
+# docs/statistics.md). Rows are never written by the application. `month` is a local calendar
+# month numbered year × 12 + month − 1, looked up in `statistics_calendar`; `municipality` is ""
+# where the consultation has none.
+
+
+class StatisticsCalendar(Base):
+    """Local calendar months as UTC intervals, for the time zone the summary was built in."""
+
+    __tablename__ = "statistics_calendar"
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    starts_at: Mapped[datetime] = mapped_column(unique=True)
+    ends_at: Mapped[datetime]
+    zone: Mapped[str] = mapped_column(String(64))
+
+
+class _SummaryKey:
+    """The grain every summary table shares: one local month and every filter of the page."""
+
+    month: Mapped[int] = mapped_column(Integer, autoincrement=False)
+    municipality: Mapped[str] = mapped_column(String(4))
+    patient_group: Mapped[str] = mapped_column(String(40))
+    hospital_id: Mapped[int] = mapped_column(Integer, autoincrement=False)
+    department_id: Mapped[int] = mapped_column(Integer, autoincrement=False)
+
+
+SUMMARY_KEY = ("month", "municipality", "patient_group", "hospital_id", "department_id")
+
+
+class StatisticsCounts(_SummaryKey, Base):
+    """Consultations per status, the people in them, and their surveys."""
+
+    __tablename__ = "statistics_counts"
+    __table_args__ = (PrimaryKeyConstraint(*SUMMARY_KEY, "status"),)
+    status: Mapped[str] = mapped_column(String(20))
+    consultations: Mapped[int] = mapped_column(Integer)
+    with_relatives: Mapped[int] = mapped_column(Integer)
+    relatives: Mapped[int] = mapped_column(Integer)
+    interpreters: Mapped[int] = mapped_column(Integer)
+    municipal_staff: Mapped[int] = mapped_column(Integer)
+    patients: Mapped[int] = mapped_column(Integer)
+    specialists: Mapped[int] = mapped_column(Integer)
+    surveys_invited: Mapped[int] = mapped_column(Integer)
+    surveys_answered: Mapped[int] = mapped_column(Integer)
+    satisfaction_1: Mapped[int] = mapped_column(Integer)
+    satisfaction_2: Mapped[int] = mapped_column(Integer)
+    satisfaction_3: Mapped[int] = mapped_column(Integer)
+    satisfaction_4: Mapped[int] = mapped_column(Integer)
+    satisfaction_5: Mapped[int] = mapped_column(Integer)
+    would_travel_yes: Mapped[int] = mapped_column(Integer)
+    would_travel_no: Mapped[int] = mapped_column(Integer)
+    physical_visit_yes: Mapped[int] = mapped_column(Integer)
+    physical_visit_no: Mapped[int] = mapped_column(Integer)
+    with_free_text: Mapped[int] = mapped_column(Integer)
+
+
+class StatisticsDurations(_SummaryKey, Base):
+    """Completed consultations by duration in whole minutes (rounded): a histogram."""
+
+    __tablename__ = "statistics_durations"
+    __table_args__ = (PrimaryKeyConstraint(*SUMMARY_KEY, "minutes"),)
+    minutes: Mapped[int] = mapped_column(Integer, autoincrement=False)
+    consultations: Mapped[int] = mapped_column(Integer)
+
+
+class StatisticsTravelKey(Base):
+    """Every travel key ever counted, numbered: the summary groups by the number (cheaper)."""
+
+    __tablename__ = "statistics_travel_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    travel_key: Mapped[str] = mapped_column(String(400), unique=True)
+
+
+class StatisticsTravel(_SummaryKey, Base):
+    """Completed consultations with travel inputs, per travel key, with the patient's answers."""
+
+    __tablename__ = "statistics_travel"
+    __table_args__ = (PrimaryKeyConstraint(*SUMMARY_KEY, "travel_key_id"),)
+    travel_key_id: Mapped[int] = mapped_column(Integer, autoincrement=False)
+    consultations: Mapped[int] = mapped_column(Integer)
+    confirmed_yes: Mapped[int] = mapped_column(Integer)
+    confirmed_no: Mapped[int] = mapped_column(Integer)

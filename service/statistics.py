@@ -14,27 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.auth import Actor
-from service.errors import InvalidInput, NotAllowed
+from service.errors import DomainError, InvalidInput, NotAllowed
 from service.models import PARTICIPANT_ROLES, PATIENT_GROUPS
 from service.storage import statistics as store
 from service.suppression import THRESHOLD, CellState, Sum, suppress
 from service.travel import ZERO, Amounts, FactorSet, ReferenceData
-from service.travel_inputs import (
-    decode_travel_key,
-    representative_postal_codes,
-    travel_for_facts,
-    with_patient_answer,
-)
+from service.travel_inputs import AMOUNT_FIELDS, TravelPerKey
 
 GroupBy = Literal["month", "quarter"]
 EVALUATOR_ROLES = frozenset({"evaluator", "admin"})
@@ -57,6 +52,14 @@ HIDDEN = "suppressed"
 Display = int | float | str | None
 T = TypeVar("T")
 CellKey = tuple[str, str, str]  # (table, row key, measure); table "total" has row key ""
+
+
+class SummaryOutOfStep(DomainError):
+    """The summary's months are local to another time zone than the service's."""
+
+    status = 503
+    title = "Statistics unavailable"
+    type_slug = "statistics-unavailable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,10 +170,6 @@ def parse_query(params: Mapping[str, str], today: date, ref: ReferenceData) -> S
     )
 
 
-def _utc(d: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(d, time(0), tz).astimezone(UTC)
-
-
 # --------------------------------------------------------------------------- the report
 
 
@@ -233,43 +232,60 @@ async def compute_statistics(
     tz: ZoneInfo,
     ref: ReferenceData,
     factors: FactorSet,
+    travel: TravelPerKey | None = None,
 ) -> StatisticsReport:
+    """The report for `query`. `travel` (the app's, for its factor set) keeps the calculation
+    per travel key between reports; without it the calculation starts afresh."""
     require_evaluator(actor)
+    if travel is None:
+        travel = TravelPerKey(ref, factors)
+    elif travel.factors is not factors or travel.ref is not ref:
+        raise ValueError("travel was computed with other factors or reference data")
     periods = periods_between(query.date_from, query.date_to, query.group_by)
     async with sessionmaker() as db:
         departments = await store.departments(db)
         hospitals = await store.hospitals(db)
+        zone = await store.calendar_zone(db)
         dialect = db.get_bind().dialect.name
+    if zone != tz.key:
+        # Months in another zone would put consultations near midnight in the wrong month.
+        raise SummaryOutOfStep(
+            f"The statistics summary counts local months in {zone}, but the service runs in "
+            f"{tz.key}; rebuild it (docs/statistics.md, 'The summary')."
+        )
     hospital_id = _hospital_id(hospitals, query.hospital)
-    f = store.ConsultationFilter(
-        period_ends=tuple(_utc(p.end, tz) for p in periods),
-        starts_from=_utc(periods[0].start, tz),
+    f = store.SummaryFilter(
+        first_month=store.month_number(periods[0].start.year, periods[0].start.month),
+        end_month=store.month_number(periods[-1].end.year, periods[-1].end.month),
+        months_per_period=3 if query.group_by == "quarter" else 1,
         municipality=query.municipality,
         patient_group=query.patient_group,
         hospital_id=hospital_id,
         department_id=query.department_id,
     )
 
-    if dialect == "postgresql":
-        # Independent scans on separate connections: PostgreSQL runs them on separate cores.
-        async def run(
-            query_fn: Callable[[AsyncSession, store.ConsultationFilter], Awaitable[T]],
-        ) -> T:
-            async with store.reading(sessionmaker) as db:
-                return await query_fn(db, f)
+    async def travel_rows(db: AsyncSession) -> tuple[list[store.TravelRow], list[str]]:
+        weights, flags = travel_weights(await store.travel_keys(db), travel)
+        return await store.travel_sums(db, f, weights), flags
 
-        statuses, durations, travel_rows, survey = await asyncio.gather(
-            run(store.status_counts),
-            run(store.duration_quantiles),
-            run(store.travel_groups),
-            run(store.survey_counts),
+    if dialect == "postgresql":
+        # Independent reads on separate connections: PostgreSQL runs them on separate cores.
+        async def run(query_fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+            async with store.reading(sessionmaker) as db:
+                return await query_fn(db)
+
+        statuses, durations, (travel_sums, flags), survey = await asyncio.gather(
+            run(lambda db: store.status_counts(db, f)),
+            run(lambda db: store.duration_quantiles(db, f)),
+            run(travel_rows),
+            run(lambda db: store.survey_counts(db, f)),
         )
     else:
         # SQLite serialises transactions (the engine begins them IMMEDIATE): one at a time.
         async with store.reading(sessionmaker) as db:
             statuses = await store.status_counts(db, f)
             durations = await store.duration_quantiles(db, f)
-            travel_rows = await store.travel_groups(db, f)
+            travel_sums, flags = await travel_rows(db)
             survey = await store.survey_counts(db, f)
 
     figures = _Figures()
@@ -281,7 +297,7 @@ async def compute_statistics(
     ]
     _count_statuses(figures, statuses, periods, visible_departments, ref)
     _count_participants(figures, statuses)
-    not_costed = _count_travel(figures, travel_rows, periods, visible_departments, ref, factors)
+    not_costed = _count_travel(figures, travel_sums, visible_departments, flags)
     _count_survey(figures, survey)
     figures.durations = {r.key if r.key is not None else "": r for r in durations}
 
@@ -415,20 +431,36 @@ def _count_participants(figures: _Figures, statuses: Sequence[store.StatusRow]) 
     figures.sums.append(Sum(("total", "", "completed"), (("participants", "", "gp"),)))
 
 
+def travel_weights(
+    keys: Mapping[int, str], travel: TravelPerKey
+) -> tuple[dict[int, store.KeyWeights], list[str]]:
+    """What a consultation with each travel key adds (the calculation, once per key), and the
+    names of what could not be costed. Each of those becomes one more field that is 1 for the
+    keys concerned, so its sum says whether any counted consultation had it."""
+    per_key = {key_id: travel(travel_key) for key_id, travel_key in keys.items()}
+    flags = sorted({name for t in per_key.values() for name in t.not_costed})
+    no_flags = (0.0,) * len(flags)
+    weights = {
+        key_id: store.KeyWeights(
+            assumed=(*t.assumed, *(1.0 if name in t.not_costed else 0.0 for name in flags)),
+            if_yes=(*t.if_yes, *no_flags),
+            if_no=(*t.if_no, *no_flags),
+        )
+        for key_id, t in per_key.items()
+    }
+    return weights, flags
+
+
 def _count_travel(
     figures: _Figures,
-    rows: Sequence[store.TravelGroupRow],
-    periods: Sequence[Period],
+    rows: Sequence[store.TravelRow],
     departments: Sequence[store.DepartmentInfo],
-    ref: ReferenceData,
-    factors: FactorSet,
+    flags: Sequence[str],
 ) -> list[str]:
-    postal_codes = representative_postal_codes(ref)
     hospital_of = {str(d.id): d.hospital_code for d in departments}
     cells = figures.cells
-    # First the counts per (target row, travel key, answer), then the calculation once per
-    # distinct key and answer, multiplied out: the work grows with distinct keys, not rows.
-    counts: dict[tuple[str, str], Counter[tuple[str, bool | None]]] = defaultdict(Counter)
+    width = len(AMOUNT_FIELDS)
+    sums: dict[tuple[str, str], dict[str, list[float]]] = {}
     for r in rows:
         key = r.key or "unknown"
         targets = [(r.dimension, key)]
@@ -436,33 +468,25 @@ def _count_travel(
             targets.append(("hospital", hospital_of[key]))
         if r.dimension == "period":
             targets.append(("total", ""))
-            label = {True: "yes", False: "no", None: "unanswered"}[r.confirmed]
-            cells[("confirmation", "", label)] += r.consultations
-        for target in targets:
-            counts[target][(r.travel_key, r.confirmed)] += r.consultations
-            cells[(*target, "travel_n")] += r.consultations
-    per_key: dict[tuple[str, bool | None], tuple[Amounts, Amounts]] = {}
-    not_costed: set[str] = set()
-    for travel_key, answer in {k for c in counts.values() for k in c}:
-        try:
-            facts = decode_travel_key(travel_key)
-            assumed = travel_for_facts(facts, ref, factors, postal_codes)
-            confirmed = travel_for_facts(
-                with_patient_answer(facts, answer), ref, factors, postal_codes
+            cells[("confirmation", "", "yes")] += r.confirmed_yes
+            cells[("confirmation", "", "no")] += r.confirmed_no
+            cells[("confirmation", "", "unanswered")] += (
+                r.consultations - r.confirmed_yes - r.confirmed_no
             )
-            per_key[(travel_key, answer)] = (assumed.totals, confirmed.totals)
-            not_costed.update(assumed.not_costed)
-        except (ValueError, InvalidInput):
-            # A key from older reference data that no longer resolves counts as no travel.
-            per_key[(travel_key, answer)] = (ZERO, ZERO)
-    sums = {
-        target: {
-            "assumed": _weighted_sum([(per_key[k][0], n) for k, n in c.items()]),
-            "confirmed": _weighted_sum([(per_key[k][1], n) for k, n in c.items()]),
-        }
-        for target, c in counts.items()
+        for target in targets:
+            cells[(*target, "travel_n")] += r.consultations
+            into = sums.setdefault(
+                target, {"assumed": [0.0] * len(r.assumed), "confirmed": [0.0] * len(r.assumed)}
+            )
+            for basis, values in (("assumed", r.assumed), ("confirmed", r.confirmed)):
+                into[basis] = [a + b for a, b in zip(into[basis], values, strict=True)]
+    total = sums.get(("total", ""), {"assumed": [0.0] * (width + len(flags))})["assumed"]
+    not_costed = [name for i, name in enumerate(flags) if total[width + i] > 0]
+    figures.travel = {
+        target: {basis: Amounts(*values[:width]) for basis, values in bases.items()}
+        for target, bases in sums.items()
     }
-    figures.travel = dict(sums)
+
     for table, row_keys in figures.rows.items():
         for key, _ in row_keys:
             cells.setdefault((table, key, "travel_n"), 0)
@@ -502,18 +526,6 @@ def _count_travel(
         )
     )
     return sorted(not_costed)
-
-
-AMOUNT_FIELDS = tuple(f.name for f in fields(Amounts))
-
-
-def _weighted_sum(items: Sequence[tuple[Amounts, int]]) -> Amounts:
-    """Σ n × amounts, field by field."""
-    totals = [0.0] * len(AMOUNT_FIELDS)
-    for amounts, n in items:
-        for i, name in enumerate(AMOUNT_FIELDS):
-            totals[i] += getattr(amounts, name) * n
-    return Amounts(*totals)
 
 
 def _count_survey(figures: _Figures, s: store.SurveyCounts) -> None:

@@ -7,8 +7,9 @@ codes or people, so it outlives retention the way `municipality_number` does.
 
 The «grønn helse» calculation (`service.travel`) depends on a postal code only through its
 municipality, so a consultation's travel avoided is a function of (travel_key, the patient's
-confirmed survey answer). Statistics group by those two in SQL and run the calculation once per
-group, which stays fast however many consultations there are.
+confirmed survey answer). Statistics count consultations per key and answer in SQL and run the
+calculation once per key (`TravelPerKey`, which the app keeps for its factor set), which stays
+fast however many consultations there are.
 
 Everyone's trip hangs on the patient's: when the patient would not have travelled (as assumed at
 booking or as answered afterwards), nobody would, so nothing is counted.
@@ -17,12 +18,14 @@ booking or as answered afterwards), nobody would, so nothing is counted.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Literal
+from dataclasses import dataclass, fields, replace
+from typing import Literal, NamedTuple
 
+from service.errors import InvalidInput
 from service.travel import (
     MODES,
     PATIENT_LOCATIONS,
+    Amounts,
     FactorSet,
     Mode,
     PatientLocation,
@@ -190,3 +193,66 @@ def travel_for_facts(
         ref,
         factors,
     )
+
+
+AMOUNT_FIELDS = tuple(f.name for f in fields(Amounts))
+Vector = tuple[float, ...]
+NO_TRAVEL: Vector = (0.0,) * len(AMOUNT_FIELDS)
+
+
+def _vector(amounts: Amounts) -> Vector:
+    return tuple(getattr(amounts, name) for name in AMOUNT_FIELDS)
+
+
+class KeyTravel(NamedTuple):
+    """One consultation's travel avoided, for one travel key: as booked, and as confirmed when
+    the patient answered that they would (`if_yes`) or would not (`if_no`) have travelled."""
+
+    assumed: Vector
+    if_yes: Vector
+    if_no: Vector
+    not_costed: tuple[str, ...]
+
+
+class TravelPerKey:
+    """The travel calculation per travel key under one factor set, done once per key and kept.
+
+    The factor set and reference data are fixed for the life of an app (an override is read at
+    start), so kept values cannot go stale; the app holds one instance, and a report made with
+    other factors gets a new one.
+    """
+
+    def __init__(self, ref: ReferenceData, factors: FactorSet) -> None:
+        self.ref = ref
+        self.factors = factors
+        self._postal_codes = representative_postal_codes(ref)
+        self._known: dict[str, KeyTravel] = {}
+
+    def __call__(self, travel_key: str) -> KeyTravel:
+        known = self._known.get(travel_key)
+        if known is None:
+            known = self._known[travel_key] = self._calculate(travel_key)
+        return known
+
+    def _calculate(self, travel_key: str) -> KeyTravel:
+        try:
+            facts = decode_travel_key(travel_key)
+            assumed = travel_for_facts(facts, self.ref, self.factors, self._postal_codes)
+            answered = [
+                # Most patients were booked as travelling: a yes changes nothing for them.
+                assumed
+                if with_patient_answer(facts, answer) == facts
+                else travel_for_facts(
+                    with_patient_answer(facts, answer), self.ref, self.factors, self._postal_codes
+                )
+                for answer in (True, False)
+            ]
+        except (ValueError, InvalidInput):
+            # A key from older reference data that no longer resolves counts as no travel.
+            return KeyTravel(NO_TRAVEL, NO_TRAVEL, NO_TRAVEL, ())
+        return KeyTravel(
+            _vector(assumed.totals),
+            _vector(answered[0].totals),
+            _vector(answered[1].totals),
+            assumed.not_costed,
+        )

@@ -51,6 +51,7 @@ async def report_for(request: web.Request) -> StatisticsReport:
         tz=settings.tz,
         ref=ref,
         factors=app[appkeys.FACTOR_SET],
+        travel=app[appkeys.TRAVEL_PER_KEY],
     )
 
 

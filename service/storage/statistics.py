@@ -1,20 +1,22 @@
-"""Statistics queries: counts, sums and percentiles computed by the database.
+"""Statistics queries: counts, sums and percentiles read from the pre-aggregated summary.
 
-Nothing here loads consultations one by one: every query returns one row per group. Several
-breakdowns share one scan on PostgreSQL (GROUPING SETS); SQLite, which has no grouping sets, runs
-one GROUP BY per breakdown joined with UNION ALL. Periods are numbered by a CASE over the
-periods' UTC boundaries, so local-time months and quarters are right across daylight saving on
-both databases. Medians: PostgreSQL's `percentile_cont`; on SQLite, window functions number the
-durations within each group and only the rows around each percentile are returned.
+Nothing here reads consultations: the summary tables (`statistics_counts`, `_durations`,
+`_travel`; see `service.models` and migration 0007) hold one row per local month, municipality,
+patient group, hospital, department and status (or duration in minutes, or travel key), kept in
+step by database triggers. A request reads some thousands of rows, whatever the number of
+consultations. Periods are whole local months (the summary's `month` numbers them), so a period
+is a range of month numbers and quarters are three of them. Several breakdowns share one read on
+PostgreSQL (GROUPING SETS); SQLite, which has no grouping sets, runs one GROUP BY per breakdown
+joined with UNION ALL. Percentiles are computed exactly from the per-minute histogram.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -22,22 +24,28 @@ from sqlalchemy import (
     Float,
     Integer,
     Select,
-    and_,
-    case,
     cast,
     func,
     literal,
     null,
     select,
     text,
-    true,
     tuple_,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.sql.selectable import Subquery
+from sqlalchemy.sql.selectable import CTE, Subquery
 
-from service.models import Consultation, Department, Hospital, Survey
+from service.models import (
+    Department,
+    Hospital,
+    StatisticsCalendar,
+    StatisticsCounts,
+    StatisticsDurations,
+    StatisticsTravel,
+    StatisticsTravelKey,
+)
 
 # Breakdowns in the order of the GROUPING() bit mask (first argument is the highest bit).
 DIMENSIONS = ("period", "municipality", "patient_group", "department")
@@ -49,25 +57,28 @@ async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
     """A read-only transaction for one statistics query."""
     async with sessionmaker() as db, db.begin():
         if db.get_bind().dialect.name == "postgresql":
-            # Compiling these aggregates costs more time than it saves (measured: 0.5 s of 1.5).
+            # Compiling these aggregates costs more time than it saves.
             await db.execute(text("SET LOCAL jit = off"))
         yield db
 
 
-@dataclass(frozen=True, slots=True)
-class ConsultationFilter:
-    """Which consultations count: starting in [starts_from, starts_before), and optional keys."""
+def month_number(year: int, month: int) -> int:
+    """The summary's number for a calendar month (year × 12 + month − 1)."""
+    return year * 12 + month - 1
 
-    period_ends: tuple[datetime, ...]  # UTC, increasing; the first period starts at starts_from
-    starts_from: datetime
+
+@dataclass(frozen=True, slots=True)
+class SummaryFilter:
+    """Which consultations count: starting in local months [first_month, end_month), in periods
+    of `months_per_period` months from the first, and optional keys."""
+
+    first_month: int
+    end_month: int
+    months_per_period: int = 1
     municipality: str | None = None
     patient_group: str | None = None
     hospital_id: int | None = None
     department_id: int | None = None
-
-    @property
-    def starts_before(self) -> datetime:
-        return self.period_ends[-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +108,29 @@ class DurationRow:
 
 
 @dataclass(frozen=True, slots=True)
-class TravelGroupRow:
-    """Completed consultations sharing travel inputs and the patient's answer, in one group."""
+class KeyWeights:
+    """What one consultation with a given travel key adds, field by field: as booked
+    (`assumed`), and when its patient answered they would (`if_yes`) or would not have travelled.
+    All three have the same length."""
+
+    assumed: Sequence[float]
+    if_yes: Sequence[float]
+    if_no: Sequence[float]
+
+
+@dataclass(frozen=True, slots=True)
+class TravelRow:
+    """Completed consultations with travel inputs in one group: how many, how many patients
+    answered yes / no, and Σ of each consultation's `KeyWeights`, as assumed and as confirmed
+    (unanswered: assumed)."""
 
     dimension: str
     key: str | None
-    travel_key: str
-    confirmed: bool | None
     consultations: int
+    confirmed_yes: int
+    confirmed_no: int
+    assumed: tuple[float, ...]
+    confirmed: tuple[float, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,39 +145,33 @@ class SurveyCounts:
     with_free_text: int
 
 
-def _period_index(ends: Sequence[datetime]) -> ColumnElement[Any]:
-    """0 for the first period, 1 for the next…; rows are already limited to the whole range."""
-    whens = [(Consultation.starts_at < end, i) for i, end in enumerate(ends[:-1])]
-    if not whens:
-        return cast(literal(0), Integer)
-    return case(*whens, else_=len(ends) - 1)
+Summary = type[StatisticsCounts] | type[StatisticsDurations] | type[StatisticsTravel]
 
 
-def _where(f: ConsultationFilter) -> list[ColumnElement[bool]]:
-    clauses = [Consultation.starts_at >= f.starts_from, Consultation.starts_at < f.starts_before]
+def _period(table: Summary, f: SummaryFilter) -> ColumnElement[Any]:
+    """0 for the first period, 1 for the next…: whole months, so integer division is exact."""
+    offset = table.month - f.first_month
+    if f.months_per_period == 1:
+        return offset
+    return offset // f.months_per_period
+
+
+def _where(table: Summary, f: SummaryFilter) -> list[ColumnElement[bool]]:
+    clauses = [table.month >= f.first_month, table.month < f.end_month]
     if f.municipality is not None:
-        clauses.append(Consultation.municipality_number == f.municipality)
+        clauses.append(table.municipality == f.municipality)
     if f.patient_group is not None:
-        clauses.append(Consultation.patient_group == f.patient_group)
+        clauses.append(table.patient_group == f.patient_group)
     if f.hospital_id is not None:
-        clauses.append(Consultation.hospital_id == f.hospital_id)
+        clauses.append(table.hospital_id == f.hospital_id)
     if f.department_id is not None:
-        clauses.append(Consultation.department_id == f.department_id)
+        clauses.append(table.department_id == f.department_id)
     return clauses
 
 
-def _base(f: ConsultationFilter, *extra: ColumnElement[Any]) -> Subquery:
-    return (
-        select(
-            _period_index(f.period_ends).label("period"),
-            Consultation.municipality_number.label("municipality"),
-            Consultation.patient_group.label("patient_group"),
-            Consultation.department_id.label("department"),
-            *extra,
-        )
-        .where(*_where(f))
-        .subquery("base")
-    )
+def _municipality(table: Summary) -> ColumnElement[Any]:
+    # The summary keeps "" for a consultation without a municipality (key columns are NOT NULL).
+    return func.nullif(table.municipality, "")
 
 
 def _dimension_of(mask: int) -> str | None:
@@ -197,10 +217,10 @@ def _grouped(
     return select(union)
 
 
-def _key(row: Any, dimension: str | None) -> str | None:
+def _key(m: Mapping[str, Any], dimension: str | None) -> str | None:
     if dimension is None:
         return None
-    value = row._mapping[dimension]
+    value = m[dimension]
     return None if value is None else str(value)
 
 
@@ -215,213 +235,232 @@ _STATUS_SUMS = (
 )
 
 
-async def status_counts(db: AsyncSession, f: ConsultationFilter) -> list[StatusRow]:
-    """Counts per status for each breakdown and overall.
-
-    One GROUP BY over every breakdown at once (some thousands of groups at most: periods ×
-    municipalities × patient groups × departments × statuses), rolled up here; a single scan
-    beats grouping sets, whose several hash tables cost more than they save.
-    """
-    c = Consultation
-    period = _period_index(f.period_ends).label("period")
-    keys = [
-        period,
-        c.municipality_number.label("municipality"),
-        c.patient_group.label("patient_group"),
-        c.department_id.label("department"),
-        c.status.label("status"),
-    ]
-    stmt = (
-        select(
-            *keys,
-            func.count().label("consultations"),
-            func.sum(case((c.relatives_count > 0, 1), else_=0)).label("with_relatives"),
-            func.sum(c.relatives_count).label("relatives"),
-            func.sum(c.interpreters_count).label("interpreters"),
-            func.sum(c.municipal_staff_count).label("municipal_staff"),
-            func.sum(case((c.kind == "joint", 1), else_=0)).label("patients"),
-            func.count(c.specialist_id).label("specialists"),
-        )
-        .where(*_where(f))
-        .group_by(*keys)
-    )
-    totals: dict[tuple[str | None, str | None, str], list[int]] = {}
-    for row in (await db.execute(stmt)).all():
-        m = row._mapping
-        values = [int(m[name] or 0) for name in _STATUS_SUMS]
-        status = str(m["status"])
-        for dimension in (*DIMENSIONS, None):
-            key = _key(row, dimension)
-            into = totals.setdefault((dimension, key, status), [0] * len(_STATUS_SUMS))
-            for i, v in enumerate(values):
-                into[i] += v
-    return [
-        StatusRow(dimension, key, status, *values)
-        for (dimension, key, status), values in totals.items()
-    ]
-
-
-def _duration_minutes(dialect: str) -> ColumnElement[Any]:
-    """Actual start to actual end where both were recorded, otherwise the planned times."""
-    c = Consultation
-    actual = and_(c.actual_started_at.is_not(None), c.actual_ended_at.is_not(None))
-    start = case((actual, c.actual_started_at), else_=c.starts_at)
-    end = case((actual, c.actual_ended_at), else_=c.ends_at)
-    if dialect == "postgresql":
-        return cast(func.extract("epoch", end - start), Float) / 60.0
-    return (func.julianday(end) - func.julianday(start)) * 1440.0
-
-
-QUANTILES = (0.25, 0.5, 0.75)
-
-
-async def duration_quantiles(db: AsyncSession, f: ConsultationFilter) -> list[DurationRow]:
-    """Quartiles of the duration of completed consultations, per period and overall."""
-    dialect = db.get_bind().dialect.name
+async def status_counts(db: AsyncSession, f: SummaryFilter) -> list[StatusRow]:
+    """Counts per status for each breakdown and overall (some hundreds of rows)."""
+    t = StatisticsCounts
     base = (
         select(
-            _period_index(f.period_ends).label("period"),
-            _duration_minutes(dialect).label("minutes"),
+            _period(t, f).label("period"),
+            _municipality(t).label("municipality"),
+            t.patient_group.label("patient_group"),
+            t.department_id.label("department"),
+            t.status.label("status"),
+            *(getattr(t, name) for name in _STATUS_SUMS),
         )
-        .where(*_where(f), Consultation.status == "completed")
-        .subquery("durations")
-    )
-    if dialect == "postgresql":
-        stmt = select(
-            func.grouping(base.c.period).label("overall"),
-            base.c.period,
-            func.count().label("n"),
-            *(
-                func.percentile_cont(q).within_group(base.c.minutes).label(f"q{i}")
-                for i, q in enumerate(QUANTILES)
-            ),
-        ).group_by(func.grouping_sets(tuple_(base.c.period), tuple_()))
-        rows = (await db.execute(stmt)).all()
-        return [
-            DurationRow(
-                dimension=None if r.overall else "period",
-                key=None if r.overall else str(r.period),
-                n=int(r.n),
-                p25=float(r.q0),
-                median=float(r.q1),
-                p75=float(r.q2),
-            )
-            for r in rows
-            if r.n  # the overall row of an empty period has no quantiles (NULL)
-        ]
-    by_period = await _sqlite_quantiles(db, base, base.c.period)
-    overall = await _sqlite_quantiles(db, base, None)
-    return [
-        *(DurationRow("period", key, *values) for key, values in by_period.items()),
-        *(DurationRow(None, None, *values) for values in overall.values()),
-    ]
-
-
-async def _sqlite_quantiles(
-    db: AsyncSession, base: Subquery, partition: ColumnElement[Any] | None
-) -> dict[str, tuple[int, float | None, float | None, float | None]]:
-    """percentile_cont by hand: number the rows, fetch only those next to each percentile."""
-    group = partition if partition is not None else literal(0)
-    ranked = select(
-        group.label("grp"),
-        base.c.minutes,
-        func.row_number().over(partition_by=partition, order_by=base.c.minutes).label("rn"),
-        func.count().over(partition_by=partition).label("n"),
-    ).subquery("ranked")
-    r = ranked.c
-    picks: list[ColumnElement[Any]] = []
-    for i, q in enumerate(QUANTILES):
-        position = 1 + q * (r.n - 1)  # 1-based; percentile_cont interpolates between rows
-        low = cast(position, Integer)
-        picks.append(func.max(case((r.rn == low, r.minutes))).label(f"lo{i}"))
-        picks.append(func.max(case((r.rn == low + 1, r.minutes))).label(f"hi{i}"))
-    stmt = select(r.grp, func.max(r.n).label("n"), *picks).group_by(r.grp)
-    result: dict[str, tuple[int, float | None, float | None, float | None]] = {}
-    for row in (await db.execute(stmt)).all():
-        m = row._mapping
-        n = int(m["n"])
-        values: list[float | None] = []
-        for i, q in enumerate(QUANTILES):
-            offset = q * (n - 1)
-            fraction = offset - math.floor(offset)
-            low, high = m[f"lo{i}"], m[f"hi{i}"]
-            if low is None:
-                values.append(None)
-            elif high is None or fraction == 0:
-                values.append(float(low))
-            else:
-                values.append(float(low) + fraction * (float(high) - float(low)))
-        result[str(m["grp"])] = (n, values[0], values[1], values[2])
-    return result
-
-
-async def travel_groups(db: AsyncSession, f: ConsultationFilter) -> list[TravelGroupRow]:
-    """Completed consultations with travel inputs, counted per (group, travel key, answer)."""
-    base = (
-        select(
-            _period_index(f.period_ends).label("period"),
-            Consultation.municipality_number.label("municipality"),
-            Consultation.patient_group.label("patient_group"),
-            Consultation.department_id.label("department"),
-            Consultation.travel_key.label("travel_key"),
-            Consultation.patient_travel_confirmed.label("confirmed"),
-        )
-        .where(
-            *_where(f),
-            Consultation.status == "completed",
-            Consultation.travel_key.is_not(None),
-        )
+        .where(*_where(t, f))
         .subquery("base")
     )
     stmt = _grouped(
         db,
         base,
-        list(DIMENSIONS),
-        [base.c.travel_key, base.c.confirmed],
-        [func.count().label("consultations")],
+        [*DIMENSIONS, None],
+        [base.c.status],
+        [func.sum(base.c[name]).label(name) for name in _STATUS_SUMS],
     )
     result = []
     for row in (await db.execute(stmt)).all():
         m = row._mapping
+        values = [int(m[name] or 0) for name in _STATUS_SUMS]
+        if values[0] == 0:
+            continue  # consultations all moved away or deleted: the rows stay behind as zeros
         dimension = _dimension_of(int(m["mask"]))
+        result.append(StatusRow(dimension, _key(m, dimension), str(m["status"]), *values))
+    return result
+
+
+QUANTILES = (0.25, 0.5, 0.75)
+
+
+def quantiles_from_histogram(
+    histogram: Sequence[tuple[int, int]],
+) -> tuple[int, float | None, float | None, float | None]:
+    """(n, p25, median, p75) of the values in (value, count) pairs, as `percentile_cont` would
+    give over the values one by one (linear interpolation between neighbouring ranks)."""
+    pairs = sorted((value, count) for value, count in histogram if count > 0)
+    n = sum(count for _, count in pairs)
+    if n == 0:
+        return 0, None, None, None
+
+    def at(rank: int) -> float:  # the value at 0-based rank
+        seen = 0
+        for value, count in pairs:
+            seen += count
+            if rank < seen:
+                return float(value)
+        raise AssertionError("rank beyond the histogram")
+
+    result: list[float | None] = []
+    for q in QUANTILES:
+        position = q * (n - 1)
+        low = math.floor(position)
+        fraction = position - low
+        value = at(low)
+        if fraction:
+            value += fraction * (at(low + 1) - value)
+        result.append(value)
+    return n, result[0], result[1], result[2]
+
+
+async def duration_quantiles(db: AsyncSession, f: SummaryFilter) -> list[DurationRow]:
+    """Quartiles of the duration of completed consultations (whole minutes), per period and
+    overall, from the per-minute histogram."""
+    t = StatisticsDurations
+    period = _period(t, f).label("period")
+    stmt = (
+        select(period, t.minutes, func.sum(t.consultations).label("n"))
+        .where(*_where(t, f))
+        .group_by(period, t.minutes)
+    )
+    by_period: dict[str, list[tuple[int, int]]] = {}
+    overall: dict[int, int] = {}
+    for row in (await db.execute(stmt)).all():
+        n = int(row.n)
+        by_period.setdefault(str(row.period), []).append((int(row.minutes), n))
+        overall[int(row.minutes)] = overall.get(int(row.minutes), 0) + n
+    rows = [
+        DurationRow("period", key, *quantiles_from_histogram(histogram))
+        for key, histogram in by_period.items()
+    ]
+    rows.append(DurationRow(None, None, *quantiles_from_histogram(list(overall.items()))))
+    return [r for r in rows if r.n]
+
+
+async def travel_keys(db: AsyncSession) -> dict[int, str]:
+    """Every travel key the summary has counted, by its number (hundreds, not consultations)."""
+    rows = (await db.execute(select(StatisticsTravelKey.id, StatisticsTravelKey.travel_key))).all()
+    return {int(key_id): str(travel_key) for key_id, travel_key in rows}
+
+
+def _weights_table(db: AsyncSession, weights: Mapping[int, KeyWeights], width: int) -> CTE:
+    """The weights per key number as a table, sent as one JSON parameter (any number of keys)."""
+    payload = json.dumps(
+        [[key_id, *w.assumed, *w.if_yes, *w.if_no] for key_id, w in weights.items()]
+    )
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        items = func.jsonb_array_elements(cast(literal(payload), JSONB)).table_valued("value")
+
+        def element(i: int) -> ColumnElement[Any]:
+            return items.c.value.op("->>")(i)
+    else:
+        items = func.json_each(literal(payload)).table_valued("value")
+
+        def element(i: int) -> ColumnElement[Any]:
+            return func.json_extract(items.c.value, f"$[{i}]")
+
+    # Materialised: read out of the JSON once per key, not once per row it is joined to.
+    return (
+        select(
+            cast(element(0), Integer).label("key_id"),
+            *(cast(element(1 + i), Float).label(f"w{i}") for i in range(3 * width)),
+        )
+        .cte("weights")
+        .prefix_with("MATERIALIZED")
+    )
+
+
+async def travel_sums(
+    db: AsyncSession, f: SummaryFilter, weights: Mapping[int, KeyWeights]
+) -> list[TravelRow]:
+    """Completed consultations with travel inputs per breakdown, with their weights summed.
+
+    First per (breakdown row, travel key) (GROUPING SETS / UNION ALL over the summary), then the
+    key's weights times the counts, summed per breakdown row: one row per period, municipality,
+    patient group and department comes back, however many keys there are.
+    """
+    width = len(next(iter(weights.values())).assumed) if weights else 0
+    t = StatisticsTravel
+    base = (
+        select(
+            _period(t, f).label("period"),
+            _municipality(t).label("municipality"),
+            t.patient_group.label("patient_group"),
+            t.department_id.label("department"),
+            t.travel_key_id,
+            t.consultations,
+            t.confirmed_yes,
+            t.confirmed_no,
+        )
+        .where(*_where(t, f), t.consultations > 0)
+        .subquery("base")
+    )
+    per_key = _grouped(
+        db,
+        base,
+        list(DIMENSIONS),
+        [base.c.travel_key_id],
+        [
+            func.sum(base.c.consultations).label("n"),
+            func.sum(base.c.confirmed_yes).label("yes"),
+            func.sum(base.c.confirmed_no).label("no"),
+        ],
+    ).subquery("per_key")
+    w = _weights_table(db, weights, width)
+    g = per_key.c
+    unanswered = g.n - g.yes - g.no
+    group = [g.mask, *(g[d] for d in DIMENSIONS)]
+    stmt = (
+        select(
+            *group,
+            func.sum(g.n),
+            func.sum(g.yes),
+            func.sum(g.no),
+            *(func.sum(g.n * w.c[f"w{i}"]) for i in range(width)),
+            *(
+                func.sum(
+                    unanswered * w.c[f"w{i}"]
+                    + g.yes * w.c[f"w{width + i}"]
+                    + g.no * w.c[f"w{2 * width + i}"]
+                )
+                for i in range(width)
+            ),
+        )
+        # A key without weights would be dropped here: the caller gives every key some.
+        .join_from(per_key, w, w.c.key_id == g.travel_key_id)
+        .group_by(*group)
+    )
+    result = []
+    for row in (await db.execute(stmt)).all():
+        dimension = _dimension_of(int(row[0]))
         assert dimension is not None
-        confirmed = m["confirmed"]
+        value = row[1 + DIMENSIONS.index(dimension)]
+        sums = [float(x or 0.0) for x in row[len(group) + 3 :]]
         result.append(
-            TravelGroupRow(
+            TravelRow(
                 dimension=dimension,
-                key=_key(row, dimension),
-                travel_key=str(m["travel_key"]),
-                confirmed=None if confirmed is None else bool(confirmed),
-                consultations=int(m["consultations"]),
+                key=None if value is None else str(value),
+                consultations=int(row[len(group)]),
+                confirmed_yes=int(row[len(group) + 1]),
+                confirmed_no=int(row[len(group) + 2]),
+                assumed=tuple(sums[:width]),
+                confirmed=tuple(sums[width:]),
             )
         )
     return result
 
 
-def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+_SURVEY_SUMS = (
+    "surveys_invited",
+    "surveys_answered",
+    "satisfaction_1",
+    "satisfaction_2",
+    "satisfaction_3",
+    "satisfaction_4",
+    "satisfaction_5",
+    "would_travel_yes",
+    "would_travel_no",
+    "physical_visit_yes",
+    "physical_visit_no",
+    "with_free_text",
+)
 
 
-async def survey_counts(db: AsyncSession, f: ConsultationFilter) -> SurveyCounts:
-    s = Survey
-    answered = s.answered_at.is_not(None)
-    stmt = (
-        select(
-            func.count(),
-            _count_if(answered),
-            *(_count_if(and_(answered, s.satisfaction == i)) for i in range(1, 6)),
-            _count_if(and_(answered, s.would_travel == true())),
-            _count_if(and_(answered, s.would_travel.is_(False))),
-            _count_if(and_(answered, s.physical_visit_needed == true())),
-            _count_if(and_(answered, s.physical_visit_needed.is_(False))),
-            _count_if(and_(answered, s.has_free_text == true())),
-        )
-        .select_from(s)
-        .join(Consultation, Consultation.id == s.consultation_id)
-        .where(*_where(f))
+async def survey_counts(db: AsyncSession, f: SummaryFilter) -> SurveyCounts:
+    t = StatisticsCounts
+    stmt = select(*(func.coalesce(func.sum(getattr(t, name)), 0) for name in _SURVEY_SUMS)).where(
+        *_where(t, f)
     )
-    row = (await db.execute(stmt)).one()
-    n = [int(x or 0) for x in row]
+    n = [int(x) for x in (await db.execute(stmt)).one()]
     return SurveyCounts(
         invited=n[0],
         answered=n[1],
@@ -432,6 +471,12 @@ async def survey_counts(db: AsyncSession, f: ConsultationFilter) -> SurveyCounts
         physical_visit_no=n[10],
         with_free_text=n[11],
     )
+
+
+async def calendar_zone(db: AsyncSession) -> str | None:
+    """The time zone the summary's months are local to (None before any calendar exists)."""
+    zones = (await db.execute(select(StatisticsCalendar.zone).distinct())).scalars().all()
+    return zones[0] if len(zones) == 1 else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,12 +30,14 @@ TITLES: Final = {
     422: N_("Something in the form is not right"),
     429: N_("Too many attempts"),
     500: N_("Something went wrong"),
+    503: N_("Not available right now"),
 }
 
 EXPLANATIONS: Final = {
     403: N_("You do not have access to this page."),
     404: N_("The page does not exist, or you do not have access to it."),
     500: N_("Something went wrong on our side. It has been logged. Try again later."),
+    503: N_("This part of the service is not available right now. Try again later."),
 }
 GO_BACK: Final = N_("Go back and try again.")
 
