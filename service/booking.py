@@ -251,7 +251,7 @@ async def find_slots(
     query: SlotQuery,
 ) -> list[Interval]:
     """Free slots where the GP, the specialist (or any specialist of the department) and the
-    patient are all free."""
+    patient are all free. Only reads: pass the read-only session factory (no write lock)."""
     if actor.role != "gp":
         raise NotAllowed("Only GPs search for slots to book.")
     async with sessionmaker() as db:

@@ -121,7 +121,7 @@ async def logout(request: web.Request) -> web.Response:
 
 async def list_departments(request: web.Request) -> web.Response:
     require_actor(request)
-    async with request.app[appkeys.DB]() as db:
+    async with request.app[appkeys.READ_DB]() as db:
         rows = await directory.departments(db)
     return web.json_response(
         [
@@ -138,14 +138,14 @@ async def list_departments(request: web.Request) -> web.Response:
 async def list_specialists(request: web.Request) -> web.Response:
     require_actor(request, "gp", "specialist", "coordinator")
     department_id = _path_int(request, "department_id")
-    async with request.app[appkeys.DB]() as db:
+    async with request.app[appkeys.READ_DB]() as db:
         rows = await department_specialists(db, department_id)
     return web.json_response([{"id": u.id, "name": u.name} for u in rows])
 
 
 async def list_patients(request: web.Request) -> web.Response:
     actor = require_actor(request, "gp")
-    async with request.app[appkeys.DB]() as db:
+    async with request.app[appkeys.READ_DB]() as db:
         rows = await directory.patients_of_office(db, actor.gp_office_id or -1)
     return web.json_response(
         [{"id": p.id, "name": p.name, "postal_code": p.postal_code} for p in rows]
@@ -172,7 +172,7 @@ async def list_slots(request: web.Request) -> web.Response:
     department_id = query_int(request, "department_id", required=True)
     assert department_id is not None
     slots = await booking.find_slots(
-        request.app[appkeys.DB],
+        request.app[appkeys.READ_DB],
         actor,
         clock,
         settings,
