@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import notifications
-from service.audit import audit
+from service.audit import audit, audit_now
 from service.auth import Actor
 from service.availability import (
     ClinicianCalendar,
@@ -395,47 +396,58 @@ async def book(
                 ends_at=ends_at,
             )
             home = _municipality_of(ref, patient.postal_code, "patient_id")
-            consultation = Consultation(
-                id=new_id(),
-                room_id=new_room_id(),
-                kind=data.kind,
-                status="requested",
-                awaiting="hospital_side",
-                revision=0,
-                gp_id=actor.user_id,
-                specialist_id=data.specialist_id,
-                department_id=department.id,
-                booked_by_id=actor.user_id,
-                patient_id=patient.id,
-                patient_present=data.kind == "joint",
-                patient_group=data.patient_group,
-                patient_location=data.patient_location,
-                purpose=data.purpose or None,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                municipality_number=home,
-                hospital_id=department.hospital_id,
-                travel_key=_travel_key(
+            cid = new_id()
+            values: dict[str, Any] = {
+                "id": cid,
+                "room_id": new_room_id(),
+                "kind": data.kind,
+                "status": "requested",
+                "awaiting": "hospital_side",
+                "revision": 0,
+                "gp_id": actor.user_id,
+                "specialist_id": data.specialist_id,
+                "department_id": department.id,
+                "booked_by_id": actor.user_id,
+                "patient_id": patient.id,
+                "patient_present": data.kind == "joint",
+                "patient_group": data.patient_group,
+                "patient_location": data.patient_location,
+                "purpose": data.purpose or None,
+                "starts_at": starts_at,
+                "ends_at": ends_at,
+                "municipality_number": home,
+                "hospital_id": department.hospital_id,
+                "travel_key": _travel_key(
                     ref, data, home, department.hospital.code, actor.municipality_number or ""
                 ),
-                relatives_count=len(data.relatives) if data.kind == "joint" else 0,
-                interpreters_count=1 if data.interpreter is not None else 0,
-                municipal_staff_count=len(data.municipal_staff),
-                created_at=now,
-                updated_at=now,
-            )
-            consultation.participants = _participants(consultation, actor, patient, data, now)
-            db.add(consultation)
-            await db.flush()
+                "relatives_count": len(data.relatives) if data.kind == "joint" else 0,
+                "interpreters_count": 1 if data.interpreter is not None else 0,
+                "municipal_staff_count": len(data.municipal_staff),
+                "created_at": now,
+                "updated_at": now,
+            }
+            participants = _participants(cid, actor, patient, data, now)
             resources = [store.user_resource(actor.user_id)]
             if data.kind == "joint":
                 resources.append(store.patient_resource(patient.id))
             resources += [store.user_resource(s) for s in specialist_ids]
-            await store.hold(db, consultation.id, resources, starts_at, ends_at)
-            _history(db, consultation, actor, "book", now)
-            audit(db, at=now, actor=actor, action="create", consultation_ids=[consultation.id])
+            first_event = {
+                "consultation_id": cid,
+                "at": now,
+                "actor_id": actor.user_id,
+                "action": "book",
+                "status": values["status"],
+                "starts_at": starts_at,
+                "ends_at": ends_at,
+                "revision": 0,
+            }
+            await store.insert_consultation(db, values, participants, resources, first_event)
+            await audit_now(db, at=now, actor=actor, action="create", consultation_ids=[cid])
     except IntegrityError as exc:
         raise _as_domain_error(exc) from exc
+    # What the caller shows: built from the rows just written, not read back.
+    consultation = Consultation(**values)
+    consultation.participants = [Participant(**p) for p in participants]
     return consultation
 
 
@@ -524,49 +536,58 @@ async def _find_or_create_patient(
 
 
 def _participants(
-    consultation: Consultation, gp: Actor, patient: Patient, data: BookingInput, now: datetime
-) -> list[Participant]:
-    def person(role: str, p: PersonInput) -> Participant:
-        return Participant(
-            id=new_id(),
-            consultation_id=consultation.id,
-            role=role,
-            name=p.name,
+    consultation_id: str, gp: Actor, patient: Patient, data: BookingInput, now: datetime
+) -> list[dict[str, Any]]:
+    """The participants' rows, every one with the same keys (one multi-row INSERT)."""
+
+    def row(role: str, name: str, **values: Any) -> dict[str, Any]:
+        return {
+            "id": new_id(),
+            "consultation_id": consultation_id,
+            "role": role,
+            "user_id": None,
+            "name": name,
+            "email": None,
+            "phone": None,
+            "language": "nn",
+            "token_hash": None,
+            "postal_code": None,
+            "would_travel": None,
+            "travel_mode": None,
+            "escort": False,
+            "works": False,
+            "created_at": now,
+        } | values
+
+    def person(role: str, p: PersonInput, **travel: Any) -> dict[str, Any]:
+        return row(
+            role,
+            p.name,
             email=p.email,
             phone=p.phone,
             language=p.language,
             postal_code=p.postal_code,
-            created_at=now,
+            **travel,
         )
 
-    def relative(p: PersonInput) -> Participant:
-        participant = person("relative", p)
-        participant.would_travel = p.travel.would_travel
-        participant.travel_mode = p.travel.mode
-        participant.escort = p.travel.escort
-        participant.works = p.travel.works
-        return participant
+    def relative(p: PersonInput) -> dict[str, Any]:
+        t = p.travel
+        return person(
+            "relative",
+            p,
+            would_travel=t.would_travel,
+            travel_mode=t.mode,
+            escort=t.escort,
+            works=t.works,
+        )
 
     travel = data.patient_travel
-    result = [
-        Participant(
-            id=new_id(),
-            consultation_id=consultation.id,
-            role="gp",
-            user_id=gp.user_id,
-            name=gp.name,
-            email=gp.email or None,
-            language=gp.language,
-            created_at=now,
-        )
-    ]
+    result = [row("gp", gp.name, user_id=gp.user_id, email=gp.email or None, language=gp.language)]
     if data.kind == "joint":
         result.append(
-            Participant(
-                id=new_id(),
-                consultation_id=consultation.id,
-                role="patient",
-                name=patient.name,
+            row(
+                "patient",
+                patient.name,
                 email=patient.email,
                 phone=patient.phone,
                 language=patient.language,
@@ -575,7 +596,6 @@ def _participants(
                 travel_mode=travel.mode,
                 escort=travel.escort,
                 works=travel.works,
-                created_at=now,
             )
         )
         result += [relative(r) for r in data.relatives]

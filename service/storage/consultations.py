@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -21,6 +22,12 @@ from service.models import (
     User,
     WorkingHours,
 )
+
+# The tables behind the models, for plain INSERTs on the booking path (no unit of work).
+CONSULTATIONS = cast(Table, Consultation.__table__)
+PARTICIPANTS = cast(Table, Participant.__table__)
+BOOKINGS = cast(Table, Booking.__table__)
+EVENTS = cast(Table, ConsultationEvent.__table__)
 
 
 def user_resource(user_id: int) -> str:
@@ -65,7 +72,7 @@ async def hold(
 ) -> None:
     """Hold the time for each resource; the database refuses any overlap (IntegrityError)."""
     await db.execute(
-        insert(Booking),
+        insert(BOOKINGS),
         [
             {
                 "consultation_id": consultation_id,
@@ -77,6 +84,27 @@ async def hold(
             for r in resources
         ],
     )
+
+
+async def insert_consultation(
+    db: AsyncSession,
+    consultation: Mapping[str, Any],
+    participants: Sequence[Mapping[str, Any]],
+    resources: Sequence[str],
+    first_event: Mapping[str, Any],
+) -> None:
+    """Write a new consultation, its participants, held times and first history entry.
+
+    Plain INSERTs (one per table, no ORM unit of work): booking is the hot path. Every
+    participant row carries the same keys. The held times go in after the consultation they
+    point to; the database refuses an overlap (IntegrityError).
+    """
+    await db.execute(insert(CONSULTATIONS), [dict(consultation)])
+    if participants:
+        await db.execute(insert(PARTICIPANTS), [dict(p) for p in participants])
+    starts_at, ends_at = consultation["starts_at"], consultation["ends_at"]
+    await hold(db, consultation["id"], resources, starts_at, ends_at)
+    await db.execute(insert(EVENTS), [dict(first_event)])
 
 
 async def busy_intervals(
