@@ -23,7 +23,7 @@ from service.clock import Clock, SystemClock
 from service.errors import DomainError
 from service.problems import make_problem_middleware
 from service.settings import Settings
-from service.storage.engine import make_engine, make_read_sessionmaker, make_sessionmaker
+from service.storage.engine import make_database, make_read_sessionmaker, make_sessionmaker
 from service.throttle import LoginThrottle
 from service.travel import FactorSet, load_factor_set, load_reference_data
 from service.video import DbAuthenticator, DbSessionRecorder, hub_config
@@ -51,12 +51,12 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    engine = make_engine(app[appkeys.SETTINGS].database_url)
-    app[appkeys.ENGINE] = engine
-    app[appkeys.DB] = make_sessionmaker(engine)
-    app[appkeys.READ_DB] = make_read_sessionmaker(engine)
+    database = make_database(app[appkeys.SETTINGS].database_url)
+    app[appkeys.ENGINE] = database.writes
+    app[appkeys.DB] = make_sessionmaker(database.writes)
+    app[appkeys.READ_DB] = make_read_sessionmaker(database.reads)
     yield
-    await engine.dispose()
+    await database.dispose()
 
 
 def _redis_client(client: Redis) -> Callable[[web.Application], AsyncIterator[None]]:

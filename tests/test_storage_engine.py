@@ -11,9 +11,15 @@ import pytest
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 from service.models import GpOffice
-from service.storage.engine import make_engine, make_read_sessionmaker, make_sessionmaker
+from service.storage.engine import (
+    make_database,
+    make_engine,
+    make_read_sessionmaker,
+    make_sessionmaker,
+)
 
 
 @pytest.fixture
@@ -114,3 +120,37 @@ async def test_sqlite_driver_reports_rows_ids_and_errors(engine: AsyncEngine, db
     with pytest.raises(IntegrityError):
         async with make_sessionmaker(engine)() as s, s.begin():
             await s.execute(insert(GpOffice), [{"name": None, "municipality_number": "4631"}])
+
+
+async def test_the_apps_sqlite_writes_queue_for_one_connection(db_url: str) -> None:
+    database = make_database(db_url)
+    try:
+        if db_url.startswith("sqlite"):
+            assert isinstance(database.writes.pool, QueuePool)
+            assert (database.writes.pool.size(), database.writes.pool._max_overflow) == (1, 0)
+            assert database.reads.pool is not database.writes.pool
+        else:
+            assert database.reads is database.writes
+        write, read = make_sessionmaker(database.writes), make_read_sessionmaker(database.reads)
+        events: list[tuple[str, int]] = []
+
+        async def writer(n: int) -> None:
+            async with write() as s, s.begin():
+                await s.execute(insert(GpOffice), [_office(n)])
+                events.append(("in", n))
+                await asyncio.sleep(0.02)
+                events.append(("out", n))
+
+        async def reader() -> int:
+            async with read() as r:
+                return int(await r.scalar(select(func.count(GpOffice.id))) or 0)
+
+        *_, seen = await asyncio.wait_for(
+            asyncio.gather(*(writer(n) for n in range(5)), reader()), timeout=20
+        )
+        assert 0 <= seen <= 5
+        if db_url.startswith("sqlite"):  # one write transaction at a time, in arrival order
+            assert events == [(kind, n) for n in range(5) for kind in ("in", "out")]
+        assert await reader() == 5
+    finally:
+        await database.dispose()

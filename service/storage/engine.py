@@ -9,6 +9,7 @@ kind is a READ ONLY transaction, so a write slipped into it fails instead of goi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
@@ -27,10 +28,18 @@ from service.storage.sqlite_driver import OneHopDBAPI
 READ_ONLY = "samkons_read_only"
 
 
-def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def make_engine(url: str, *, echo: bool = False, single_writer: bool = False) -> AsyncEngine:
+    """The engine for `url`.
+
+    `single_writer` (SQLite only): one pooled connection, so this process's write transactions
+    queue for it in order and start the moment the previous one ends, instead of each waiting
+    on its own connection for SQLite's lock, which busy_timeout polls in sleeps of up to 100 ms.
+    SQLite admits one writer at a time anyway. Reads go to another engine (`make_database`).
+    """
     if url.startswith("sqlite"):
+        pool: dict[str, Any] = {"pool_size": 1, "max_overflow": 0} if single_writer else {}
         engine = create_async_engine(
-            url, echo=echo, module=OneHopDBAPI(), connect_args={"timeout": 30}
+            url, echo=echo, module=OneHopDBAPI(), connect_args={"timeout": 30}, **pool
         )
         _configure_sqlite(engine)
         return engine
@@ -60,6 +69,29 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn: Any) -> None:
         read_only = conn.get_execution_options().get(READ_ONLY, False)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """The application's engines: one for work that writes, one for work that only reads.
+
+    On PostgreSQL both are one pool. On SQLite writes have a single connection (see
+    `make_engine`) and reads a pool of their own, so a read never waits behind the writers.
+    """
+
+    writes: AsyncEngine
+    reads: AsyncEngine
+
+    async def dispose(self) -> None:
+        if self.reads is not self.writes:
+            await self.reads.dispose()
+        await self.writes.dispose()
+
+
+def make_database(url: str) -> Database:
+    writes = make_engine(url, single_writer=True)
+    reads = make_engine(url) if writes.dialect.name == "sqlite" else writes
+    return Database(writes, reads)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
