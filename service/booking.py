@@ -256,12 +256,14 @@ async def find_slots(
     if actor.role != "gp":
         raise NotAllowed("Only GPs search for slots to book.")
     async with sessionmaker() as db:
-        department = await store.get_department(db, query.department_id)
-        if department is None:
-            raise NotFound("No such department.", field="department_id")
-        specialist_ids = await _specialists_for(db, department, query.specialist_id)
+        named = await store.parties(db, query.department_id, query.specialist_id, query.patient_id)
+        department = _department(named)
+        if query.specialist_id is not None:
+            specialist_ids = [_specialist_in(named.specialist, department)]
+        else:
+            specialist_ids = await _specialists_for(db, department, None)
         if query.patient_id is not None:
-            await _own_patient(db, actor, query.patient_id)
+            _own(actor, named.patient)
         user_ids = [actor.user_id, *specialist_ids]
         calendars, patient_busy = await _calendars(
             db, user_ids, query.window_start, query.window_end, patient_id=query.patient_id
@@ -282,30 +284,38 @@ async def find_slots(
     return [starts[k] for k in sorted(starts)]
 
 
+def _department(named: store.Parties) -> Department:
+    if named.department is None:
+        raise NotFound("No such department.", field="department_id")
+    return named.department
+
+
+def _specialist_in(specialist: User | None, department: Department) -> int:
+    if (
+        specialist is None
+        or specialist.role != "specialist"
+        or specialist.department_id != department.id
+        or not specialist.active
+    ):
+        raise NotFound("No such specialist in that department.", field="specialist_id")
+    return specialist.id
+
+
+def _own(actor: Actor, patient: Patient | None) -> Patient:
+    if patient is None or patient.gp_office_id != actor.gp_office_id:
+        raise NotFound("No such patient at your GP office.", field="patient_id")
+    return patient
+
+
 async def _specialists_for(
     db: AsyncSession, department: Department, specialist_id: int | None
 ) -> list[int]:
     if specialist_id is not None:
-        specialist = await db.get(User, specialist_id)
-        if (
-            specialist is None
-            or specialist.role != "specialist"
-            or specialist.department_id != department.id
-            or not specialist.active
-        ):
-            raise NotFound("No such specialist in that department.", field="specialist_id")
-        return [specialist.id]
+        return [_specialist_in(await db.get(User, specialist_id), department)]
     specialists = await store.department_specialists(db, department.id)
     if not specialists:
         raise InvalidInput("The department has no specialists to book.", field="department_id")
     return [s.id for s in specialists]
-
-
-async def _own_patient(db: AsyncSession, actor: Actor, patient_id: int) -> Patient:
-    patient = await db.get(Patient, patient_id)
-    if patient is None or patient.gp_office_id != actor.gp_office_id:
-        raise NotFound("No such patient at your GP office.", field="patient_id")
-    return patient
 
 
 async def _check_time(
@@ -373,16 +383,15 @@ async def book(
     try:
         async with sessionmaker() as db, db.begin():
             gp_office = actor.gp_office_id
-            department = await store.get_department(db, data.department_id)
-            if department is None:
-                raise NotFound("No such department.", field="department_id")
+            named = await store.parties(db, data.department_id, data.specialist_id, data.patient_id)
+            department = _department(named)
             specialist_ids = (
-                await _specialists_for(db, department, data.specialist_id)
+                [_specialist_in(named.specialist, department)]
                 if data.specialist_id is not None
                 else []
             )
             if data.patient_id is not None:
-                patient = await _own_patient(db, actor, data.patient_id)
+                patient = _own(actor, named.patient)
             else:
                 assert data.patient is not None
                 patient = await _find_or_create_patient(db, settings, gp_office, data.patient, now)

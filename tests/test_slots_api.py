@@ -104,6 +104,16 @@ async def test_slot_query_errors(client: Client, db: async_sessionmaker[AsyncSes
         (f"department_id={world.geriatrics}&days=0", "days"),
         (f"department_id={world.geriatrics}&from=yesterday", "from"),
         (f"department_id={world.geriatrics}&patient_id={world.other_office_patient}", "patient_id"),
+        # The department, specialist and patient are looked up together: each still answers.
+        ("department_id=9999&specialist_id=9999&patient_id=9999", "department_id"),
+        (f"department_id={world.geriatrics}&specialist_id=9999", "specialist_id"),
+        (f"department_id={world.geriatrics}&specialist_id={world.psychiatrist}", "specialist_id"),
+        (f"department_id={world.geriatrics}&specialist_id={world.gp}", "specialist_id"),
+        (f"department_id={world.geriatrics}&patient_id=9999", "patient_id"),
+        (
+            f"department_id={world.geriatrics}&specialist_id=9999&patient_id=9999",
+            "specialist_id",
+        ),
     ]:
         resp = await client.get(f"/api/v1/slots?{query}")
         assert resp.status in (404, 422), query

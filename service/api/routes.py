@@ -17,7 +17,7 @@ from service.api.echo import EchoOffer, end_echo, start_echo
 from service.api.io import query_datetime, query_int, read_body
 from service.api.spec import ApiRoute, RouteTable, openapi_document
 from service.api.statistics import STATISTICS_QUERY, get_statistics, get_statistics_csv
-from service.api.views import consultation_json, event_json, iso, slot_json
+from service.api.views import consultation_json, event_json, iso, slots_json
 from service.auth import (
     csrf_exempt,
     csrf_token,
@@ -185,7 +185,7 @@ async def list_slots(request: web.Request) -> web.Response:
             duration=timedelta(minutes=duration),
         ),
     )
-    return web.json_response([slot_json(s, settings.tz) for s in slots])
+    return web.json_response(slots_json(slots, settings.tz))
 
 
 async def list_consultations(request: web.Request) -> web.Response:

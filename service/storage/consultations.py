@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, insert, select, update
+from sqlalchemy import Select, Table, false, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from service.errors import SlotTaken
 from service.models import (
@@ -19,6 +20,7 @@ from service.models import (
     ConsultationEvent,
     Department,
     Participant,
+    Patient,
     User,
     WorkingHours,
 )
@@ -169,6 +171,38 @@ async def department_specialists(db: AsyncSession, department_id: int) -> list[U
             )
         ).all()
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Parties:
+    """What a booking or slot search names, each None when there is no such row."""
+
+    department: Department | None
+    specialist: User | None
+    patient: Patient | None
+
+
+async def parties(
+    db: AsyncSession, department_id: int, specialist_id: int | None, patient_id: int | None
+) -> Parties:
+    """The department (with its hospital), the specialist and the patient, in one query.
+
+    A missing specialist or patient comes back as None; so do all three when the department is
+    missing, which is the first thing checked anyway.
+    """
+    row = (
+        await db.execute(
+            select(Department, User, Patient)
+            .join(Department.hospital)
+            .options(contains_eager(Department.hospital))
+            .outerjoin(User, User.id == specialist_id if specialist_id is not None else false())
+            .outerjoin(Patient, Patient.id == patient_id if patient_id is not None else false())
+            .where(Department.id == department_id)
+        )
+    ).first()
+    if row is None:
+        return Parties(None, None, None)
+    return Parties(row[0], row[1], row[2])
 
 
 async def get_department(db: AsyncSession, department_id: int) -> Department | None:
