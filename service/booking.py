@@ -268,9 +268,9 @@ async def find_slots(
         calendars, patient_busy = await _calendars(
             db, user_ids, query.window_start, query.window_end, patient_id=query.patient_id
         )
-    starts: dict[datetime, Interval] = {}
-    for specialist_id in specialist_ids:
-        for slot in find_common_slots(
+
+    def slots_with(specialist_id: int) -> list[Interval]:
+        return find_common_slots(
             [calendars[actor.user_id], calendars[specialist_id]],
             patient_busy,
             window_start=query.window_start,
@@ -279,7 +279,13 @@ async def find_slots(
             step=timedelta(minutes=settings.slot_step_minutes),
             tz=settings.tz,
             not_before=clock.now(),
-        ):
+        )
+
+    if len(specialist_ids) == 1:
+        return slots_with(specialist_ids[0])  # sorted by start, each start once
+    starts: dict[datetime, Interval] = {}
+    for specialist_id in specialist_ids:
+        for slot in slots_with(specialist_id):
             starts.setdefault(slot.start, slot)
     return [starts[k] for k in sorted(starts)]
 
