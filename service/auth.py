@@ -90,8 +90,9 @@ class ActorCache:
         entry = self._entries.get(user_id)
         if entry is None:
             return None
-        actor, expires = entry
-        if self._clock.now() >= expires:
+        actor, loaded_at = entry
+        # Also stale when the clock went back since the load (the wall clock can jump).
+        if not timedelta(0) <= self._clock.now() - loaded_at < self._ttl:
             del self._entries[user_id]
             return None
         return actor
@@ -105,10 +106,10 @@ class ActorCache:
             return
         now = self._clock.now()
         if len(self._entries) >= self.MAX_ENTRIES:
-            self._entries = {k: v for k, v in self._entries.items() if v[1] > now}
+            self._entries = {k: v for k, v in self._entries.items() if now - v[1] < self._ttl}
             if len(self._entries) >= self.MAX_ENTRIES:
                 self._entries.clear()
-        self._entries[actor.user_id] = (actor, now + self._ttl)
+        self._entries[actor.user_id] = (actor, now)
 
     def forget(self, user_id: int) -> None:
         self._entries.pop(user_id, None)

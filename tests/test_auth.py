@@ -165,6 +165,17 @@ def test_a_load_that_overlaps_a_forget_is_not_cached() -> None:
     assert cache.get(7) == actor
 
 
+def test_a_clock_that_went_back_does_not_keep_an_entry() -> None:
+    clock = FakeClock(datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
+    cache = ActorCache(clock, timedelta(seconds=5))
+    actor = Actor(user_id=7, role="gp", name="A", language="nn", gp_office_id=1, department_id=None)
+    cache.put(actor, cache.generation(7))
+    clock.advance(timedelta(seconds=4))
+    assert cache.get(7) == actor
+    clock.advance(timedelta(hours=-1))  # the wall clock jumped back
+    assert cache.get(7) is None
+
+
 def test_no_caching_when_the_period_is_zero() -> None:
     clock = FakeClock(datetime(2026, 1, 5, 8, 0, tzinfo=UTC))
     cache = ActorCache(clock, timedelta(0))
