@@ -1,10 +1,11 @@
 """Engine and session factories for SQLite (embedded default) and PostgreSQL (production).
 
-Two kinds of session share one engine and pool: `make_sessionmaker` for work that writes, and
-`make_read_sessionmaker` for work that only reads (slot search, the logged-in account,
-statistics). On SQLite a writing transaction takes the write lock at BEGIN; a reading one does
-not, so reads run beside a writer instead of queueing behind it. On PostgreSQL the reading
-kind is a READ ONLY transaction, so a write slipped into it fails instead of going unnoticed.
+Two kinds of session: `make_sessionmaker` for work that writes, and `make_read_sessionmaker`
+for work that only reads (slot search, the logged-in account, statistics). On SQLite a writing
+transaction takes the write lock at BEGIN; a reading one does not, so reads run beside a writer
+instead of queueing behind it. On PostgreSQL the reading kind is a READ ONLY transaction, so a
+write slipped into it fails instead of going unnoticed. `make_database` gives the application
+an engine for each kind (one shared pool on PostgreSQL).
 """
 
 from __future__ import annotations
