@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -29,6 +31,26 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+@pytest.fixture
+async def sqlite_engine(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[AsyncEngine]:
+    """For what only SQLite has: its database lock and the driver adapter."""
+    path = tmp_path / "engine.sqlite3"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def pg_engine(pg_database: str | None) -> AsyncIterator[AsyncEngine]:
+    """For what only PostgreSQL has: READ ONLY transactions."""
+    if pg_database is None:
+        pytest.skip("PostgreSQL not reachable (outside CI)")
+    engine = make_engine(pg_database)
+    yield engine
+    await engine.dispose()
+
+
 def _office(n: int) -> dict[str, Any]:
     return {"name": f"Kontor {n}", "municipality_number": "4631"}
 
@@ -46,10 +68,8 @@ async def test_a_read_does_not_wait_for_a_writer(engine: AsyncEngine) -> None:
         assert await r.scalar(select(func.count(GpOffice.id))) == 1
 
 
-async def test_writers_still_queue_for_the_lock(engine: AsyncEngine, db_url: str) -> None:
-    if not db_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL takes row locks, not a database lock")
-    write = make_sessionmaker(engine)
+async def test_sqlite_writers_still_queue_for_the_lock(sqlite_engine: AsyncEngine) -> None:
+    write = make_sessionmaker(sqlite_engine)
     second_began = asyncio.Event()
 
     async def second_writer() -> None:
@@ -66,22 +86,16 @@ async def test_writers_still_queue_for_the_lock(engine: AsyncEngine, db_url: str
     assert second_began.is_set()
 
 
-async def test_a_write_in_a_read_session_fails_on_postgresql(
-    engine: AsyncEngine, db_url: str
-) -> None:
-    if db_url.startswith("sqlite"):
-        pytest.skip("SQLite has no read-only transactions; reading sessions begin DEFERRED")
-    read = make_read_sessionmaker(engine)
+async def test_a_write_in_a_read_session_fails_on_postgresql(pg_engine: AsyncEngine) -> None:
+    read = make_read_sessionmaker(pg_engine)
     with pytest.raises(DBAPIError, match="read-only"):
         async with read() as r, r.begin():
             await r.execute(insert(GpOffice), [_office(1)])
 
 
 async def test_sqlite_statement_is_one_round_trip_to_the_driver_thread(
-    engine: AsyncEngine, db_url: str, monkeypatch: pytest.MonkeyPatch
+    sqlite_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not db_url.startswith("sqlite"):
-        pytest.skip("SQLite driver only")
     calls = 0
     original = aiosqlite.Connection._execute
 
@@ -91,7 +105,7 @@ async def test_sqlite_statement_is_one_round_trip_to_the_driver_thread(
         return await original(self, fn, *args, **kwargs)
 
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
-    async with make_sessionmaker(engine)() as s, s.begin():
+    async with make_sessionmaker(sqlite_engine)() as s, s.begin():
         await s.execute(insert(GpOffice), [_office(1), _office(2), _office(3)])
         before = calls
         names = (await s.scalars(select(GpOffice.name).order_by(GpOffice.name))).all()
@@ -106,10 +120,8 @@ async def test_sqlite_statement_is_one_round_trip_to_the_driver_thread(
         assert calls - before == 1
 
 
-async def test_sqlite_driver_reports_rows_ids_and_errors(engine: AsyncEngine, db_url: str) -> None:
-    if not db_url.startswith("sqlite"):
-        pytest.skip("SQLite driver only")
-    async with make_sessionmaker(engine)() as s, s.begin():
+async def test_sqlite_driver_reports_rows_ids_and_errors(sqlite_engine: AsyncEngine) -> None:
+    async with make_sessionmaker(sqlite_engine)() as s, s.begin():
         office = GpOffice(**_office(1))
         s.add(office)
         await s.flush()  # the new row's id comes back from the driver
@@ -118,7 +130,7 @@ async def test_sqlite_driver_reports_rows_ids_and_errors(engine: AsyncEngine, db
         assert found is office
         assert (await s.execute(text("SELECT 1 WHERE 0"))).all() == []
     with pytest.raises(IntegrityError):
-        async with make_sessionmaker(engine)() as s, s.begin():
+        async with make_sessionmaker(sqlite_engine)() as s, s.begin():
             await s.execute(insert(GpOffice), [{"name": None, "municipality_number": "4631"}])
 
 
