@@ -1,18 +1,24 @@
 """Booking benchmark: slot search and bookings per second with 10,000 existing consultations.
 
-Usage: python bench/booking.py [--db sqlite|postgresql|both] [--bookings N]
+Usage: python bench/booking.py [--db sqlite|postgresql|both] [--bookings N] [--rounds N]
+                              [--profile FILE]
 
 Builds a fresh database (a temporary SQLite file, or a PostgreSQL database it creates and drops),
 fills it with 10,000 consultations, then measures through a real HTTP server on 127.0.0.1:
 - the common free slots of a GP and a specialist over four weeks (GET /api/v1/slots), and the
   same search as a direct call of the domain function;
 - bookings per second (POST /api/v1/consultations) from concurrent clients.
+
+Besides wall-clock numbers it reports the server's CPU time and SQL statements per booking,
+which hold steady when other work shares the machine. `--profile FILE` writes a cProfile of
+the server during the booking phase (read it with `python -m pstats FILE`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import multiprocessing
 import os
 import platform
@@ -21,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time as timer
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,10 +35,11 @@ from typing import Any
 import aiohttp
 import asyncpg
 from aiohttp import web
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from service import appkeys
 from service.app import create_app
 from service.auth import Actor
 from service.booking import SlotQuery, find_slots
@@ -265,30 +273,46 @@ def _free_slot(j: int) -> datetime:
 
 
 def _client_process(base: str, total: int, concurrency: int, out: Any) -> None:
-    out.put(asyncio.run(bench_bookings(base, total, concurrency)))
+    out.put(asyncio.run(bench_bookings(base, total, concurrency, lambda: out.put("logged in"))))
 
 
 async def bookings_from_another_process(
-    base: str, total: int, concurrency: int
+    base: str, total: int, concurrency: int, on_start: Callable[[], None] = lambda: None
 ) -> dict[str, float]:
-    """Run the load generator in its own process, so it does not share the server's CPU."""
+    """Run the load generator in its own process, so it does not share the server's CPU.
+
+    `on_start` runs in this process when the clients are logged in and start booking.
+    """
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     proc = ctx.Process(target=_client_process, args=(base, total, concurrency, out))
     proc.start()
+    assert await asyncio.to_thread(out.get) == "logged in"
+    on_start()
     result: dict[str, float] = await asyncio.to_thread(out.get)
     await asyncio.to_thread(proc.join)
     return result
 
 
-async def bench_bookings(base: str, total: int, concurrency: int) -> dict[str, float]:
-    """`concurrency` GPs book in parallel, each into free slots of its own in week 10."""
-    per_client = total // concurrency
+async def bench_bookings(
+    base: str, total: int, concurrency: int, logged_in: Callable[[], None]
+) -> dict[str, float]:
+    """`concurrency` GPs book in parallel, each into free slots of its own in week 10.
 
-    async def one_gp(i: int) -> tuple[int, int]:
-        ok = refused = 0
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-            csrf = await _login(session, base, f"gp{i}@bench.no")
+    Every GP logs in first; the clock starts when all are logged in, so the measurement is of
+    bookings only (a login verifies an Argon2 hash, deliberately slow).
+    """
+    per_client = total // concurrency
+    sessions = [
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) for _ in range(concurrency)
+    ]
+    try:
+        tokens = await asyncio.gather(
+            *(_login(s, base, f"gp{i}@bench.no") for i, s in enumerate(sessions))
+        )
+
+        async def one_gp(i: int) -> tuple[int, int]:
+            ok = refused = 0
             for j in range(per_client):
                 start = _free_slot(j)
                 body = {
@@ -299,25 +323,29 @@ async def bench_bookings(base: str, total: int, concurrency: int) -> dict[str, f
                     "starts_at": start.isoformat(),
                     "duration_minutes": 30,
                 }
-                async with session.post(
-                    f"{base}/api/v1/consultations", json=body, headers={"X-CSRF-Token": csrf}
+                async with sessions[i].post(
+                    f"{base}/api/v1/consultations", json=body, headers={"X-CSRF-Token": tokens[i]}
                 ) as resp:
                     await resp.read()
                     if resp.status == 201:
                         ok += 1
                     else:
                         refused += 1
-        return ok, refused
+            return ok, refused
 
-    t0 = timer.perf_counter()
-    results = await asyncio.gather(*(one_gp(i) for i in range(concurrency)))
-    elapsed = timer.perf_counter() - t0
+        logged_in()
+        t0 = timer.perf_counter()
+        results = await asyncio.gather(*(one_gp(i) for i in range(concurrency)))
+        elapsed = timer.perf_counter() - t0
+    finally:
+        for s in sessions:
+            await s.close()
     ok = sum(r[0] for r in results)
     refused = sum(r[1] for r in results)
     return {"booked": ok, "refused": refused, "seconds": elapsed, "per_second": ok / elapsed}
 
 
-async def run(kind: str, bookings: int, rounds: int) -> dict[str, object]:
+async def run(kind: str, bookings: int, rounds: int, profile: str | None) -> dict[str, object]:
     tmp = tempfile.TemporaryDirectory()
     pg_name = f"samkons_bench_{os.getpid()}"
     if kind == "sqlite":
@@ -343,12 +371,38 @@ async def run(kind: str, bookings: int, rounds: int) -> dict[str, object]:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         base = f"http://127.0.0.1:{port}"
+        statements = 0
+
+        def count(*_: object) -> None:
+            nonlocal statements
+            statements += 1
+
+        event.listen(app[appkeys.ENGINE].sync_engine, "before_cursor_execute", count)
         try:
             slots = await bench_slots(url, base, rounds)
-            booking = await bookings_from_another_process(base, bookings, concurrency=20)
+            profiler = cProfile.Profile() if profile else None
+            cpu0 = 0.0
+
+            def start_counting() -> None:
+                nonlocal statements, cpu0
+                statements, cpu0 = 0, timer.process_time()
+                if profiler:
+                    profiler.enable()
+
+            booking = await bookings_from_another_process(
+                base, bookings, concurrency=20, on_start=start_counting
+            )
+            if profiler:
+                profiler.disable()
+                profiler.dump_stats(f"{profile}.{kind}")
+            cpu = timer.process_time() - cpu0
         finally:
             await runner.cleanup()
-        return {"database": kind, **slots, **booking}
+        per_booking = {
+            "cpu_ms_per_booking": cpu * 1000 / max(booking["booked"], 1),
+            "statements_per_booking": statements / max(booking["booked"], 1),
+        }
+        return {"database": kind, **slots, **booking, **per_booking}
     finally:
         if kind == "postgresql":
             conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
@@ -362,18 +416,20 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--bookings", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the server while booking")
     args = parser.parse_args()
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     print(f"Machine: {machine()}")
     print(f"Existing consultations: {EXISTING}")
     for kind in kinds:
-        r = asyncio.run(run(kind, args.bookings, args.rounds))
+        r = asyncio.run(run(kind, args.bookings, args.rounds, args.profile))
         print(
             f"{r['database']:>10}: slots over 4 weeks ({r['slots_found']} found): "
             f"direct median {r['direct_median_ms']:.1f} ms (p95 {r['direct_p95_ms']:.1f}), "
             f"HTTP median {r['http_median_ms']:.1f} ms (p95 {r['http_p95_ms']:.1f}); "
             f"bookings: {r['booked']} in {r['seconds']:.2f} s = {r['per_second']:.0f}/s "
-            f"({r['refused']} refused)"
+            f"({r['refused']} refused); server CPU {r['cpu_ms_per_booking']:.1f} ms and "
+            f"{r['statements_per_booking']:.1f} SQL statements per booking"
         )
 
 

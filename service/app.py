@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
 from aiohttp import web
 from aiohttp_session import session_middleware
@@ -17,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service import appkeys
 from service.api.calendar import setup_calendar_feed
 from service.api.routes import setup_api
-from service.auth import actor_middleware, session_storage
+from service.auth import ActorCache, actor_middleware, session_storage
 from service.clock import Clock, SystemClock
 from service.errors import DomainError
 from service.problems import make_problem_middleware
 from service.settings import Settings
-from service.storage.engine import make_engine, make_sessionmaker
+from service.storage.engine import make_database, make_read_sessionmaker, make_sessionmaker
 from service.throttle import LoginThrottle
 from service.travel import FactorSet, load_factor_set, load_reference_data
 from service.travel_inputs import TravelPerKey
@@ -51,11 +52,12 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    engine = make_engine(app[appkeys.SETTINGS].database_url)
-    app[appkeys.ENGINE] = engine
-    app[appkeys.DB] = make_sessionmaker(engine)
+    database = make_database(app[appkeys.SETTINGS].database_url)
+    app[appkeys.ENGINE] = database.writes
+    app[appkeys.DB] = make_sessionmaker(database.writes)
+    app[appkeys.READ_DB] = make_read_sessionmaker(database.reads)
     yield
-    await engine.dispose()
+    await database.dispose()
 
 
 def _redis_client(client: Redis) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -125,6 +127,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         window_seconds=settings.login_window_seconds,
         redis_url=settings.redis_url,
     )
+    app[appkeys.ACTOR_CACHE] = ActorCache(clock, timedelta(seconds=settings.actor_cache_seconds))
     app[appkeys.REFERENCE_DATA] = load_reference_data()
     app[appkeys.FACTOR_SET] = green_factor_set(settings)
     app[appkeys.TRAVEL_PER_KEY] = TravelPerKey(app[appkeys.REFERENCE_DATA], app[appkeys.FACTOR_SET])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -14,10 +16,17 @@ from service.travel_inputs import TravelPerKey
 from signalling.echo import EchoService
 from signalling.hub import SignallingHub
 
+if TYPE_CHECKING:
+    # service.auth reads its keys from here: named only for the type checker to avoid a cycle.
+    from service.auth import ActorCache
+
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 ENGINE = web.AppKey("engine", AsyncEngine)
 DB = web.AppKey("db", async_sessionmaker[AsyncSession])
+# Sessions for work that only reads (no write lock on SQLite): see service/storage/engine.py.
+READ_DB = web.AppKey("read_db", async_sessionmaker[AsyncSession])
+ACTOR_CACHE: web.AppKey[ActorCache] = web.AppKey("actor_cache")
 THROTTLE = web.AppKey("throttle", LoginThrottle)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
 SIGNALLING_HUB = web.AppKey("signalling_hub", SignallingHub)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any, cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth import Actor
@@ -26,13 +28,41 @@ def audit(
     participant_role: str | None = None,
 ) -> None:
     db.add_all(
-        AuditRecord(
-            at=at,
-            actor_id=actor.user_id if actor else None,
-            actor_role=actor.role if actor else (participant_role or "system"),
-            participant_id=participant_id,
-            action=action,
-            consultation_id=cid,
-        )
-        for cid in consultation_ids
+        AuditRecord(**row)
+        for row in _rows(at, actor, action, consultation_ids, participant_id, participant_role)
     )
+
+
+async def audit_now(
+    db: AsyncSession,
+    *,
+    at: datetime,
+    actor: Actor | None,
+    action: str,
+    consultation_ids: Iterable[str],
+) -> None:
+    """`audit`, written at once with a plain INSERT, for work that writes without the ORM."""
+    rows = _rows(at, actor, action, consultation_ids, None, None)
+    if rows:
+        await db.execute(insert(cast(Table, AuditRecord.__table__)), rows)
+
+
+def _rows(
+    at: datetime,
+    actor: Actor | None,
+    action: str,
+    consultation_ids: Iterable[str],
+    participant_id: str | None,
+    participant_role: str | None,
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "at": at,
+            "actor_id": actor.user_id if actor else None,
+            "actor_role": actor.role if actor else (participant_role or "system"),
+            "participant_id": participant_id,
+            "action": action,
+            "consultation_id": cid,
+        }
+        for cid in consultation_ids
+    ]

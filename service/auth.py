@@ -2,7 +2,8 @@
 
 Sessions are encrypted cookies (aiohttp-session): HttpOnly, SameSite=Lax, Secure over https.
 Every state-changing request made with a session carries the session's CSRF token, as a form
-field or an `X-CSRF-Token` header.
+field or an `X-CSRF-Token` header. The account behind a session is read from the database at
+most once per `actor_cache_seconds` per process (`ActorCache`), and afresh after login or logout.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +22,7 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from sqlalchemy import select
 
 from service import appkeys
+from service.clock import Clock
 from service.errors import NotAllowed, NotAuthenticated
 from service.models import GpOffice, User
 from service.settings import Settings
@@ -67,6 +70,52 @@ class Actor:
 ACTOR_KEY = web.RequestKey("samkons.actor", Actor)
 
 
+class ActorCache:
+    """Logged-in accounts read in the last `ttl`, so most requests need not read the account.
+
+    In-process only: another process sees an account change when its entry lapses, so `ttl`
+    bounds how long a deactivated account or a changed role can go unnoticed. `forget` drops an
+    account at once, and a load that started before a `forget` is not stored afterwards.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, clock: Clock, ttl: timedelta) -> None:
+        self._clock = clock
+        self._ttl = ttl
+        self._entries: dict[int, tuple[Actor, datetime]] = {}
+        self._generation: dict[int, int] = {}
+
+    def get(self, user_id: int) -> Actor | None:
+        entry = self._entries.get(user_id)
+        if entry is None:
+            return None
+        actor, loaded_at = entry
+        # Also stale when the clock went back since the load (the wall clock can jump).
+        if not timedelta(0) <= self._clock.now() - loaded_at < self._ttl:
+            del self._entries[user_id]
+            return None
+        return actor
+
+    def generation(self, user_id: int) -> int:
+        """Take before loading; `put` stores the load only if nothing was forgotten since."""
+        return self._generation.get(user_id, 0)
+
+    def put(self, actor: Actor, generation: int) -> None:
+        if self._ttl <= timedelta(0) or generation != self.generation(actor.user_id):
+            return
+        now = self._clock.now()
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries = {k: v for k, v in self._entries.items() if now - v[1] < self._ttl}
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+        self._entries[actor.user_id] = (actor, now)
+
+    def forget(self, user_id: int) -> None:
+        self._entries.pop(user_id, None)
+        self._generation[user_id] = self.generation(user_id) + 1
+
+
 def session_storage(settings: Settings) -> EncryptedCookieStorage:
     key = hashlib.sha256(b"session:" + settings.secret_key.get_secret_value().encode()).digest()
     return EncryptedCookieStorage(
@@ -91,6 +140,8 @@ async def csrf_token(request: web.Request) -> str:
 async def start_session(request: web.Request, user: User) -> str:
     """Log the user in with a fresh session (new id and CSRF token: no session fixation)."""
     session: Session = await new_session(request)
+    # The next request reads the account afresh (a role changed since is seen at once).
+    request.app[appkeys.ACTOR_CACHE].forget(user.id)
     session["uid"] = user.id
     session["csrf"] = secrets.token_urlsafe(32)
     return str(session["csrf"])
@@ -98,6 +149,9 @@ async def start_session(request: web.Request, user: User) -> str:
 
 async def end_session(request: web.Request) -> None:
     session = await get_session(request)
+    uid = session.get("uid")
+    if isinstance(uid, int):
+        request.app[appkeys.ACTOR_CACHE].forget(uid)
     session.invalidate()
 
 
@@ -119,7 +173,12 @@ async def _load_actor(request: web.Request) -> Actor | None:
     uid = session.get("uid")
     if not isinstance(uid, int):
         return None
-    async with request.app[appkeys.DB]() as db:
+    cache = request.app[appkeys.ACTOR_CACHE]
+    cached = cache.get(uid)
+    if cached is not None:
+        return cached
+    generation = cache.generation(uid)
+    async with request.app[appkeys.READ_DB]() as db:
         row = (
             await db.execute(
                 select(User, GpOffice.municipality_number)
@@ -130,7 +189,9 @@ async def _load_actor(request: web.Request) -> Actor | None:
     if row is None or not row[0].active:
         session.invalidate()
         return None
-    return Actor.of(row[0], row[1])
+    actor = Actor.of(row[0], row[1])
+    cache.put(actor, generation)
+    return actor
 
 
 async def _csrf_ok(request: web.Request, session: Session) -> bool:

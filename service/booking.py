@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import notifications
-from service.audit import audit
+from service.audit import audit, audit_now
 from service.auth import Actor
 from service.availability import (
     ClinicianCalendar,
@@ -251,23 +252,25 @@ async def find_slots(
     query: SlotQuery,
 ) -> list[Interval]:
     """Free slots where the GP, the specialist (or any specialist of the department) and the
-    patient are all free."""
+    patient are all free. Only reads: pass the read-only session factory (no write lock)."""
     if actor.role != "gp":
         raise NotAllowed("Only GPs search for slots to book.")
     async with sessionmaker() as db:
-        department = await store.get_department(db, query.department_id)
-        if department is None:
-            raise NotFound("No such department.", field="department_id")
-        specialist_ids = await _specialists_for(db, department, query.specialist_id)
+        named = await store.parties(db, query.department_id, query.specialist_id, query.patient_id)
+        department = _department(named)
+        if query.specialist_id is not None:
+            specialist_ids = [_specialist_in(named.specialist, department)]
+        else:
+            specialist_ids = await _specialists_for(db, department, None)
         if query.patient_id is not None:
-            await _own_patient(db, actor, query.patient_id)
+            _own(actor, named.patient)
         user_ids = [actor.user_id, *specialist_ids]
         calendars, patient_busy = await _calendars(
             db, user_ids, query.window_start, query.window_end, patient_id=query.patient_id
         )
-    starts: dict[datetime, Interval] = {}
-    for specialist_id in specialist_ids:
-        for slot in find_common_slots(
+
+    def slots_with(specialist_id: int) -> list[Interval]:
+        return find_common_slots(
             [calendars[actor.user_id], calendars[specialist_id]],
             patient_busy,
             window_start=query.window_start,
@@ -276,35 +279,49 @@ async def find_slots(
             step=timedelta(minutes=settings.slot_step_minutes),
             tz=settings.tz,
             not_before=clock.now(),
-        ):
+        )
+
+    if len(specialist_ids) == 1:
+        return slots_with(specialist_ids[0])  # sorted by start, each start once
+    starts: dict[datetime, Interval] = {}
+    for specialist_id in specialist_ids:
+        for slot in slots_with(specialist_id):
             starts.setdefault(slot.start, slot)
     return [starts[k] for k in sorted(starts)]
+
+
+def _department(named: store.Parties) -> Department:
+    if named.department is None:
+        raise NotFound("No such department.", field="department_id")
+    return named.department
+
+
+def _specialist_in(specialist: User | None, department: Department) -> int:
+    if (
+        specialist is None
+        or specialist.role != "specialist"
+        or specialist.department_id != department.id
+        or not specialist.active
+    ):
+        raise NotFound("No such specialist in that department.", field="specialist_id")
+    return specialist.id
+
+
+def _own(actor: Actor, patient: Patient | None) -> Patient:
+    if patient is None or patient.gp_office_id != actor.gp_office_id:
+        raise NotFound("No such patient at your GP office.", field="patient_id")
+    return patient
 
 
 async def _specialists_for(
     db: AsyncSession, department: Department, specialist_id: int | None
 ) -> list[int]:
     if specialist_id is not None:
-        specialist = await db.get(User, specialist_id)
-        if (
-            specialist is None
-            or specialist.role != "specialist"
-            or specialist.department_id != department.id
-            or not specialist.active
-        ):
-            raise NotFound("No such specialist in that department.", field="specialist_id")
-        return [specialist.id]
+        return [_specialist_in(await db.get(User, specialist_id), department)]
     specialists = await store.department_specialists(db, department.id)
     if not specialists:
         raise InvalidInput("The department has no specialists to book.", field="department_id")
     return [s.id for s in specialists]
-
-
-async def _own_patient(db: AsyncSession, actor: Actor, patient_id: int) -> Patient:
-    patient = await db.get(Patient, patient_id)
-    if patient is None or patient.gp_office_id != actor.gp_office_id:
-        raise NotFound("No such patient at your GP office.", field="patient_id")
-    return patient
 
 
 async def _check_time(
@@ -372,16 +389,15 @@ async def book(
     try:
         async with sessionmaker() as db, db.begin():
             gp_office = actor.gp_office_id
-            department = await store.get_department(db, data.department_id)
-            if department is None:
-                raise NotFound("No such department.", field="department_id")
+            named = await store.parties(db, data.department_id, data.specialist_id, data.patient_id)
+            department = _department(named)
             specialist_ids = (
-                await _specialists_for(db, department, data.specialist_id)
+                [_specialist_in(named.specialist, department)]
                 if data.specialist_id is not None
                 else []
             )
             if data.patient_id is not None:
-                patient = await _own_patient(db, actor, data.patient_id)
+                patient = _own(actor, named.patient)
             else:
                 assert data.patient is not None
                 patient = await _find_or_create_patient(db, settings, gp_office, data.patient, now)
@@ -395,47 +411,58 @@ async def book(
                 ends_at=ends_at,
             )
             home = _municipality_of(ref, patient.postal_code, "patient_id")
-            consultation = Consultation(
-                id=new_id(),
-                room_id=new_room_id(),
-                kind=data.kind,
-                status="requested",
-                awaiting="hospital_side",
-                revision=0,
-                gp_id=actor.user_id,
-                specialist_id=data.specialist_id,
-                department_id=department.id,
-                booked_by_id=actor.user_id,
-                patient_id=patient.id,
-                patient_present=data.kind == "joint",
-                patient_group=data.patient_group,
-                patient_location=data.patient_location,
-                purpose=data.purpose or None,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                municipality_number=home,
-                hospital_id=department.hospital_id,
-                travel_key=_travel_key(
+            cid = new_id()
+            values: dict[str, Any] = {
+                "id": cid,
+                "room_id": new_room_id(),
+                "kind": data.kind,
+                "status": "requested",
+                "awaiting": "hospital_side",
+                "revision": 0,
+                "gp_id": actor.user_id,
+                "specialist_id": data.specialist_id,
+                "department_id": department.id,
+                "booked_by_id": actor.user_id,
+                "patient_id": patient.id,
+                "patient_present": data.kind == "joint",
+                "patient_group": data.patient_group,
+                "patient_location": data.patient_location,
+                "purpose": data.purpose or None,
+                "starts_at": starts_at,
+                "ends_at": ends_at,
+                "municipality_number": home,
+                "hospital_id": department.hospital_id,
+                "travel_key": _travel_key(
                     ref, data, home, department.hospital.code, actor.municipality_number or ""
                 ),
-                relatives_count=len(data.relatives) if data.kind == "joint" else 0,
-                interpreters_count=1 if data.interpreter is not None else 0,
-                municipal_staff_count=len(data.municipal_staff),
-                created_at=now,
-                updated_at=now,
-            )
-            consultation.participants = _participants(consultation, actor, patient, data, now)
-            db.add(consultation)
-            await db.flush()
+                "relatives_count": len(data.relatives) if data.kind == "joint" else 0,
+                "interpreters_count": 1 if data.interpreter is not None else 0,
+                "municipal_staff_count": len(data.municipal_staff),
+                "created_at": now,
+                "updated_at": now,
+            }
+            participants = _participants(cid, actor, patient, data, now)
             resources = [store.user_resource(actor.user_id)]
             if data.kind == "joint":
                 resources.append(store.patient_resource(patient.id))
             resources += [store.user_resource(s) for s in specialist_ids]
-            await store.hold(db, consultation.id, resources, starts_at, ends_at)
-            _history(db, consultation, actor, "book", now)
-            audit(db, at=now, actor=actor, action="create", consultation_ids=[consultation.id])
+            first_event = {
+                "consultation_id": cid,
+                "at": now,
+                "actor_id": actor.user_id,
+                "action": "book",
+                "status": values["status"],
+                "starts_at": starts_at,
+                "ends_at": ends_at,
+                "revision": 0,
+            }
+            await store.insert_consultation(db, values, participants, resources, first_event)
+            await audit_now(db, at=now, actor=actor, action="create", consultation_ids=[cid])
     except IntegrityError as exc:
         raise _as_domain_error(exc) from exc
+    # What the caller shows: built from the rows just written, not read back.
+    consultation = Consultation(**values)
+    consultation.participants = [Participant(**p) for p in participants]
     return consultation
 
 
@@ -524,49 +551,58 @@ async def _find_or_create_patient(
 
 
 def _participants(
-    consultation: Consultation, gp: Actor, patient: Patient, data: BookingInput, now: datetime
-) -> list[Participant]:
-    def person(role: str, p: PersonInput) -> Participant:
-        return Participant(
-            id=new_id(),
-            consultation_id=consultation.id,
-            role=role,
-            name=p.name,
+    consultation_id: str, gp: Actor, patient: Patient, data: BookingInput, now: datetime
+) -> list[dict[str, Any]]:
+    """The participants' rows, every one with the same keys (one multi-row INSERT)."""
+
+    def row(role: str, name: str, **values: Any) -> dict[str, Any]:
+        return {
+            "id": new_id(),
+            "consultation_id": consultation_id,
+            "role": role,
+            "user_id": None,
+            "name": name,
+            "email": None,
+            "phone": None,
+            "language": "nn",
+            "token_hash": None,
+            "postal_code": None,
+            "would_travel": None,
+            "travel_mode": None,
+            "escort": False,
+            "works": False,
+            "created_at": now,
+        } | values
+
+    def person(role: str, p: PersonInput, **travel: Any) -> dict[str, Any]:
+        return row(
+            role,
+            p.name,
             email=p.email,
             phone=p.phone,
             language=p.language,
             postal_code=p.postal_code,
-            created_at=now,
+            **travel,
         )
 
-    def relative(p: PersonInput) -> Participant:
-        participant = person("relative", p)
-        participant.would_travel = p.travel.would_travel
-        participant.travel_mode = p.travel.mode
-        participant.escort = p.travel.escort
-        participant.works = p.travel.works
-        return participant
+    def relative(p: PersonInput) -> dict[str, Any]:
+        t = p.travel
+        return person(
+            "relative",
+            p,
+            would_travel=t.would_travel,
+            travel_mode=t.mode,
+            escort=t.escort,
+            works=t.works,
+        )
 
     travel = data.patient_travel
-    result = [
-        Participant(
-            id=new_id(),
-            consultation_id=consultation.id,
-            role="gp",
-            user_id=gp.user_id,
-            name=gp.name,
-            email=gp.email or None,
-            language=gp.language,
-            created_at=now,
-        )
-    ]
+    result = [row("gp", gp.name, user_id=gp.user_id, email=gp.email or None, language=gp.language)]
     if data.kind == "joint":
         result.append(
-            Participant(
-                id=new_id(),
-                consultation_id=consultation.id,
-                role="patient",
-                name=patient.name,
+            row(
+                "patient",
+                patient.name,
                 email=patient.email,
                 phone=patient.phone,
                 language=patient.language,
@@ -575,7 +611,6 @@ def _participants(
                 travel_mode=travel.mode,
                 escort=travel.escort,
                 works=travel.works,
-                created_at=now,
             )
         )
         result += [relative(r) for r in data.relatives]

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
 
     # Requests
     max_body_bytes: int = 1024 * 1024
+    # How long a process may reuse a logged-in account without reading it again. A deactivated
+    # account or changed role takes effect within this time in every process (at once in the
+    # process that logs the user out or in); 0 reads the account on every request.
+    actor_cache_seconds: float = 5.0
 
     # Redis (optional): rate limits and the signalling backplane share it when set.
     redis_url: str | None = None

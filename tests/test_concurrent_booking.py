@@ -7,7 +7,17 @@ import asyncio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.models import Booking, GpOffice, Patient, User, WorkingHours
+from service.models import (
+    AuditRecord,
+    Booking,
+    Consultation,
+    ConsultationEvent,
+    GpOffice,
+    Participant,
+    Patient,
+    User,
+    WorkingHours,
+)
 from tests.factories import _HASH, CREATED, PASSWORD, WORKDAY, Client, booking_body, build_world
 
 N = 20
@@ -86,7 +96,13 @@ async def test_twenty_gps_race_for_one_specialist(
             .select_from(Booking)
             .where(Booking.resource == f"user:{world.specialist}", Booking.active.is_(True))
         )
+        # The refused bookings left nothing behind: one consultation, with its own rows only.
+        rows = [
+            await s.scalar(select(func.count()).select_from(model))
+            for model in (Consultation, Participant, Booking, ConsultationEvent, AuditRecord)
+        ]
     assert held == 1
+    assert rows == [1, 2, 3, 1, 1]  # gp + patient; gp, patient and specialist held; book; create
 
 
 async def test_one_patient_with_two_specialists_races(

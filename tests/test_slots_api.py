@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import FakeClock
+from service.models import User
 from tests.factories import Client, booking_body, build_world, login
 
 
@@ -101,7 +104,31 @@ async def test_slot_query_errors(client: Client, db: async_sessionmaker[AsyncSes
         (f"department_id={world.geriatrics}&days=0", "days"),
         (f"department_id={world.geriatrics}&from=yesterday", "from"),
         (f"department_id={world.geriatrics}&patient_id={world.other_office_patient}", "patient_id"),
+        # The department, specialist and patient are looked up together: each still answers.
+        ("department_id=9999&specialist_id=9999&patient_id=9999", "department_id"),
+        (f"department_id={world.geriatrics}&specialist_id=9999", "specialist_id"),
+        (f"department_id={world.geriatrics}&specialist_id={world.psychiatrist}", "specialist_id"),
+        (f"department_id={world.geriatrics}&specialist_id={world.gp}", "specialist_id"),
+        (f"department_id={world.geriatrics}&patient_id=9999", "patient_id"),
+        (
+            f"department_id={world.geriatrics}&specialist_id=9999&patient_id=9999",
+            "specialist_id",
+        ),
     ]:
         resp = await client.get(f"/api/v1/slots?{query}")
         assert resp.status in (404, 422), query
         assert (await resp.json())["field"] == field
+
+
+async def test_slot_search_does_not_wait_for_a_writer(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    world = await build_world(db)
+    await login(client, "gp")
+    async with db() as writer, writer.begin():
+        # A booking in progress elsewhere: it holds the write lock (SQLite) until this block ends.
+        await writer.execute(update(User).where(User.id == world.gp).values(language="nb"))
+        slots = await asyncio.wait_for(
+            _slots(client, world.geriatrics, specialist_id=world.specialist, days=7), timeout=10
+        )
+    assert slots

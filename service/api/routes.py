@@ -17,7 +17,7 @@ from service.api.echo import EchoOffer, end_echo, start_echo
 from service.api.io import query_datetime, query_int, read_body
 from service.api.spec import ApiRoute, RouteTable, openapi_document
 from service.api.statistics import STATISTICS_QUERY, get_statistics, get_statistics_csv
-from service.api.views import consultation_json, event_json, iso, slot_json
+from service.api.views import consultation_json, event_json, iso, slots_json
 from service.auth import (
     csrf_exempt,
     csrf_token,
@@ -121,7 +121,7 @@ async def logout(request: web.Request) -> web.Response:
 
 async def list_departments(request: web.Request) -> web.Response:
     require_actor(request)
-    async with request.app[appkeys.DB]() as db:
+    async with request.app[appkeys.READ_DB]() as db:
         rows = await directory.departments(db)
     return web.json_response(
         [
@@ -138,14 +138,14 @@ async def list_departments(request: web.Request) -> web.Response:
 async def list_specialists(request: web.Request) -> web.Response:
     require_actor(request, "gp", "specialist", "coordinator")
     department_id = _path_int(request, "department_id")
-    async with request.app[appkeys.DB]() as db:
+    async with request.app[appkeys.READ_DB]() as db:
         rows = await department_specialists(db, department_id)
     return web.json_response([{"id": u.id, "name": u.name} for u in rows])
 
 
 async def list_patients(request: web.Request) -> web.Response:
     actor = require_actor(request, "gp")
-    async with request.app[appkeys.DB]() as db:
+    async with request.app[appkeys.READ_DB]() as db:
         rows = await directory.patients_of_office(db, actor.gp_office_id or -1)
     return web.json_response(
         [{"id": p.id, "name": p.name, "postal_code": p.postal_code} for p in rows]
@@ -172,7 +172,7 @@ async def list_slots(request: web.Request) -> web.Response:
     department_id = query_int(request, "department_id", required=True)
     assert department_id is not None
     slots = await booking.find_slots(
-        request.app[appkeys.DB],
+        request.app[appkeys.READ_DB],
         actor,
         clock,
         settings,
@@ -185,7 +185,7 @@ async def list_slots(request: web.Request) -> web.Response:
             duration=timedelta(minutes=duration),
         ),
     )
-    return web.json_response([slot_json(s, settings.tz) for s in slots])
+    return web.json_response(slots_json(slots, settings.tz))
 
 
 async def list_consultations(request: web.Request) -> web.Response:

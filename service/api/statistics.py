@@ -45,7 +45,7 @@ async def report_for(request: web.Request) -> StatisticsReport:
     today = app[appkeys.CLOCK].now().astimezone(settings.tz).date()
     query = parse_query(request.query, today, ref)
     return await compute_statistics(
-        app[appkeys.DB],
+        app[appkeys.READ_DB],
         actor,
         query,
         tz=settings.tz,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -60,5 +61,18 @@ def event_json(e: ConsultationEvent, tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def slot_json(slot: Interval, tz: ZoneInfo) -> dict[str, str | None]:
-    return {"starts_at": iso(slot.start, tz), "ends_at": iso(slot.end, tz)}
+def slots_json(slots: Sequence[Interval], tz: ZoneInfo) -> list[dict[str, str]]:
+    """A search result (often hundreds of slots) as JSON, each distinct time formatted once.
+
+    Slots overlap (a 30-minute slot every 15 minutes), so most ends are other slots' starts;
+    formatting is most of the cost of the response.
+    """
+    text: dict[datetime, str] = {}
+
+    def local(t: datetime) -> str:
+        formatted = text.get(t)
+        if formatted is None:
+            formatted = text[t] = t.astimezone(tz).isoformat()
+        return formatted
+
+    return [{"starts_at": local(s.start), "ends_at": local(s.end)} for s in slots]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, Table, false, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from service.errors import SlotTaken
 from service.models import (
@@ -18,9 +20,16 @@ from service.models import (
     ConsultationEvent,
     Department,
     Participant,
+    Patient,
     User,
     WorkingHours,
 )
+
+# The tables behind the models, for plain INSERTs on the booking path (no unit of work).
+CONSULTATIONS = cast(Table, Consultation.__table__)
+PARTICIPANTS = cast(Table, Participant.__table__)
+BOOKINGS = cast(Table, Booking.__table__)
+EVENTS = cast(Table, ConsultationEvent.__table__)
 
 
 def user_resource(user_id: int) -> str:
@@ -65,7 +74,7 @@ async def hold(
 ) -> None:
     """Hold the time for each resource; the database refuses any overlap (IntegrityError)."""
     await db.execute(
-        insert(Booking),
+        insert(BOOKINGS),
         [
             {
                 "consultation_id": consultation_id,
@@ -77,6 +86,27 @@ async def hold(
             for r in resources
         ],
     )
+
+
+async def insert_consultation(
+    db: AsyncSession,
+    consultation: Mapping[str, Any],
+    participants: Sequence[Mapping[str, Any]],
+    resources: Sequence[str],
+    first_event: Mapping[str, Any],
+) -> None:
+    """Write a new consultation, its participants, held times and first history entry.
+
+    Plain INSERTs (one per table, no ORM unit of work): booking is the hot path. Every
+    participant row carries the same keys. The held times go in after the consultation they
+    point to; the database refuses an overlap (IntegrityError).
+    """
+    await db.execute(insert(CONSULTATIONS), [dict(consultation)])
+    if participants:
+        await db.execute(insert(PARTICIPANTS), [dict(p) for p in participants])
+    starts_at, ends_at = consultation["starts_at"], consultation["ends_at"]
+    await hold(db, consultation["id"], resources, starts_at, ends_at)
+    await db.execute(insert(EVENTS), [dict(first_event)])
 
 
 async def busy_intervals(
@@ -141,6 +171,38 @@ async def department_specialists(db: AsyncSession, department_id: int) -> list[U
             )
         ).all()
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Parties:
+    """What a booking or slot search names, each None when there is no such row."""
+
+    department: Department | None
+    specialist: User | None
+    patient: Patient | None
+
+
+async def parties(
+    db: AsyncSession, department_id: int, specialist_id: int | None, patient_id: int | None
+) -> Parties:
+    """The department (with its hospital), the specialist and the patient, in one query.
+
+    A missing specialist or patient comes back as None; so do all three when the department is
+    missing, which is the first thing checked anyway.
+    """
+    row = (
+        await db.execute(
+            select(Department, User, Patient)
+            .join(Department.hospital)
+            .options(contains_eager(Department.hospital))
+            .outerjoin(User, User.id == specialist_id if specialist_id is not None else false())
+            .outerjoin(Patient, Patient.id == patient_id if patient_id is not None else false())
+            .where(Department.id == department_id)
+        )
+    ).first()
+    if row is None:
+        return Parties(None, None, None)
+    return Parties(row[0], row[1], row[2])
 
 
 async def get_department(db: AsyncSession, department_id: int) -> Department | None:

@@ -1,7 +1,16 @@
-"""Engine and session factory for SQLite (embedded default) and PostgreSQL (production)."""
+"""Engine and session factories for SQLite (embedded default) and PostgreSQL (production).
+
+Two kinds of session: `make_sessionmaker` for work that writes, and `make_read_sessionmaker`
+for work that only reads (slot search, the logged-in account, statistics). On SQLite a writing
+transaction takes the write lock at BEGIN; a reading one does not, so reads run beside a writer
+instead of queueing behind it. On PostgreSQL the reading kind is a READ ONLY transaction, so a
+write slipped into it fails instead of going unnoticed. `make_database` gives the application
+an engine for each kind (one shared pool on PostgreSQL).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
@@ -14,10 +23,25 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from service.storage.sqlite_driver import OneHopDBAPI
 
-def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+# Execution option that marks a connection's transaction as read-only.
+READ_ONLY = "samkons_read_only"
+
+
+def make_engine(url: str, *, echo: bool = False, single_writer: bool = False) -> AsyncEngine:
+    """The engine for `url`.
+
+    `single_writer` (SQLite only): one pooled connection, so this process's write transactions
+    queue for it in order and start the moment the previous one ends, instead of each waiting
+    on its own connection for SQLite's lock, which busy_timeout polls in sleeps of up to 100 ms.
+    SQLite admits one writer at a time anyway. Reads go to another engine (`make_database`).
+    """
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        pool: dict[str, Any] = {"pool_size": 1, "max_overflow": 0} if single_writer else {}
+        engine = create_async_engine(
+            url, echo=echo, module=OneHopDBAPI(), connect_args={"timeout": 30}, **pool
+        )
         _configure_sqlite(engine)
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
@@ -28,7 +52,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     pysqlite's own transaction handling starts transactions lazily and as DEFERRED, so two
     writers can both read, then one fails to upgrade its lock. Taking the write lock at BEGIN
-    (IMMEDIATE) queues writers instead; busy_timeout makes them wait rather than fail.
+    (IMMEDIATE) queues writers instead; busy_timeout makes them wait rather than fail. Reading
+    sessions begin DEFERRED: in WAL mode they read a snapshot and never wait for a writer.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -43,8 +68,40 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """The application's engines: one for work that writes, one for work that only reads.
+
+    On PostgreSQL both are one pool. On SQLite writes have a single connection (see
+    `make_engine`) and reads a pool of their own, so a read never waits behind the writers.
+    """
+
+    writes: AsyncEngine
+    reads: AsyncEngine
+
+    async def dispose(self) -> None:
+        if self.reads is not self.writes:
+            await self.reads.dispose()
+        await self.writes.dispose()
+
+
+def make_database(url: str) -> Database:
+    writes = make_engine(url, single_writer=True)
+    reads = make_engine(url) if writes.dialect.name == "sqlite" else writes
+    return Database(writes, reads)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for work that only reads: no write lock on SQLite, READ ONLY on PostgreSQL."""
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["postgresql_readonly"] = True
+    return async_sessionmaker(engine.execution_options(**options), expire_on_commit=False)

@@ -205,7 +205,7 @@ def window_day_labels(now: datetime, local: LocalTime) -> dict[str, str]:
 
 
 async def _choices(request: web.Request, actor: Actor) -> dict[str, Any]:
-    async with request.app[appkeys.DB]() as db:
+    async with request.app[appkeys.READ_DB]() as db:
         departments = await directory.departments(db)
         specialists = await directory.specialists(db)
         patients: list[Patient] = await directory.patients_of_office(db, actor.gp_office_id or -1)
@@ -248,7 +248,7 @@ async def _page(
     if query is not None:
         try:
             slots = await booking.find_slots(
-                request.app[appkeys.DB],
+                request.app[appkeys.READ_DB],
                 actor,
                 request.app[appkeys.CLOCK],
                 request.app[appkeys.SETTINGS],

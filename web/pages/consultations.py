@@ -89,7 +89,7 @@ async def _names(
         c.specialist_id for c in consultations if c.specialist_id is not None
     }
     patient_ids = {c.patient_id for c in consultations if c.patient_id is not None}
-    async with request.app[appkeys.DB]() as db:
+    async with request.app[appkeys.READ_DB]() as db:
         users = await directory.users_by_id(db, user_ids | set(extra_users))
         patients = await directory.patients_by_id(db, patient_ids)
         departments = {d.id: d for d in await directory.departments(db)}
@@ -185,7 +185,7 @@ async def _reschedule_slots(
     )
     try:
         slots = await booking.find_slots(
-            app[appkeys.DB], actor, app[appkeys.CLOCK], app[appkeys.SETTINGS], query
+            app[appkeys.READ_DB], actor, app[appkeys.CLOCK], app[appkeys.SETTINGS], query
         )
     except DomainError:
         return None

@@ -49,7 +49,7 @@ async def statistics_page(request: web.Request) -> web.Response:
     hidden = gettext(HIDDEN_TEXT)
     app = request.app
     ref = app[appkeys.REFERENCE_DATA]
-    async with app[appkeys.DB]() as db:
+    async with app[appkeys.READ_DB]() as db:
         departments = await stats_store.departments(db)
     municipalities = sorted(
         ((m.number, m.name) for m in ref.municipalities.values()),

@@ -1,0 +1,121 @@
+"""The SQLite driver under SQLAlchemy's async engine: aiosqlite with one thread hop per statement.
+
+aiosqlite runs each sqlite3 call on the connection's own thread, and SQLAlchemy's adapter makes
+a separate call for every step of a statement: create a cursor, execute, fetch the rows, close
+the cursor. Each call is a round trip between the event loop and that thread (a queue put, a
+thread wake-up, a `call_soon_threadsafe` back), and on a busy machine those round trips cost
+more than the SQL. This adapter runs the whole statement (execute, fetch all rows, read the
+row count and last row id, close) as one call on the same thread, so a statement is one round
+trip. Everything else (connecting, commit, rollback, closing, server-side cursors) is
+SQLAlchemy's aiosqlite adapter unchanged.
+
+It builds on SQLAlchemy's aiosqlite adapter classes and aiosqlite's per-connection work queue
+(`Connection._execute`); pyproject pins both libraries to the minor versions this was written
+against, and every SQLite test runs through it.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, cast
+
+import aiosqlite
+from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import EMPTY_DICT
+from sqlalchemy.util.concurrency import await_
+
+# What one statement leaves behind: description, rows, rowcount, lastrowid.
+_Outcome = tuple[Any, Sequence[Any], int, int | None]
+
+
+def _run_statement(
+    conn: sqlite3.Connection, operation: str, parameters: Any, many: bool
+) -> _Outcome:
+    """Runs on the connection's thread: the whole statement in one go."""
+    cursor = conn.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else []
+        return description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
+    """A buffered cursor whose execute is one round trip to the connection's thread."""
+
+    __slots__ = ("_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection: AsyncAdapt_dbapi_connection) -> None:
+        # Deliberately not the parent's __init__: that opens an aiosqlite cursor (a round trip).
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> int:
+        return self._lastrowid or 0
+
+    def _run(self, operation: Any, parameters: Any, many: bool) -> None:
+        driver = cast(aiosqlite.Connection, self._connection)
+        # aiosqlite's own queue of work for the connection's thread (untyped in aiosqlite).
+        submit = cast(Callable[..., Awaitable[_Outcome]], driver._execute)
+        try:
+            outcome = await_(submit(_run_statement, driver._conn, operation, parameters, many))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+        self._description, rows, self._rowcount, self._lastrowid = outcome
+        self._rows = collections.deque(rows)
+
+    def execute(self, operation: Any, parameters: Any = None) -> None:
+        self._run(operation, parameters, False)
+
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> None:
+        self._run(operation, seq_of_parameters, True)
+
+    async def _async_soft_close(self) -> None:
+        """Nothing to close: the sqlite3 cursor was closed on the thread."""
+
+    def close(self) -> None:
+        self._rows.clear()
+
+
+class OneHopConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+    _cursor_cls = OneHopCursor
+
+
+class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    """Pass as `module=` to `create_async_engine` for a `sqlite+aiosqlite` URL."""
+
+    def __init__(self) -> None:
+        super().__init__(aiosqlite, sqlite3)
+
+    def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
+        adapted = super().connect(*arg, **kw)
+        return OneHopConnection(self, adapted._connection)

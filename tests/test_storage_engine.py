@@ -1,0 +1,168 @@
+"""The engine's session kinds and the SQLite driver: what reads and writes lock, and how."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
+
+from service.models import GpOffice
+from service.storage.engine import (
+    make_database,
+    make_engine,
+    make_read_sessionmaker,
+    make_sessionmaker,
+)
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(db_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def sqlite_engine(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[AsyncEngine]:
+    """For what only SQLite has: its database lock and the driver adapter."""
+    path = tmp_path / "engine.sqlite3"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def pg_engine(pg_database: str | None) -> AsyncIterator[AsyncEngine]:
+    """For what only PostgreSQL has: READ ONLY transactions."""
+    if pg_database is None:
+        pytest.skip("PostgreSQL not reachable (outside CI)")
+    engine = make_engine(pg_database)
+    yield engine
+    await engine.dispose()
+
+
+def _office(n: int) -> dict[str, Any]:
+    return {"name": f"Kontor {n}", "municipality_number": "4631"}
+
+
+async def test_a_read_does_not_wait_for_a_writer(engine: AsyncEngine) -> None:
+    write, read = make_sessionmaker(engine), make_read_sessionmaker(engine)
+    async with write() as w, w.begin():
+        await w.execute(insert(GpOffice), [_office(1)])
+        # The writer holds its lock (on SQLite: the database's write lock) until the end of
+        # this block; a read that wanted the lock would wait for busy_timeout (30 s).
+        async with read() as r, r.begin():
+            seen = await asyncio.wait_for(r.scalar(select(func.count(GpOffice.id))), timeout=5)
+    assert seen == 0  # the reader's snapshot is from before the uncommitted insert
+    async with read() as r:
+        assert await r.scalar(select(func.count(GpOffice.id))) == 1
+
+
+async def test_sqlite_writers_still_queue_for_the_lock(sqlite_engine: AsyncEngine) -> None:
+    write = make_sessionmaker(sqlite_engine)
+    second_began = asyncio.Event()
+
+    async def second_writer() -> None:
+        async with write() as s, s.begin():
+            await s.execute(text("SELECT 1"))  # BEGIN IMMEDIATE runs before this
+            second_began.set()
+
+    async with write() as first, first.begin():
+        await first.execute(insert(GpOffice), [_office(1)])
+        task = asyncio.create_task(second_writer())
+        await asyncio.sleep(0.3)
+        assert not second_began.is_set()
+    await asyncio.wait_for(task, timeout=10)
+    assert second_began.is_set()
+
+
+async def test_a_write_in_a_read_session_fails_on_postgresql(pg_engine: AsyncEngine) -> None:
+    read = make_read_sessionmaker(pg_engine)
+    with pytest.raises(DBAPIError, match="read-only"):
+        async with read() as r, r.begin():
+            await r.execute(insert(GpOffice), [_office(1)])
+
+
+async def test_sqlite_statement_is_one_round_trip_to_the_driver_thread(
+    sqlite_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = 0
+    original = aiosqlite.Connection._execute
+
+    async def counting(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
+    async with make_sessionmaker(sqlite_engine)() as s, s.begin():
+        await s.execute(insert(GpOffice), [_office(1), _office(2), _office(3)])
+        before = calls
+        names = (await s.scalars(select(GpOffice.name).order_by(GpOffice.name))).all()
+        assert calls - before == 1
+        assert names == ["Kontor 1", "Kontor 2", "Kontor 3"]
+        before = calls
+        changed = await s.execute(update(GpOffice).values(municipality_number="4632"))
+        assert calls - before == 1
+        assert changed.rowcount == 3  # type: ignore[attr-defined]
+        before = calls
+        await s.execute(insert(GpOffice), [_office(4), _office(5)])  # executemany
+        assert calls - before == 1
+
+
+async def test_sqlite_driver_reports_rows_ids_and_errors(sqlite_engine: AsyncEngine) -> None:
+    async with make_sessionmaker(sqlite_engine)() as s, s.begin():
+        office = GpOffice(**_office(1))
+        s.add(office)
+        await s.flush()  # the new row's id comes back from the driver
+        assert office.id is not None
+        found = await s.get(GpOffice, office.id)
+        assert found is office
+        assert (await s.execute(text("SELECT 1 WHERE 0"))).all() == []
+    with pytest.raises(IntegrityError):
+        async with make_sessionmaker(sqlite_engine)() as s, s.begin():
+            await s.execute(insert(GpOffice), [{"name": None, "municipality_number": "4631"}])
+
+
+async def test_the_apps_sqlite_writes_queue_for_one_connection(db_url: str) -> None:
+    database = make_database(db_url)
+    try:
+        if db_url.startswith("sqlite"):
+            assert isinstance(database.writes.pool, QueuePool)
+            assert (database.writes.pool.size(), database.writes.pool._max_overflow) == (1, 0)
+            assert database.reads.pool is not database.writes.pool
+        else:
+            assert database.reads is database.writes
+        write, read = make_sessionmaker(database.writes), make_read_sessionmaker(database.reads)
+        events: list[tuple[str, int]] = []
+
+        async def writer(n: int) -> None:
+            async with write() as s, s.begin():
+                await s.execute(insert(GpOffice), [_office(n)])
+                events.append(("in", n))
+                await asyncio.sleep(0.02)
+                events.append(("out", n))
+
+        async def reader() -> int:
+            async with read() as r:
+                return int(await r.scalar(select(func.count(GpOffice.id))) or 0)
+
+        *_, seen = await asyncio.wait_for(
+            asyncio.gather(*(writer(n) for n in range(5)), reader()), timeout=20
+        )
+        assert 0 <= seen <= 5
+        if db_url.startswith("sqlite"):  # one write transaction at a time, in arrival order
+            assert events == [(kind, n) for n in range(5) for kind in ("in", "out")]
+        assert await reader() == 5
+    finally:
+        await database.dispose()
