@@ -620,23 +620,6 @@ def _participants(
     return result
 
 
-def _history(
-    db: AsyncSession, consultation: Consultation, actor: Actor | None, action: str, at: datetime
-) -> None:
-    db.add(
-        ConsultationEvent(
-            consultation_id=consultation.id,
-            at=at,
-            actor_id=actor.user_id if actor else None,
-            action=action,
-            status=consultation.status,
-            starts_at=consultation.starts_at,
-            ends_at=consultation.ends_at,
-            revision=consultation.revision,
-        )
-    )
-
-
 def _as_domain_error(exc: IntegrityError) -> Exception:
     if store.is_overlap_violation(exc):
         return SlotTaken(
@@ -662,7 +645,7 @@ async def accept(
             if side_of(actor) == Side.HOSPITAL:
                 await _assign_specialist(db, actor, clock, settings, c, data.specialist_id)
             _store_transition(c, transition, now)
-            _history(db, c, actor, "accept", now)
+            store.add_event(db, c, action="accept", actor_id=actor.user_id, at=now)
             audit(db, at=now, actor=actor, action="accept", consultation_ids=[c.id])
             await store.flush_bookings(db)
             await notifications.consultation_confirmed(db, c, settings, now)
@@ -750,7 +733,7 @@ async def change_time(
             c.starts_at, c.ends_at = starts_at, ends_at
             _store_transition(c, transition, now)
             await store.move_bookings(db, c.id, starts_at, ends_at)
-            _history(db, c, actor, str(action), now)
+            store.add_event(db, c, action=str(action), actor_id=actor.user_id, at=now)
             audit(db, at=now, actor=actor, action=str(action), consultation_ids=[c.id])
             await store.flush_bookings(db)
             await notifications.consultation_moved(db, c, settings, now)
@@ -773,7 +756,7 @@ async def cancel(
         c = await _visible(db, actor, consultation_id, for_update=True)
         _store_transition(c, _transition(c, Action.CANCEL, actor), now)
         await store.release_bookings(db, c.id)
-        _history(db, c, actor, "cancel", now)
+        store.add_event(db, c, action="cancel", actor_id=actor.user_id, at=now)
         audit(db, at=now, actor=actor, action="cancel", consultation_ids=[c.id])
         await notifications.consultation_cancelled(db, c, settings, now)
     return c

@@ -457,10 +457,8 @@ def _one_past(
         db.add(p)
         return p
 
-    people = [
-        participant("gp", gp.name, user_id=gp.id, email=gp.email),
-        participant("specialist", specialist.name, user_id=specialist.id, email=specialist.email),
-    ]
+    # The specialist takes part through `specialist_id`, as in a real booking: no participant row.
+    people = [participant("gp", gp.name, user_id=gp.id, email=gp.email)]
     if kind == "joint":
         people.append(
             participant(
@@ -506,7 +504,7 @@ def _one_past(
         )
     if not completed:
         return []
-    surveys, c.patient_travel_confirmed = _surveys(rng, c, people, would_travel)
+    surveys, c.patient_travel_confirmed = _surveys(rng, c, people, specialist.id, would_travel)
     return surveys
 
 
@@ -514,13 +512,16 @@ def _surveys(
     rng: random.Random,
     c: Consultation,
     people: list[Participant],
+    specialist_id: int,
     assumed: bool,
 ) -> tuple[list[Survey], bool | None]:
     """Survey invitations (the links themselves are thrown away) and answers, with the
     patient's answer about travelling, which corrects the booking's assumption."""
     confirmed: bool | None = None
     surveys = []
-    for p in people:
+    asked: list[tuple[str | None, int | None, str]] = [(p.id, None, p.role) for p in people]
+    asked.append((None, specialist_id, "specialist"))
+    for participant_id, user_id, role in asked:
         answered = rng.random() < 0.65
         # Most confirm the GP's assumption; some say they would have stayed home anyway.
         would_travel = assumed if rng.random() < 0.85 else not assumed
@@ -528,8 +529,9 @@ def _surveys(
         surveys.append(
             Survey(
                 consultation_id=c.id,
-                participant_id=p.id,
-                role=p.role,
+                participant_id=participant_id,
+                user_id=user_id,
+                role=role,
                 language="nn",
                 token_hash=hash_token(new_token()),
                 created_at=c.ends_at + timedelta(hours=1),
@@ -543,7 +545,7 @@ def _surveys(
                 has_free_text=text is not None,
             )
         )
-        if answered and p.role == "patient":
+        if answered and role == "patient":
             confirmed = would_travel
     return surveys, confirmed
 

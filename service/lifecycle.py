@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service import notifications
 from service.audit import audit
 from service.clock import Clock
-from service.models import Consultation, ConsultationEvent
+from service.models import Consultation
 from service.settings import Settings
 from service.states import Action, ConsultationStatus, Side, apply
 from service.storage import consultations as consultations_store
@@ -91,16 +91,5 @@ def _close(db: AsyncSession, c: Consultation, action: Action, now: datetime) -> 
     if transition.bumps_revision:
         c.revision += 1
     c.updated_at = now
-    db.add(
-        ConsultationEvent(
-            consultation_id=c.id,
-            at=now,
-            actor_id=None,
-            action=str(action),
-            status=c.status,
-            starts_at=c.starts_at,
-            ends_at=c.ends_at,
-            revision=c.revision,
-        )
-    )
+    consultations_store.add_event(db, c, action=str(action), actor_id=None, at=now)
     audit(db, at=now, actor=None, action=str(action), consultation_ids=[c.id])

@@ -32,7 +32,7 @@ from service import join
 from service.auth import Actor, current_actor
 from service.booking import can_see
 from service.clock import Clock
-from service.models import Consultation, ConsultationEvent, Participant
+from service.models import Consultation, Participant
 from service.settings import Settings
 from service.states import Action, ConsultationStatus, apply
 from service.storage import consultations as consultations_store
@@ -323,17 +323,6 @@ def _apply_facts(
         transition = apply(ConsultationStatus(consultation.status), None, action, None)
         consultation.status = str(transition.status)
         changed = True
-        db.add(
-            ConsultationEvent(
-                consultation_id=consultation.id,
-                at=at,
-                actor_id=None,
-                action=str(action),
-                status=consultation.status,
-                starts_at=consultation.starts_at,
-                ends_at=consultation.ends_at,
-                revision=consultation.revision,
-            )
-        )
+        consultations_store.add_event(db, consultation, action=str(action), actor_id=None, at=at)
     if changed:
         consultation.updated_at = at

@@ -250,6 +250,24 @@ async def list_consultations(
     return list((await db.scalars(stmt)).all())
 
 
+def add_event(
+    db: AsyncSession, c: Consultation, *, action: str, actor_id: int | None, at: datetime
+) -> None:
+    """Keep the consultation's state after a change in its history (written with the change)."""
+    db.add(
+        ConsultationEvent(
+            consultation_id=c.id,
+            at=at,
+            actor_id=actor_id,
+            action=action,
+            status=c.status,
+            starts_at=c.starts_at,
+            ends_at=c.ends_at,
+            revision=c.revision,
+        )
+    )
+
+
 async def history(db: AsyncSession, consultation_id: str) -> list[ConsultationEvent]:
     return list(
         (
