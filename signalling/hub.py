@@ -47,12 +47,12 @@ from signalling.codec import (
     Participants,
     Ping,
     Pong,
-    RelayedMessage,
+    RelayedFrame,
     Remove,
     Removed,
     encode,
     parse_client_message,
-    relayed_from,
+    relay_frame,
 )
 from signalling.identity import (
     Authenticator,
@@ -84,6 +84,7 @@ CLOSE_TOO_SLOW = 4013
 CLOSE_FLOOD = 4029
 
 EndReason = Literal["leave", "replaced", "removed"]
+_PEER_MESSAGES = (Offer, Answer, Candidate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +149,8 @@ class _Connection:
     def send(self, message: Error | Joined | Participants | Admitted | Removed | Pong) -> None:
         self._put(encode(message))
 
-    def send_relayed(self, message: RelayedMessage) -> None:
-        self._put(encode(message))
+    def send_relayed(self, frame: RelayedFrame) -> None:
+        self._put(frame)
 
     def _put(self, frame: str) -> None:
         if self.closing:
@@ -325,7 +326,8 @@ class SignallingHub:
                 self._refuse(connection, error.to_frame())
                 continue
             try:
-                await self._dispatch(connection, message)
+                if not self._relay_at_once(connection, message):
+                    await self._dispatch(connection, message)
             except _Refused as refusal:
                 self._refuse(
                     connection,
@@ -466,6 +468,24 @@ class SignallingHub:
         await self._backplane.publish(room_id, RosterChanged())
         await self._record(room_id, target, "remove")
 
+    def _relay_at_once(self, connection: _Connection, message: ClientMessage) -> bool:
+        """The path of nearly every message: an offer, answer or candidate to a socket of this
+        instance, allowed by the cached view, handed to the addressee's send queue without
+        suspending. False (nothing done) sends the message down the full path instead."""
+        if not isinstance(message, _PEER_MESSAGES) or not connection.joined:
+            return False
+        room = self._rooms[connection.room_id]
+        view = room.view
+        if check_relay(view, connection.participant_id, connection.id, message.to) is not None:
+            return False
+        addressee = room.connections.get(view.members[message.to].connection_id)
+        if addressee is None or not addressee.joined:
+            return False
+        if not self._backplane.delivers_in_order_now():
+            return False
+        addressee.send_relayed(relay_frame(message, connection.participant_id, connection.id))
+        return True
+
     async def _relay(self, connection: _Connection, message: Offer | Answer | Candidate) -> None:
         room = self._rooms[connection.room_id]
         sender = connection.participant_id
@@ -477,8 +497,8 @@ class SignallingHub:
         target = room.view.member(message.to)
         if refusal is not None or target is None:
             raise _Refused(refusal or "unknown_participant", f"cannot send to {message.to}")
-        relayed = relayed_from(message, sender, connection.id)
-        await self._backplane.publish(connection.room_id, Relay(target.connection_id, relayed))
+        frame = relay_frame(message, sender, connection.id)
+        await self._backplane.publish(connection.room_id, Relay(target.connection_id, frame))
 
     # --- membership ------------------------------------------------------------------------
 
@@ -538,7 +558,7 @@ class SignallingHub:
                     and connection.joined
                     and room.view.is_admitted(connection.participant_id)
                 ):
-                    connection.send_relayed(event.message)
+                    connection.send_relayed(event.frame)
             case Removal():
                 connection = room.connections.get(event.connection_id)
                 if connection is not None:

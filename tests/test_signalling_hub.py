@@ -12,7 +12,7 @@ from aiohttp import WSServerHandshakeError
 from aiohttp.test_utils import TestClient
 
 from service.clock import FakeClock
-from signalling.backplane import MemoryBackplane
+from signalling.backplane import BackplaneEvent, EventHandler, MemoryBackplane, RosterChanged
 from signalling.codec import MAX_MESSAGE_BYTES
 from signalling.hub import (
     CLOSE_ABUSE,
@@ -29,6 +29,7 @@ from tests.signalling_support import (
     ListRecorder,
     closed_with,
     connect,
+    eventually,
     join,
     make_app,
     receive_json,
@@ -598,3 +599,65 @@ async def test_departure_is_recorded_even_when_aiohttp_cancels_the_handler(
     await roster_wait_recorded(recorder, "pa1", "leave")
     assert recorder.of("pa1") == ["join", "leave"]
     await gp.close()
+
+
+class HeldEvents(MemoryBackplane):
+    """Holds the hub's handling of backplane events while `gate` is closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def start(self, on_event: EventHandler) -> None:
+        async def held(room_id: str, event: BackplaneEvent) -> None:
+            await self.gate.wait()
+            await on_event(room_id, event)
+
+        await super().start(held)
+
+
+async def test_a_relay_never_overtakes_an_event_queued_before_it(
+    aiohttp_client: Any, auth: FakeAuthenticator
+) -> None:
+    backplane = HeldEvents()
+    app, _ = make_app(auth, backplane=backplane)
+    client: Client = await aiohttp_client(app)
+    gp, _ = await join(client, "t-gp")
+    specialist, _ = await join(client, "t-spec")
+    await roster_until(gp, lambda ps: "sp1" in states(ps))
+    await specialist.send_json({"type": "ping"})
+    await receive_type(specialist, "pong")  # the specialist's own rosters have arrived
+
+    backplane.gate.clear()
+    await backplane.publish(ROOM, RosterChanged())
+    await eventually(lambda: not backplane.delivers_in_order_now())
+    await gp.send_json({"type": "offer", "to": "sp1", "sdp": "v=0"})
+    await gp.send_json({"type": "ping"})
+    await receive_type(gp, "pong")  # the hub has handled the offer
+    backplane.gate.set()
+    assert (await receive_json(specialist))["type"] == "participants"
+    offer = await receive_json(specialist)
+    assert (offer["type"], offer["from"], offer["sdp"]) == ("offer", "gp1", "v=0")
+    for ws in (gp, specialist):
+        await ws.close()
+
+
+async def test_relays_between_sockets_of_one_instance_keep_their_order(
+    client: Client,
+) -> None:
+    gp, _ = await join(client, "t-gp")
+    specialist, _ = await join(client, "t-spec")
+    await roster_until(gp, lambda ps: "sp1" in states(ps))
+    sent = [f"candidate:{n} 1 udp 1 192.0.2.2 {n} typ host" for n in range(50)]
+    for text in sent:
+        await gp.send_json({"type": "candidate", "to": "sp1", "candidate": {"candidate": text}})
+    received = []
+    while len(received) < len(sent):
+        message = await receive_json(specialist)
+        if message["type"] == "candidate":
+            assert message["from"] == "gp1"
+            received.append(message["candidate"]["candidate"])
+    assert received == sent
+    for ws in (gp, specialist):
+        await ws.close()
