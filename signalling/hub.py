@@ -71,6 +71,7 @@ from signalling.rooms import (
     check_admit_all,
     check_relay,
     check_remove,
+    relay_target,
 )
 from signalling.turn import ice_servers_for, mint_turn_credentials
 
@@ -84,6 +85,7 @@ CLOSE_TOO_SLOW = 4013
 CLOSE_FLOOD = 4029
 
 EndReason = Literal["leave", "replaced", "removed"]
+_SOCKET_ENDS = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR})
 _PEER_MESSAGES = (Offer, Answer, Candidate)
 
 
@@ -309,15 +311,14 @@ class SignallingHub:
             except TimeoutError:
                 connection.close(CLOSE_JOIN_TIMEOUT, "join timeout")
                 return
-            if frame.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
-                return
-            if frame.type == WSMsgType.ERROR:
+            kind = frame.type
+            if kind is not WSMsgType.TEXT and kind in _SOCKET_ENDS:
                 return
             allowed, connection.bucket = connection.bucket.take(self._clock.now())
             if not allowed:
                 connection.close(CLOSE_FLOOD, "rate limit")
                 return
-            if frame.type != WSMsgType.TEXT:
+            if kind is not WSMsgType.TEXT:
                 self._refuse(connection, Error(code="malformed", message="text frames only"))
                 continue
             try:
@@ -475,10 +476,10 @@ class SignallingHub:
         if not isinstance(message, _PEER_MESSAGES) or not connection.joined:
             return False
         room = self._rooms[connection.room_id]
-        view = room.view
-        if check_relay(view, connection.participant_id, connection.id, message.to) is not None:
+        target = relay_target(room.view, connection.participant_id, connection.id, message.to)
+        if target is None:
             return False
-        addressee = room.connections.get(view.members[message.to].connection_id)
+        addressee = room.connections.get(target.connection_id)
         if addressee is None or not addressee.joined:
             return False
         if not self._backplane.delivers_in_order_now():

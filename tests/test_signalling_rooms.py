@@ -18,6 +18,7 @@ from signalling.rooms import (
     check_relay,
     check_remove,
     offers_to,
+    relay_target,
 )
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
@@ -91,6 +92,17 @@ def test_relay_only_between_admitted_current_connections() -> None:
     assert check_relay(VIEW, "gp1", "c-stale", "pa1") == "not_admitted"
     assert check_relay(VIEW, "gp1", "c-gp1", "gp1") == "unknown_participant"
     assert check_relay(VIEW, "gp1", "c-gp1", "gone") == "unknown_participant"
+
+
+def test_relay_target_decides_exactly_as_check_relay() -> None:
+    ids = ["gp1", "pa1", "re1", "gone", "nobody"]
+    for sender in ids:
+        for connection in (f"c-{sender}", "c-stale"):
+            for target in ids:
+                allowed = check_relay(VIEW, sender, connection, target) is None
+                found = relay_target(VIEW, sender, connection, target)
+                assert (found is not None) == allowed, (sender, connection, target)
+                assert found is None or found == VIEW.member(target)
 
 
 def test_exactly_one_of_each_pair_offers() -> None:
