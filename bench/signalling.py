@@ -1,6 +1,7 @@
 """Signalling benchmark: many WebSocket participants relaying offer/answer/candidate bursts.
 
 Usage: python bench/signalling.py [--connections 2000] [--room-size 4] [--seconds 10]
+       [--clients 2] [--interval 4]
 
 Runs two servers, each in its own process on 127.0.0.1, one after the other:
 - `hub`: the real `SignallingHub` (memory backplane, a fake authenticator: every participant is a
@@ -8,13 +9,15 @@ Runs two servers, each in its own process on 127.0.0.1, one after the other:
   the bench measures relaying rather than the limiter;
 - `echo`: a bare aiohttp WebSocket server that sends every text frame straight back.
 
-The same client process opens N connections to each. Against the hub, connections join rooms of
-`room-size`; each participant sends a burst (offer, answer, 6 candidates) to the next peer in its
-room and waits until all 8 have arrived there, then sends the next burst. Against the echo server,
-each connection sends the same burst and waits for its 8 echoes. Every message crosses the
-network twice either way (client → server → client). Reported: messages delivered per second,
-median and p99 latency from send to delivery, the server's memory per connection (RSS growth
-over N connections), and the server's CPU time per 1,000 messages.
+`--clients` client processes share the N connections (whole rooms each), so that the load
+generator is not the bottleneck it would be as one process (it does about as much work per
+message as a server). Against the hub, connections join rooms of `room-size`; each participant
+sends a burst (offer, answer, 6 candidates) to the next peer in its room and waits until all 8
+have arrived there, then sends the next burst. Against the echo server, each connection sends
+the same burst and waits for its 8 echoes. Every message crosses the network twice either way
+(client → server → client). Reported: messages delivered per second, median and p99 latency from
+send to delivery, the server's memory per connection (RSS growth over N connections), the
+server's CPU time per 1,000 messages and how busy the server and the clients were.
 """
 
 from __future__ import annotations
@@ -101,6 +104,40 @@ async def echo_handler(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
+def bare_relay_app() -> web.Application:
+    """What forwarding costs with nothing else: each frame goes to the socket named in its `to`,
+    written by the sender's own handler (no checks, no queue: one slow reader would hold up its
+    senders, which the hub must not allow)."""
+    sockets: dict[str, web.WebSocketResponse] = {}
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        me = request.query.get("p", "").partition(".")[2]
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        sockets[me] = ws
+        stamp = f'"from":"{me}"'
+        try:
+            async for message in ws:
+                if message.type != WSMsgType.TEXT:
+                    continue
+                text: str = message.data
+                start = text.find(TO_FIELD)
+                if start < 0:
+                    await ws.send_str('{"type":"joined"}')
+                    continue
+                end = text.index('"', start + len(TO_FIELD))
+                peer = sockets.get(text[start + len(TO_FIELD) : end])
+                if peer is not None:
+                    await peer.send_str(text[:start] + stamp + text[end + 1 :])
+        finally:
+            sockets.pop(me, None)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws/{room}", handler)
+    return app
+
+
 def serve(kind: str, port: int) -> None:
     raise_open_files(65536)
     app = web.Application()
@@ -114,6 +151,8 @@ def serve(kind: str, port: int) -> None:
             BenchAuthenticator(),
         )
         add_routes(app, hub)
+    elif kind == "relay":
+        app = bare_relay_app()
     else:
         app.router.add_get("/ws/{room}", echo_handler)
     print("ready", flush=True)
@@ -167,6 +206,7 @@ class Tally:
 
 
 STAMP = "@STAMP@"
+TO_FIELD = '"to": "'  # as json.dumps writes it in the burst templates
 
 
 def burst_template(to: str | None) -> list[str]:
@@ -271,25 +311,30 @@ class Phase:
     p99_ms: float
     server_cpu_ms_per_1000: float
     server_cpu_share: float
+    # Of the client processes together, in cores: 1.0 is one core fully busy.
+    client_cpu_cores: float
 
 
 @dataclass
 class Result:
     kind: str
     connections: int
+    clients: int
     memory_per_connection_kib: float
     saturated: Phase
     paced: Phase
 
 
 async def run_phase(
-    server_pid: int,
     participants: list[Participant],
     templates: dict[str, list[str]],
     relayed: bool,
+    warmup: float,
     seconds: float,
     interval: float | None,
-) -> Phase:
+) -> dict[str, Any]:
+    """One phase in one client process: what it delivered in the measured window, and at what
+    latency and CPU cost to itself."""
     by_id = {p.id: p for p in participants}
     for p in participants:
         p.outstanding = 0
@@ -299,14 +344,12 @@ async def run_phase(
     senders = [
         asyncio.create_task(send_bursts(p, templates[p.id], stop, interval)) for p in participants
     ]
-    await asyncio.sleep(2.0 if interval is None else interval)  # warm up
-    cpu_before = cpu_seconds(server_pid)
-    started = time.perf_counter()
+    await asyncio.sleep(warmup)
+    cpu_before = time.process_time()
     tally.measuring = True
     await asyncio.sleep(seconds)
     tally.measuring = False
-    elapsed = time.perf_counter() - started
-    cpu_used = cpu_seconds(server_pid) - cpu_before
+    cpu_used = time.process_time() - cpu_before
     stop.set()
     for p in participants:
         p.delivered.set()
@@ -315,18 +358,113 @@ async def run_phase(
     for task in readers:
         task.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
-    latencies = sorted(tally.latencies) or [float("nan")]
+    return {"delivered": tally.delivered, "latencies": tally.latencies, "cpu": cpu_used}
+
+
+def make_participants(rooms: range, room_size: int) -> list[Participant]:
+    return [Participant(room=r, index=i) for r in rooms for i in range(room_size)]
+
+
+def make_templates(
+    participants: list[Participant], room_size: int, relayed: bool
+) -> dict[str, list[str]]:
+    by_room: dict[int, list[Participant]] = {}
+    for p in participants:
+        by_room.setdefault(p.room, []).append(p)
+    templates: dict[str, list[str]] = {}
+    for p in participants:
+        target = by_room[p.room][(p.index + 1) % room_size].id if relayed else None
+        templates[p.id] = burst_template(target)
+    return templates
+
+
+async def client_process(kind: str, port: int, first_room: int, rooms: int, room_size: int) -> None:
+    """A load generator: connects its rooms, then runs each phase the parent asks for on stdin
+    (`<warmup> <seconds> <interval or ->`) and answers with one JSON line."""
+    raise_open_files(65536)
+    relayed = kind != "echo"
+    participants = make_participants(range(first_room, first_room + rooms), room_size)
+    templates = make_templates(participants, room_size, relayed)
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        await connect_all(session, f"http://127.0.0.1:{port}", participants, join=relayed)
+        print("connected", flush=True)
+        while line := (await reader.readline()).decode().split():
+            warmup, seconds, interval = float(line[0]), float(line[1]), line[2]
+            pace = None if interval == "-" else float(interval)
+            result = await run_phase(participants, templates, relayed, warmup, seconds, pace)
+            print(json.dumps(result), flush=True)
+        await asyncio.gather(
+            *(p.ws.close() for p in participants if p.ws is not None), return_exceptions=True
+        )
+
+
+async def start_clients(
+    kind: str, port: int, rooms: int, room_size: int, clients: int
+) -> list[asyncio.subprocess.Process]:
+    processes = []
+    first = 0
+    for n in range(clients):
+        share = rooms // clients + (1 if n < rooms % clients else 0)
+        processes.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                __file__,
+                "client",
+                kind,
+                str(port),
+                str(first),
+                str(share),
+                str(room_size),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                limit=1 << 28,  # a phase's latencies come back as one JSON line
+            )
+        )
+        first += share
+    for process in processes:
+        assert process.stdout is not None
+        assert (await process.stdout.readline()).strip() == b"connected"
+    return processes
+
+
+async def phase_over(
+    server_pid: int,
+    clients: list[asyncio.subprocess.Process],
+    seconds: float,
+    interval: float | None,
+) -> Phase:
+    """Run one phase in every client at once; the server's CPU is read over the same window."""
+    warmup = 2.0 if interval is None else interval
+    command = f"{warmup} {seconds} {'-' if interval is None else interval}\n".encode()
+    for process in clients:
+        assert process.stdin is not None
+        process.stdin.write(command)
+        await process.stdin.drain()
+    await asyncio.sleep(warmup)
+    cpu_before = cpu_seconds(server_pid)
+    await asyncio.sleep(seconds)
+    server_cpu = cpu_seconds(server_pid) - cpu_before
+    results = []
+    for process in clients:
+        assert process.stdout is not None
+        results.append(json.loads(await process.stdout.readline()))
+    delivered = sum(r["delivered"] for r in results)
+    latencies = sorted(x for r in results for x in r["latencies"]) or [float("nan")]
     return Phase(
-        messages_per_second=tally.delivered / elapsed,
+        messages_per_second=delivered / seconds,
         median_ms=statistics.median(latencies) * 1000,
         p99_ms=latencies[int(len(latencies) * 0.99)] * 1000,
-        server_cpu_ms_per_1000=cpu_used * 1_000_000 / max(tally.delivered, 1),
-        server_cpu_share=cpu_used / elapsed,
+        server_cpu_ms_per_1000=server_cpu * 1_000_000 / max(delivered, 1),
+        server_cpu_share=server_cpu / seconds,
+        client_cpu_cores=sum(r["cpu"] for r in results) / seconds,
     )
 
 
 async def measure(
-    kind: str, connections: int, room_size: int, seconds: float, interval: float
+    kind: str, connections: int, room_size: int, seconds: float, interval: float, clients: int
 ) -> Result:
     port = free_port()
     profile = os.environ.get("BENCH_PROFILE")
@@ -334,37 +472,27 @@ async def measure(
     server = await asyncio.create_subprocess_exec(
         sys.executable, *wrapper, __file__, "serve", kind, str(port), stdout=subprocess.PIPE
     )
+    processes: list[asyncio.subprocess.Process] = []
     try:
         assert server.stdout is not None
         assert (await server.stdout.readline()).strip() == b"ready"
         await wait_listening(port)
-        participants = [
-            Participant(room=r, index=i)
-            for r in range(connections // room_size)
-            for i in range(room_size)
-        ]
-        relayed = kind == "hub"
-        templates: dict[str, list[str]] = {}
-        for p in participants:
-            target = None
-            if relayed:
-                room = participants[p.room * room_size : (p.room + 1) * room_size]
-                target = room[(p.index + 1) % room_size].id
-            templates[p.id] = burst_template(target)
-        connector = aiohttp.TCPConnector(limit=0)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            baseline = rss_bytes(server.pid)
-            await connect_all(session, f"http://127.0.0.1:{port}", participants, join=relayed)
-            await asyncio.sleep(1.0)  # rosters settle
-            memory = (rss_bytes(server.pid) - baseline) / len(participants)
-            saturated = await run_phase(server.pid, participants, templates, relayed, seconds, None)
-            paced = await run_phase(server.pid, participants, templates, relayed, seconds, interval)
-            await asyncio.gather(
-                *(p.ws.close() for p in participants if p.ws is not None),
-                return_exceptions=True,
-            )
-        return Result(kind, len(participants), memory / 1024, saturated, paced)
+        baseline = rss_bytes(server.pid)
+        processes = await start_clients(kind, port, connections // room_size, room_size, clients)
+        await asyncio.sleep(1.0)  # rosters settle
+        memory = (rss_bytes(server.pid) - baseline) / connections
+        saturated = await phase_over(server.pid, processes, seconds, None)
+        paced = await phase_over(server.pid, processes, seconds, interval)
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.close()
+        for process in processes:
+            await asyncio.wait_for(process.wait(), 30)
+        return Result(kind, connections, clients, memory / 1024, saturated, paced)
     finally:
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
         server.terminate()
         await asyncio.wait_for(server.wait(), 10)
 
@@ -381,21 +509,25 @@ async def wait_listening(port: int) -> None:
     raise RuntimeError("server did not start")
 
 
+SERVER_NAMES = {"hub": "signalling hub", "echo": "bare aiohttp echo", "relay": "bare relay"}
+
+
 def report(results: list[Result], args: argparse.Namespace) -> str:
-    hub = next(r for r in results if r.kind == "hub")
-    echo = next(r for r in results if r.kind == "echo")
+    by_kind = {r.kind: r for r in results}
+    hub, echo = by_kind["hub"], by_kind["echo"]
     offered = hub.connections * BURST / args.interval
     lines = [
         f"Machine: {machine()}",
         f"{hub.connections} connections, rooms of {args.room_size}, bursts of {BURST} messages "
-        f"(offer, answer, {CANDIDATES_PER_BURST} candidates), {args.seconds:.0f} s per phase.",
+        f"(offer, answer, {CANDIDATES_PER_BURST} candidates), {args.seconds:.0f} s per phase, "
+        f"load from {hub.clients} client processes.",
         "",
         "| server | phase | messages/s | median latency | p99 latency "
-        "| server CPU per 1,000 msgs | server CPU busy |",
-        "|---|---|---|---|---|---|---|",
+        "| server CPU per 1,000 msgs | server CPU busy | clients' CPU (cores) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in (hub, echo):
-        name = "signalling hub" if r.kind == "hub" else "bare aiohttp echo"
+    for r in results:
+        name = SERVER_NAMES[r.kind]
         for label, phase in (
             ("saturated", r.saturated),
             (f"paced, {offered:,.0f} msgs/s offered", r.paced),
@@ -403,27 +535,44 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
             lines.append(
                 f"| {name} | {label} | {phase.messages_per_second:,.0f} "
                 f"| {phase.median_ms:.1f} ms | {phase.p99_ms:.1f} ms "
-                f"| {phase.server_cpu_ms_per_1000:.0f} ms | {phase.server_cpu_share:.0%} |"
+                f"| {phase.server_cpu_ms_per_1000:.0f} ms | {phase.server_cpu_share:.0%} "
+                f"| {phase.client_cpu_cores:.2f} |"
             )
     lines += [
         "",
-        f"Server memory per connection: hub {hub.memory_per_connection_kib:.1f} KiB, "
-        f"bare echo {echo.memory_per_connection_kib:.1f} KiB (RSS growth over all connections).",
+        "Server memory per connection (RSS growth over all connections): "
+        + ", ".join(
+            f"{SERVER_NAMES[r.kind]} {r.memory_per_connection_kib:.1f} KiB" for r in results
+        )
+        + ".",
         "",
         f"Hub throughput (saturated) is "
         f"{hub.saturated.messages_per_second / echo.saturated.messages_per_second:.0%} of the "
-        f"bare echo (target: at least 50%); hub p99 at the paced load "
+        f"bare echo (target: at least 50%); server CPU per message: hub "
+        f"{hub.saturated.server_cpu_ms_per_1000:.0f} µs, echo "
+        f"{echo.saturated.server_cpu_ms_per_1000:.0f} µs; hub p99 at the paced load "
         f"{hub.paced.p99_ms:.1f} ms (target: under 50 ms).",
     ]
+    if "relay" in by_kind:
+        relay = by_kind["relay"]
+        lines.append(
+            f"Against the bare relay: hub throughput "
+            f"{hub.saturated.messages_per_second / relay.saturated.messages_per_second:.0%}, "
+            f"server CPU per message {relay.saturated.server_cpu_ms_per_1000:.0f} µs saturated, "
+            f"{relay.paced.server_cpu_ms_per_1000:.0f} µs paced (hub: "
+            f"{hub.paced.server_cpu_ms_per_1000:.0f} µs paced)."
+        )
     return "\n".join(lines)
 
 
 async def main_async(args: argparse.Namespace) -> None:
     raise_open_files(65536)
     results = []
-    for kind in ("hub", "echo"):
+    for kind in ("hub", "echo", *(("relay",) if args.bare_relay else ())):
         results.append(
-            await measure(kind, args.connections, args.room_size, args.seconds, args.interval)
+            await measure(
+                kind, args.connections, args.room_size, args.seconds, args.interval, args.clients
+            )
         )
         print(f"{kind}: done", file=sys.stderr, flush=True)
     print(report(results, args))
@@ -433,10 +582,20 @@ def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "serve":
         serve(sys.argv[2], int(sys.argv[3]))
         return
+    if len(sys.argv) == 7 and sys.argv[1] == "client":
+        kind, port, first, rooms, size = sys.argv[2], *map(int, sys.argv[3:])
+        asyncio.run(client_process(kind, port, first, rooms, size))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=2000)
     parser.add_argument("--room-size", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=2, help="load generator processes")
+    parser.add_argument(
+        "--bare-relay",
+        action="store_true",
+        help="also measure a bare forwarding server (what relaying costs with nothing else)",
+    )
     parser.add_argument(
         "--interval",
         type=float,
@@ -446,6 +605,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.connections % args.room_size:
         parser.error("connections must be a multiple of the room size")
+    if args.clients < 1 or args.clients > args.connections // args.room_size:
+        parser.error("each client process needs at least one room")
     asyncio.run(main_async(args))
 
 
