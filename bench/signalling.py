@@ -1,9 +1,11 @@
 """Signalling benchmark: many WebSocket participants relaying offer/answer/candidate bursts.
 
 Usage: python bench/signalling.py [--connections 2000] [--room-size 4] [--seconds 10]
-       [--clients 2] [--interval 4]
+       [--clients 2] [--rounds 3] [--interval 4] [--bare-relay]
 
-Runs two servers, each in its own process on 127.0.0.1, one after the other:
+Runs two servers (three with --bare-relay), each in its own process on 127.0.0.1, all up at once
+with their own connections; their saturated phases are taken in turns, `--rounds` times, so a
+change in the machine's other load falls on all of them alike:
 - `hub`: the real `SignallingHub` (memory backplane, a fake authenticator: every participant is a
   clinician, so all are admitted on join; no recorder) with its per-socket rate limit raised, so
   the bench measures relaying rather than the limiter;
@@ -321,7 +323,7 @@ class Result:
     connections: int
     clients: int
     memory_per_connection_kib: float
-    saturated: Phase
+    saturated: list[Phase]  # one per round
     paced: Phase
 
 
@@ -463,16 +465,23 @@ async def phase_over(
     )
 
 
-async def measure(
-    kind: str, connections: int, room_size: int, seconds: float, interval: float, clients: int
-) -> Result:
+@dataclass
+class Rig:
+    """One server process with its client processes connected and joined."""
+
+    kind: str
+    server: asyncio.subprocess.Process
+    clients: list[asyncio.subprocess.Process]
+    memory_per_connection_kib: float
+
+
+async def start_rig(kind: str, connections: int, room_size: int, clients: int) -> Rig:
     port = free_port()
     profile = os.environ.get("BENCH_PROFILE")
     wrapper = ["-m", "cProfile", "-o", f"{profile}.{kind}"] if profile else []
     server = await asyncio.create_subprocess_exec(
         sys.executable, *wrapper, __file__, "serve", kind, str(port), stdout=subprocess.PIPE
     )
-    processes: list[asyncio.subprocess.Process] = []
     try:
         assert server.stdout is not None
         assert (await server.stdout.readline()).strip() == b"ready"
@@ -481,20 +490,76 @@ async def measure(
         processes = await start_clients(kind, port, connections // room_size, room_size, clients)
         await asyncio.sleep(1.0)  # rosters settle
         memory = (rss_bytes(server.pid) - baseline) / connections
-        saturated = await phase_over(server.pid, processes, seconds, None)
-        paced = await phase_over(server.pid, processes, seconds, interval)
-        for process in processes:
-            assert process.stdin is not None
+    except BaseException:
+        server.kill()
+        raise
+    return Rig(kind, server, processes, memory / 1024)
+
+
+async def stop_rig(rig: Rig) -> None:
+    for process in rig.clients:
+        if process.stdin is not None:
             process.stdin.close()
-        for process in processes:
+    for process in rig.clients:
+        try:
             await asyncio.wait_for(process.wait(), 30)
-        return Result(kind, connections, clients, memory / 1024, saturated, paced)
+        except TimeoutError:
+            process.kill()
+    rig.server.terminate()
+    await asyncio.wait_for(rig.server.wait(), 10)
+
+
+async def measure(
+    kind: str,
+    connections: int,
+    room_size: int,
+    seconds: float,
+    interval: float,
+    clients: int,
+    rounds: int = 1,
+) -> Result:
+    """Both phases against one server."""
+    rig = await start_rig(kind, connections, room_size, clients)
+    try:
+        saturated = [
+            await phase_over(rig.server.pid, rig.clients, seconds, None) for _ in range(rounds)
+        ]
+        paced = await phase_over(rig.server.pid, rig.clients, seconds, interval)
     finally:
-        for process in processes:
-            if process.returncode is None:
-                process.kill()
-        server.terminate()
-        await asyncio.wait_for(server.wait(), 10)
+        await stop_rig(rig)
+    return Result(kind, connections, clients, rig.memory_per_connection_kib, saturated, paced)
+
+
+async def compare(kinds: list[str], args: argparse.Namespace) -> list[Result]:
+    """All servers up at once, their saturated phases taken in turns (hub, echo, hub, echo, ...),
+    so that a change in the machine's other load during the run falls on all of them alike."""
+    rigs: list[Rig] = []
+    try:
+        for kind in kinds:
+            rigs.append(await start_rig(kind, args.connections, args.room_size, args.clients))
+        saturated: dict[str, list[Phase]] = {kind: [] for kind in kinds}
+        for _ in range(args.rounds):
+            for rig in rigs:
+                phase = await phase_over(rig.server.pid, rig.clients, args.seconds, None)
+                saturated[rig.kind].append(phase)
+        paced = {
+            rig.kind: await phase_over(rig.server.pid, rig.clients, args.seconds, args.interval)
+            for rig in rigs
+        }
+    finally:
+        for rig in rigs:
+            await stop_rig(rig)
+    return [
+        Result(
+            rig.kind,
+            args.connections,
+            args.clients,
+            rig.memory_per_connection_kib,
+            saturated[rig.kind],
+            paced[rig.kind],
+        )
+        for rig in rigs
+    ]
 
 
 async def wait_listening(port: int) -> None:
@@ -512,15 +577,21 @@ async def wait_listening(port: int) -> None:
 SERVER_NAMES = {"hub": "signalling hub", "echo": "bare aiohttp echo", "relay": "bare relay"}
 
 
+def ratio(a: Phase, b: Phase) -> str:
+    return f"{a.messages_per_second / b.messages_per_second:.0%}"
+
+
 def report(results: list[Result], args: argparse.Namespace) -> str:
     by_kind = {r.kind: r for r in results}
     hub, echo = by_kind["hub"], by_kind["echo"]
     offered = hub.connections * BURST / args.interval
+    rounds = len(hub.saturated)
     lines = [
         f"Machine: {machine()}",
-        f"{hub.connections} connections, rooms of {args.room_size}, bursts of {BURST} messages "
-        f"(offer, answer, {CANDIDATES_PER_BURST} candidates), {args.seconds:.0f} s per phase, "
-        f"load from {hub.clients} client processes.",
+        f"{hub.connections} connections per server, rooms of {args.room_size}, bursts of {BURST} "
+        f"messages (offer, answer, {CANDIDATES_PER_BURST} candidates), {args.seconds:.0f} s per "
+        f"phase, load from {hub.clients} client processes per server; the saturated phases of "
+        f"the servers taken in turns, {rounds} rounds.",
         "",
         "| server | phase | messages/s | median latency | p99 latency "
         "| server CPU per 1,000 msgs | server CPU busy | clients' CPU (cores) |",
@@ -528,16 +599,16 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
     ]
     for r in results:
         name = SERVER_NAMES[r.kind]
-        for label, phase in (
-            ("saturated", r.saturated),
-            (f"paced, {offered:,.0f} msgs/s offered", r.paced),
-        ):
+        phases = [(f"saturated, round {n}", phase) for n, phase in enumerate(r.saturated, 1)]
+        phases.append((f"paced, {offered:,.0f} msgs/s offered", r.paced))
+        for label, phase in phases:
             lines.append(
                 f"| {name} | {label} | {phase.messages_per_second:,.0f} "
                 f"| {phase.median_ms:.1f} ms | {phase.p99_ms:.1f} ms "
                 f"| {phase.server_cpu_ms_per_1000:.0f} ms | {phase.server_cpu_share:.0%} "
                 f"| {phase.client_cpu_cores:.2f} |"
             )
+    pairs = list(zip(hub.saturated, echo.saturated, strict=True))
     lines += [
         "",
         "Server memory per connection (RSS growth over all connections): "
@@ -546,20 +617,22 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
         )
         + ".",
         "",
-        f"Hub throughput (saturated) is "
-        f"{hub.saturated.messages_per_second / echo.saturated.messages_per_second:.0%} of the "
-        f"bare echo (target: at least 50%); server CPU per message: hub "
-        f"{hub.saturated.server_cpu_ms_per_1000:.0f} µs, echo "
-        f"{echo.saturated.server_cpu_ms_per_1000:.0f} µs; hub p99 at the paced load "
-        f"{hub.paced.p99_ms:.1f} ms (target: under 50 ms).",
+        "Hub throughput (saturated) against the bare echo, round by round: "
+        + ", ".join(ratio(h, e) for h, e in pairs)
+        + " (target: at least 50%). Server CPU per message, round by round: hub "
+        + ", ".join(f"{h.server_cpu_ms_per_1000:.0f}" for h, _ in pairs)
+        + " µs; echo "
+        + ", ".join(f"{e.server_cpu_ms_per_1000:.0f}" for _, e in pairs)
+        + f" µs. Hub p99 at the paced load {hub.paced.p99_ms:.1f} ms (target: under 50 ms).",
     ]
     if "relay" in by_kind:
         relay = by_kind["relay"]
         lines.append(
-            f"Against the bare relay: hub throughput "
-            f"{hub.saturated.messages_per_second / relay.saturated.messages_per_second:.0%}, "
-            f"server CPU per message {relay.saturated.server_cpu_ms_per_1000:.0f} µs saturated, "
-            f"{relay.paced.server_cpu_ms_per_1000:.0f} µs paced (hub: "
+            "Against the bare relay: hub throughput "
+            + ", ".join(ratio(h, r) for h, r in zip(hub.saturated, relay.saturated, strict=True))
+            + "; its server CPU per message "
+            + ", ".join(f"{r.server_cpu_ms_per_1000:.0f}" for r in relay.saturated)
+            + f" µs saturated, {relay.paced.server_cpu_ms_per_1000:.0f} µs paced (hub: "
             f"{hub.paced.server_cpu_ms_per_1000:.0f} µs paced)."
         )
     return "\n".join(lines)
@@ -567,15 +640,8 @@ def report(results: list[Result], args: argparse.Namespace) -> str:
 
 async def main_async(args: argparse.Namespace) -> None:
     raise_open_files(65536)
-    results = []
-    for kind in ("hub", "echo", *(("relay",) if args.bare_relay else ())):
-        results.append(
-            await measure(
-                kind, args.connections, args.room_size, args.seconds, args.interval, args.clients
-            )
-        )
-        print(f"{kind}: done", file=sys.stderr, flush=True)
-    print(report(results, args))
+    kinds = ["hub", "echo", *(["relay"] if args.bare_relay else [])]
+    print(report(await compare(kinds, args), args))
 
 
 def main() -> None:
@@ -590,7 +656,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=2000)
     parser.add_argument("--room-size", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--clients", type=int, default=2, help="load generator processes")
+    parser.add_argument(
+        "--clients", type=int, default=2, help="load generator processes per server"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="saturated phases per server, taken in turns"
+    )
     parser.add_argument(
         "--bare-relay",
         action="store_true",
