@@ -46,6 +46,8 @@ from aiohttp import WSMsgType, web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from service.runtime import tune_garbage_collector
+from service.settings import Settings
 from signalling.hub import HubConfig, SignallingHub, add_routes
 from signalling.identity import Identity
 
@@ -130,7 +132,8 @@ def bare_relay_app() -> web.Application:
                 end = text.index('"', start + len(TO_FIELD))
                 peer = sockets.get(text[start + len(TO_FIELD) : end])
                 if peer is not None:
-                    await peer.send_str(text[:start] + stamp + text[end + 1 :])
+                    with contextlib.suppress(ConnectionError):  # the peer is leaving
+                        await peer.send_str(text[:start] + stamp + text[end + 1 :])
         finally:
             sockets.pop(me, None)
         return ws
@@ -157,6 +160,8 @@ def serve(kind: str, port: int) -> None:
         app = bare_relay_app()
     else:
         app.router.add_get("/ws/{room}", echo_handler)
+    # Every server here runs as `samkons serve` would, with the same collector tuning.
+    tune_garbage_collector(Settings().gc_young_threshold)
     print("ready", flush=True)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, backlog=4096)
 

@@ -2,8 +2,10 @@
 
 `SignallingHub.handle` serves one socket: it checks the Origin and the caller's identity before
 upgrading, then reads messages strictly in order. Every outgoing frame goes through a bounded
-queue per socket with its own writer task, so one slow browser never holds up a room. Whatever
-happens while serving, the participant's presence is removed in `finally`.
+queue per socket with its own writer task, so one slow browser never holds up a room. A relay
+to a socket of this instance goes straight into that queue when the backplane has nothing
+pending (`_relay_at_once`), otherwise through the backplane. Whatever happens while serving, the
+participant's presence is removed in `finally`.
 """
 
 from __future__ import annotations
