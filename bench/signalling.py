@@ -207,6 +207,9 @@ class Participant:
 
 @dataclass
 class Tally:
+    """Deliveries of one phase: messages sent before `started` belong to an earlier one."""
+
+    started: float
     measuring: bool = False
     delivered: int = 0
     latencies: list[float] = field(default_factory=list)
@@ -271,8 +274,10 @@ async def connect_all(
 
 
 async def receive_loop(
-    p: Participant, by_id: dict[str, Participant], tally: Tally, relayed: bool
+    p: Participant, by_id: dict[str, Participant], phase: list[Tally | None], relayed: bool
 ) -> None:
+    """Reads the socket for the client's whole life, between phases too: the hub's heartbeat
+    closes a socket whose pings go unanswered, and aiohttp answers them only while reading."""
     assert p.ws is not None
     async for frame in p.ws:
         if frame.type != WSMsgType.TEXT:
@@ -281,9 +286,13 @@ async def receive_loop(
         if "~" not in text:
             continue  # rosters, pongs
         now = time.perf_counter()
+        tally = phase[0]
+        sent = sent_at(text)
+        if tally is None or sent < tally.started:
+            continue  # a late arrival from an earlier phase
         if tally.measuring:
             tally.delivered += 1
-            tally.latencies.append(now - sent_at(text))
+            tally.latencies.append(now - sent)
         sender = by_id[sender_of(text)] if relayed else p
         sender.outstanding -= 1
         if sender.outstanding == 0:
@@ -335,19 +344,18 @@ class Result:
 async def run_phase(
     participants: list[Participant],
     templates: dict[str, list[str]],
-    relayed: bool,
+    phase: list[Tally | None],
     warmup: float,
     seconds: float,
     interval: float | None,
 ) -> dict[str, Any]:
     """One phase in one client process: what it delivered in the measured window, and at what
     latency and CPU cost to itself."""
-    by_id = {p.id: p for p in participants}
     for p in participants:
         p.outstanding = 0
-    tally = Tally()
+        p.delivered.clear()
+    tally = phase[0] = Tally(started=time.perf_counter())
     stop = asyncio.Event()
-    readers = [asyncio.create_task(receive_loop(p, by_id, tally, relayed)) for p in participants]
     senders = [
         asyncio.create_task(send_bursts(p, templates[p.id], stop, interval)) for p in participants
     ]
@@ -361,10 +369,7 @@ async def run_phase(
     for p in participants:
         p.delivered.set()
     await asyncio.gather(*senders, return_exceptions=True)
-    await asyncio.sleep(1.0)  # let the last bursts arrive before the readers stop
-    for task in readers:
-        task.cancel()
-    await asyncio.gather(*readers, return_exceptions=True)
+    phase[0] = None
     return {"delivered": tally.delivered, "latencies": tally.latencies, "cpu": cpu_used}
 
 
@@ -397,12 +402,20 @@ async def client_process(kind: str, port: int, first_room: int, rooms: int, room
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         await connect_all(session, f"http://127.0.0.1:{port}", participants, join=relayed)
+        by_id = {p.id: p for p in participants}
+        phase: list[Tally | None] = [None]
+        readers = [
+            asyncio.create_task(receive_loop(p, by_id, phase, relayed)) for p in participants
+        ]
         print("connected", flush=True)
         while line := (await reader.readline()).decode().split():
             warmup, seconds, interval = float(line[0]), float(line[1]), line[2]
             pace = None if interval == "-" else float(interval)
-            result = await run_phase(participants, templates, relayed, warmup, seconds, pace)
+            result = await run_phase(participants, templates, phase, warmup, seconds, pace)
             print(json.dumps(result), flush=True)
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
         await asyncio.gather(
             *(p.ws.close() for p in participants if p.ws is not None), return_exceptions=True
         )
