@@ -265,8 +265,10 @@ class SignallingHub:
             id=secrets.token_urlsafe(16),
             identity=identity,
             ws=ws,
-            bucket=TokenBucket.full(
-                self._config.rate_burst, self._config.rate_per_second, self._clock.now()
+            bucket=TokenBucket(
+                self._config.rate_burst,
+                self._config.rate_per_second,
+                self._clock.now().timestamp(),
             ),
             outbox=Mailbox(self._config.send_queue_size),
         )
@@ -316,8 +318,7 @@ class SignallingHub:
             kind = frame.type
             if kind is not WSMsgType.TEXT and kind in _SOCKET_ENDS:
                 return
-            allowed, connection.bucket = connection.bucket.take(self._clock.now())
-            if not allowed:
+            if not connection.bucket.take(self._clock.now().timestamp()):
                 connection.close(CLOSE_FLOOD, "rate limit")
                 return
             if kind is not WSMsgType.TEXT:
