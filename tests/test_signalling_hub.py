@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +26,7 @@ from signalling.hub import (
 from signalling.rooms import Member, RoomView
 from signalling.turn import mint_turn_credentials
 from tests.signalling_support import (
+    ORIGIN,
     ROOM,
     FakeAuthenticator,
     ListRecorder,
@@ -660,4 +663,58 @@ async def test_relays_between_sockets_of_one_instance_keep_their_order(
             received.append(message["candidate"]["candidate"])
     assert received == sent
     for ws in (gp, specialist):
+        await ws.close()
+
+
+async def stalled_browser(client: Client, token: str) -> asyncio.StreamWriter:
+    """A browser that joins and then never reads again (a frozen tab, a dead link): a raw
+    socket, so that no client library keeps reading into a buffer of its own."""
+    assert client.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    writer.write(
+        (
+            f"GET /ws/{ROOM}?token={token} HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: {ORIGIN}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n\r\n"
+        ).encode()
+    )
+    assert b" 101 " in await reader.readuntil(b"\r\n\r\n")
+    payload = b'{"type":"join"}'
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    writer.write(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+    await writer.drain()
+    return writer
+
+
+async def test_a_browser_that_stops_reading_holds_up_nobody(
+    aiohttp_client: Any, auth: FakeAuthenticator
+) -> None:
+    auth.add("t-gp2", "gp2", role="gp", clinician=True)
+    # Offers sent after the hub dropped the stalled browser are refused; that is not the point.
+    app, _ = make_app(auth, rate_burst=3000.0, max_refusals=10_000)
+    client: Client = await aiohttp_client(app)
+    gp, _ = await join(client, "t-gp")
+    other, _ = await join(client, "t-spec")
+    stalled = await stalled_browser(client, "t-gp2")
+    await roster_until(gp, lambda ps: {"sp1", "gp2"} <= set(states(ps)))
+    big = "v=0\r\n" + "a" * 12_000
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    # Far more than the socket buffers and the send queue of the stalled browser hold.
+    for _ in range(2000):
+        await gp.send_json({"type": "offer", "to": "gp2", "sdp": big})
+    await gp.send_json({"type": "offer", "to": "sp1", "sdp": "v=0"})
+    await gp.send_json({"type": "ping", "nonce": "still here"})
+    assert (await receive_type(other, "offer"))["sdp"] == "v=0"
+    # Its send queue filled, so the hub dropped the stalled browser and told the room.
+    rosters = []
+    while (message := await receive_json(gp))["type"] != "pong":
+        if message["type"] == "participants":
+            rosters.append(states(message["participants"]))
+    assert loop.time() - started < 5
+    assert rosters and "gp2" not in rosters[-1] and "sp1" in rosters[-1]
+    stalled.close()
+    await stalled.wait_closed()
+    for ws in (gp, other):
         await ws.close()
