@@ -3,7 +3,7 @@
 A busy server (thousands of sockets, each with messages in flight) allocates objects far faster
 than the collector's default threshold of 700 expects. Measured with 2,000 signalling
 connections (docs/benchmarks.md), the hub spent about 5–10 µs of every relayed message in the
-collector, and each full collection stopped the process for 0.1–0.2 s. Most of those objects
+collector, and each full collection stopped the process for 0.1–0.25 s. Most of those objects
 die young, so the young generation is collected less often; and what exists when serving
 starts (modules, the app) never becomes garbage, so it is frozen out of every collection.
 """
