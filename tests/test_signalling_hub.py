@@ -691,30 +691,28 @@ async def test_a_browser_that_stops_reading_holds_up_nobody(
     aiohttp_client: Any, auth: FakeAuthenticator
 ) -> None:
     auth.add("t-gp2", "gp2", role="gp", clinician=True)
-    # Offers sent after the hub dropped the stalled browser are refused; that is not the point.
+    # Once the stalled browser's queue is full, the hub gives up on it and later offers to it
+    # may be refused; that is not the point here.
     app, _ = make_app(auth, rate_burst=3000.0, max_refusals=10_000)
     client: Client = await aiohttp_client(app)
     gp, _ = await join(client, "t-gp")
     other, _ = await join(client, "t-spec")
     stalled = await stalled_browser(client, "t-gp2")
-    await roster_until(gp, lambda ps: {"sp1", "gp2"} <= set(states(ps)))
-    big = "v=0\r\n" + "a" * 12_000
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    # Far more than the socket buffers and the send queue of the stalled browser hold.
-    for _ in range(2000):
-        await gp.send_json({"type": "offer", "to": "gp2", "sdp": big})
-    await gp.send_json({"type": "offer", "to": "sp1", "sdp": "v=0"})
-    await gp.send_json({"type": "ping", "nonce": "still here"})
-    assert (await receive_type(other, "offer"))["sdp"] == "v=0"
-    # Its send queue filled, so the hub dropped the stalled browser and told the room.
-    rosters = []
-    while (message := await receive_json(gp))["type"] != "pong":
-        if message["type"] == "participants":
-            rosters.append(states(message["participants"]))
-    assert loop.time() - started < 5
-    assert rosters and "gp2" not in rosters[-1] and "sp1" in rosters[-1]
-    stalled.close()
-    await stalled.wait_closed()
-    for ws in (gp, other):
-        await ws.close()
+    try:
+        await roster_until(gp, lambda ps: {"sp1", "gp2"} <= set(states(ps)))
+        big = "v=0\r\n" + "a" * 12_000
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        # Far more than the socket buffers and the send queue of the stalled browser hold.
+        for _ in range(2000):
+            await gp.send_json({"type": "offer", "to": "gp2", "sdp": big})
+        await gp.send_json({"type": "offer", "to": "sp1", "sdp": "v=0"})
+        await gp.send_json({"type": "ping", "nonce": "still here"})
+        assert (await receive_type(other, "offer"))["sdp"] == "v=0"
+        assert (await receive_type(gp, "pong"))["nonce"] == "still here"
+        assert loop.time() - started < 5
+    finally:
+        stalled.close()
+        await stalled.wait_closed()
+        for ws in (gp, other):
+            await ws.close()
