@@ -16,10 +16,13 @@ from service.settings import Settings
 def _serve(settings: Settings) -> None:
     from service.accesslog import RedactingAccessLogger, access_logger
     from service.app import create_app
+    from service.runtime import tune_garbage_collector
 
+    app = create_app(settings)
+    tune_garbage_collector(settings.gc_young_threshold)
     print(f"Serving samkons on http://{settings.host}:{settings.port}", flush=True)
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         print=None,

@@ -27,13 +27,14 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from service.clock import Clock, SystemClock
-from signalling.codec import RelayedMessage, parse_relayed_message, to_wire_dict
+from signalling.codec import RelayedFrame, parse_relayed_frame
 from signalling.mailbox import Mailbox
 from signalling.rooms import Member, RoomView
 
 log = logging.getLogger(__name__)
 
 ROOM_TTL = timedelta(hours=12)
+_SWEEP_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +44,10 @@ class RosterChanged:
 
 @dataclass(frozen=True, slots=True)
 class Relay:
-    """An offer, answer or candidate for the socket `to_connection`."""
+    """An offer, answer or candidate for the socket `to_connection`, as the frame it receives."""
 
     to_connection: str
-    message: RelayedMessage
+    frame: RelayedFrame
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,12 @@ class Backplane(Protocol):
 
     async def publish(self, room_id: str, event: BackplaneEvent) -> None: ...
 
+    def delivers_in_order_now(self) -> bool:
+        """True if no event is waiting for, or being handled by, this instance's handler, and
+        no event can be on its way from elsewhere: then a relay this instance hands to one of
+        its own sockets directly arrives in the same order as through `publish`."""
+        ...
+
 
 # --- in memory -------------------------------------------------------------------------------
 
@@ -116,6 +123,7 @@ class MemoryBroker:
         self._room_ttl = room_ttl
         self._rooms: dict[str, _MemoryRoom] = {}
         self._subscribers: dict[str, set[MemoryBackplane]] = {}
+        self._swept_at = float("-inf")
 
     def room(self, room_id: str) -> _MemoryRoom:
         self._forget_idle_rooms()
@@ -129,7 +137,12 @@ class MemoryBroker:
 
     def _forget_idle_rooms(self) -> None:
         # Like the Redis key expiry: an empty room's admissions are forgotten after the ttl.
-        horizon = self._clock.now().timestamp() - self._room_ttl.total_seconds()
+        # The sweep looks at every room, so it runs at most once a minute, not on every read.
+        now = self._clock.now().timestamp()
+        if now - self._swept_at < _SWEEP_SECONDS:
+            return
+        self._swept_at = now
+        horizon = now - self._room_ttl.total_seconds()
         idle = [rid for rid, r in self._rooms.items() if not r.members and r.touched_at < horizon]
         for room_id in idle:
             del self._rooms[room_id]
@@ -156,6 +169,7 @@ class MemoryBackplane:
         self._broker = broker or MemoryBroker()
         self._instance_id = uuid.uuid4().hex
         self._queue: Mailbox[tuple[str, BackplaneEvent]] = Mailbox()
+        self._handling = False
         self._pump: asyncio.Task[None] | None = None
         self._rooms: set[str] = set()
 
@@ -165,7 +179,7 @@ class MemoryBackplane:
 
     async def start(self, on_event: EventHandler) -> None:
         if self._pump is None:
-            self._pump = asyncio.create_task(_pump_events(self._queue, on_event))
+            self._pump = asyncio.create_task(self._pump_events(on_event))
 
     async def close(self) -> None:
         for room_id in tuple(self._rooms):
@@ -178,6 +192,19 @@ class MemoryBackplane:
 
     def deliver(self, room_id: str, event: BackplaneEvent) -> None:
         self._queue.put((room_id, event))
+
+    def delivers_in_order_now(self) -> bool:
+        # Every event for this instance, from any hub on the broker, goes through this queue.
+        return not self._handling and not self._queue
+
+    async def _pump_events(self, on_event: EventHandler) -> None:
+        while True:
+            room_id, event = await self._queue.get()
+            self._handling = True
+            try:
+                await _deliver_safely(on_event, room_id, event)
+            finally:
+                self._handling = False
 
     async def subscribe(self, room_id: str) -> None:
         self._rooms.add(room_id)
@@ -222,12 +249,6 @@ class MemoryBackplane:
         self._broker.publish(room_id, event)
 
 
-async def _pump_events(queue: Mailbox[tuple[str, BackplaneEvent]], on_event: EventHandler) -> None:
-    while True:
-        room_id, event = await queue.get()
-        await _deliver_safely(on_event, room_id, event)
-
-
 async def _deliver_safely(on_event: EventHandler, room_id: str, event: BackplaneEvent) -> None:
     # One bad event must not stop delivery of the rest.
     try:
@@ -248,7 +269,7 @@ class _RelayEnvelope(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["relay"] = "relay"
     to_connection: str
-    message: dict[str, object]
+    frame: str
 
 
 class _RemovalEnvelope(BaseModel):
@@ -270,9 +291,7 @@ def encode_event(event: BackplaneEvent) -> bytes:
     if isinstance(event, RosterChanged):
         envelope = _RosterEnvelope()
     elif isinstance(event, Relay):
-        envelope = _RelayEnvelope(
-            to_connection=event.to_connection, message=to_wire_dict(event.message)
-        )
+        envelope = _RelayEnvelope(to_connection=event.to_connection, frame=event.frame)
     else:
         envelope = _RemovalEnvelope(
             participant_id=event.participant_id, connection_id=event.connection_id
@@ -285,7 +304,7 @@ def decode_event(data: bytes | str) -> BackplaneEvent:
     if isinstance(envelope, _RosterEnvelope):
         return RosterChanged()
     if isinstance(envelope, _RelayEnvelope):
-        return Relay(envelope.to_connection, parse_relayed_message(envelope.message))
+        return Relay(envelope.to_connection, parse_relayed_frame(envelope.frame))
     return Removal(envelope.participant_id, envelope.connection_id)
 
 
@@ -508,3 +527,7 @@ class RedisBackplane:
 
     async def publish(self, room_id: str, event: BackplaneEvent) -> None:
         await self._redis.publish(self._channel(room_id), encode_event(event))
+
+    def delivers_in_order_now(self) -> bool:
+        # Another instance's event may be in Redis, unseen, and must not be overtaken.
+        return False

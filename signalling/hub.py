@@ -2,8 +2,10 @@
 
 `SignallingHub.handle` serves one socket: it checks the Origin and the caller's identity before
 upgrading, then reads messages strictly in order. Every outgoing frame goes through a bounded
-queue per socket with its own writer task, so one slow browser never holds up a room. Whatever
-happens while serving, the participant's presence is removed in `finally`.
+queue per socket with its own writer task, so one slow browser never holds up a room. A relay
+to a socket of this instance goes straight into that queue when the backplane has nothing
+pending (`_relay_at_once`), otherwise through the backplane. Whatever happens while serving, the
+participant's presence is removed in `finally`.
 """
 
 from __future__ import annotations
@@ -47,12 +49,12 @@ from signalling.codec import (
     Participants,
     Ping,
     Pong,
-    RelayedMessage,
+    RelayedFrame,
     Remove,
     Removed,
     encode,
     parse_client_message,
-    relayed_from,
+    relay_frame,
 )
 from signalling.identity import (
     Authenticator,
@@ -71,6 +73,7 @@ from signalling.rooms import (
     check_admit_all,
     check_relay,
     check_remove,
+    relay_target,
 )
 from signalling.turn import ice_servers_for, mint_turn_credentials
 
@@ -84,6 +87,8 @@ CLOSE_TOO_SLOW = 4013
 CLOSE_FLOOD = 4029
 
 EndReason = Literal["leave", "replaced", "removed"]
+_SOCKET_ENDS = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR})
+_PEER_MESSAGES = (Offer, Answer, Candidate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +153,8 @@ class _Connection:
     def send(self, message: Error | Joined | Participants | Admitted | Removed | Pong) -> None:
         self._put(encode(message))
 
-    def send_relayed(self, message: RelayedMessage) -> None:
-        self._put(encode(message))
+    def send_relayed(self, frame: RelayedFrame) -> None:
+        self._put(frame)
 
     def _put(self, frame: str) -> None:
         if self.closing:
@@ -260,8 +265,10 @@ class SignallingHub:
             id=secrets.token_urlsafe(16),
             identity=identity,
             ws=ws,
-            bucket=TokenBucket.full(
-                self._config.rate_burst, self._config.rate_per_second, self._clock.now()
+            bucket=TokenBucket(
+                self._config.rate_burst,
+                self._config.rate_per_second,
+                self._clock.now().timestamp(),
             ),
             outbox=Mailbox(self._config.send_queue_size),
         )
@@ -308,15 +315,13 @@ class SignallingHub:
             except TimeoutError:
                 connection.close(CLOSE_JOIN_TIMEOUT, "join timeout")
                 return
-            if frame.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+            kind = frame.type
+            if kind is not WSMsgType.TEXT and kind in _SOCKET_ENDS:
                 return
-            if frame.type == WSMsgType.ERROR:
-                return
-            allowed, connection.bucket = connection.bucket.take(self._clock.now())
-            if not allowed:
+            if not connection.bucket.take(self._clock.now().timestamp()):
                 connection.close(CLOSE_FLOOD, "rate limit")
                 return
-            if frame.type != WSMsgType.TEXT:
+            if kind is not WSMsgType.TEXT:
                 self._refuse(connection, Error(code="malformed", message="text frames only"))
                 continue
             try:
@@ -325,7 +330,8 @@ class SignallingHub:
                 self._refuse(connection, error.to_frame())
                 continue
             try:
-                await self._dispatch(connection, message)
+                if not self._relay_at_once(connection, message):
+                    await self._dispatch(connection, message)
             except _Refused as refusal:
                 self._refuse(
                     connection,
@@ -466,6 +472,24 @@ class SignallingHub:
         await self._backplane.publish(room_id, RosterChanged())
         await self._record(room_id, target, "remove")
 
+    def _relay_at_once(self, connection: _Connection, message: ClientMessage) -> bool:
+        """The path of nearly every message: an offer, answer or candidate to a socket of this
+        instance, allowed by the cached view, handed to the addressee's send queue without
+        suspending. False (nothing done) sends the message down the full path instead."""
+        if not isinstance(message, _PEER_MESSAGES) or not connection.joined:
+            return False
+        room = self._rooms[connection.room_id]
+        target = relay_target(room.view, connection.participant_id, connection.id, message.to)
+        if target is None:
+            return False
+        addressee = room.connections.get(target.connection_id)
+        if addressee is None or not addressee.joined:
+            return False
+        if not self._backplane.delivers_in_order_now():
+            return False
+        addressee.send_relayed(relay_frame(message, connection.participant_id, connection.id))
+        return True
+
     async def _relay(self, connection: _Connection, message: Offer | Answer | Candidate) -> None:
         room = self._rooms[connection.room_id]
         sender = connection.participant_id
@@ -477,8 +501,8 @@ class SignallingHub:
         target = room.view.member(message.to)
         if refusal is not None or target is None:
             raise _Refused(refusal or "unknown_participant", f"cannot send to {message.to}")
-        relayed = relayed_from(message, sender, connection.id)
-        await self._backplane.publish(connection.room_id, Relay(target.connection_id, relayed))
+        frame = relay_frame(message, sender, connection.id)
+        await self._backplane.publish(connection.room_id, Relay(target.connection_id, frame))
 
     # --- membership ------------------------------------------------------------------------
 
@@ -538,7 +562,7 @@ class SignallingHub:
                     and connection.joined
                     and room.view.is_admitted(connection.participant_id)
                 ):
-                    connection.send_relayed(event.message)
+                    connection.send_relayed(event.frame)
             case Removal():
                 connection = room.connections.get(event.connection_id)
                 if connection is not None:

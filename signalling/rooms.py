@@ -146,6 +146,21 @@ def check_relay(
     return None
 
 
+def relay_target(view: RoomView, sender: str, sender_connection: str, target: str) -> Member | None:
+    """The addressee's record if `check_relay` allows the relay, else None.
+
+    The same decision in one pass over the view: it runs for every relayed message.
+    """
+    members = view.members
+    admitted = view.admitted
+    own = members.get(sender)
+    if own is None or own.connection_id != sender_connection or sender not in admitted:
+        return None
+    if target == sender or target not in admitted:
+        return None
+    return members.get(target)
+
+
 def offers_to(own_id: str, peer_id: str) -> bool:
     """In each pair the smaller participant id sends the offer, so there is never glare."""
     return own_id < peer_id

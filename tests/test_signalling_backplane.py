@@ -29,11 +29,12 @@ from signalling.backplane import (
 )
 from signalling.codec import (
     AdmitAll,
-    AnswerFrom,
-    CandidateFrom,
+    Answer,
+    Candidate,
     IceCandidate,
     MediaState,
-    OfferFrom,
+    Offer,
+    relay_frame,
 )
 from signalling.hub import CLOSE_REMOVED, CLOSE_REPLACED
 from signalling.identity import Identity
@@ -45,6 +46,7 @@ from tests.signalling_support import (
     FakeAuthenticator,
     ListRecorder,
     closed_with,
+    eventually,
     join,
     make_app,
     receive_type,
@@ -107,12 +109,6 @@ async def started(backplane: Backplane, events: Events) -> Backplane:
     return backplane
 
 
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.02)
-
-
 # --- the contract --------------------------------------------------------------------------
 
 
@@ -167,7 +163,7 @@ async def test_events_reach_subscribers_of_the_room_in_order(
     try:
         await listener.subscribe(ROOM)
         await elsewhere.subscribe("rm-elsewhere")
-        offer = OfferFrom.model_validate({"from": "gp1", "from_connection": "c1", "sdp": "v=0"})
+        offer = relay_frame(Offer(to="pa1", sdp="v=0"), "gp1", "c1")
         sent: list[BackplaneEvent] = [
             RosterChanged(),
             Relay("c9", offer),
@@ -176,14 +172,15 @@ async def test_events_reach_subscribers_of_the_room_in_order(
         sent += [
             Relay(
                 "c9",
-                CandidateFrom.model_validate(
-                    {
-                        "from": "gp1",
-                        "from_connection": "c1",
-                        "candidate": IceCandidate(
+                relay_frame(
+                    Candidate(
+                        to="pa1",
+                        candidate=IceCandidate(
                             candidate=f"candidate:{n} 1 udp 1 192.0.2.2 {n} typ host"
                         ),
-                    }
+                    ),
+                    "gp1",
+                    "c1",
                 ),
             )
             for n in range(20)
@@ -202,10 +199,51 @@ async def test_events_reach_subscribers_of_the_room_in_order(
             await backplane.close()
 
 
+async def test_memory_backplane_delivers_in_order_now_only_when_nothing_is_pending() -> None:
+    gate = asyncio.Event()
+    handled: Events = []
+
+    async def slow(room_id: str, event: BackplaneEvent) -> None:
+        await gate.wait()
+        handled.append((room_id, event))
+
+    broker = MemoryBroker()
+    backplane, other = MemoryBackplane(broker), MemoryBackplane(broker)
+    await backplane.start(slow)
+    await other.start(slow)
+    try:
+        await backplane.subscribe(ROOM)
+        assert backplane.delivers_in_order_now()
+        await other.publish(ROOM, RosterChanged())  # queued, from another hub on the broker
+        assert not backplane.delivers_in_order_now()
+        await asyncio.sleep(0.05)  # now being handled
+        assert not backplane.delivers_in_order_now()
+        gate.set()
+        await eventually(lambda: len(handled) == 1)
+        await eventually(backplane.delivers_in_order_now)
+    finally:
+        await backplane.close()
+        await other.close()
+
+
+async def test_redis_backplane_never_offers_to_deliver_directly(redis: Redis, prefix: str) -> None:
+    # An event of another instance may be on its way through Redis.
+    assert not RedisBackplane(redis, prefix=prefix).delivers_in_order_now()
+
+
 def test_events_survive_encoding() -> None:
-    answer = AnswerFrom.model_validate({"from": "pa1", "from_connection": "c1", "sdp": "v=0"})
+    answer = relay_frame(Answer(to="gp1", sdp="v=0\r\nø"), "pa1", "c1")
     for event in (RosterChanged(), Relay("c2", answer), Removal("pa1", "c1")):
         assert decode_event(encode_event(event)) == event
+
+
+def test_a_relayed_frame_from_the_backplane_is_checked_before_it_is_forwarded() -> None:
+    forged = b'{"kind":"relay","to_connection":"c2","frame":"{\\"type\\":\\"joined\\"}"}'
+    with pytest.raises(ValueError):
+        decode_event(forged)
+    extra = relay_frame(Offer(to="gp1", sdp="v=0"), "pa1", "c1")[:-1] + ',"admin":true}'
+    with pytest.raises(ValueError):
+        decode_event(encode_event(Relay("c2", extra)))  # type: ignore[arg-type]
 
 
 async def test_memory_broker_forgets_admissions_of_idle_empty_rooms() -> None:

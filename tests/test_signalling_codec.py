@@ -34,10 +34,10 @@ from signalling.codec import (
     Removed,
     encode,
     parse_client_message,
-    parse_relayed_message,
+    parse_relayed_frame,
     parse_server_message,
+    relay_frame,
     relayed_from,
-    to_wire_dict,
 )
 
 CANDIDATE = IceCandidate(
@@ -124,7 +124,53 @@ def test_relayed_messages_name_their_sender_as_from() -> None:
         "from_connection": "c-9",
         "sdp": "v=0",
     }
-    assert parse_relayed_message(to_wire_dict(relayed)) == relayed
+    frame = relay_frame(Offer(to="pa1", sdp="v=0"), "gp1", "c-9")
+    assert parse_relayed_frame(frame.encode()) == frame
+
+
+# Texts that JSON must escape or keep: quotes, backslashes, control characters, line and
+# paragraph separators, non-ASCII letters and characters outside the BMP.
+AWKWARD = ['v=0\r\no=- 1 2 IN IP4 "x"', "a\\b\t\x01\x1f\x7f", "\u2028\u2029 ø 😀 </script>"]
+PEER_MESSAGES = [
+    *(Offer(to="pa1", sdp=text) for text in AWKWARD),
+    *(Answer(to="pa1", sdp=text) for text in AWKWARD),
+    *(
+        Candidate(to="pa1", candidate=IceCandidate(candidate=text, sdpMid=text[:32]))
+        for text in AWKWARD
+    ),
+    Candidate(to="pa1", candidate=CANDIDATE),
+    Candidate(to="pa1", candidate=IceCandidate(candidate="", sdpMid=None, sdpMLineIndex=None)),
+    Candidate(to="pa1", candidate=IceCandidate(candidate="c", sdpMLineIndex=1023)),
+    Candidate(to="pa1", candidate=None),
+]
+
+
+@pytest.mark.parametrize("message", PEER_MESSAGES)
+def test_a_relay_frame_is_the_relayed_message(message: Offer | Answer | Candidate) -> None:
+    # The hot path writes the frame by hand; the models say what it must be.
+    frame = relay_frame(message, "gp_1", "c-Jf0q")
+    expected = relayed_from(message, "gp_1", "c-Jf0q")
+    assert parse_server_message(frame) == expected
+    assert json.loads(frame) == json.loads(encode(expected))
+    assert parse_relayed_frame(frame) == frame
+
+
+@pytest.mark.parametrize("sender", [("gp 1", "c1"), ("gp1", 'c"1'), ("", "c1"), ("gp1", "c" * 65)])
+def test_a_relay_frame_needs_plain_sender_ids(sender: tuple[str, str]) -> None:
+    with pytest.raises(ValueError):
+        relay_frame(Offer(to="pa1", sdp="v=0"), *sender)
+
+
+def test_a_relayed_frame_is_checked_against_the_schema() -> None:
+    for bad in (
+        '{"type":"offer","from":"gp1","from_connection":"c1"}',
+        '{"type":"offer","from":"gp 1","from_connection":"c1","sdp":"v=0"}',
+        '{"type":"joined","from":"gp1","from_connection":"c1","sdp":"v=0"}',
+        '{"type":"offer","from":"gp1","from_connection":"c1","sdp":"v=0","x":1}',
+        "not json",
+    ):
+        with pytest.raises(ValueError):
+            parse_relayed_frame(bad)
 
 
 def test_relayed_candidate_keeps_the_candidate() -> None:

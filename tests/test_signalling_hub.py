@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +14,7 @@ from aiohttp import WSServerHandshakeError
 from aiohttp.test_utils import TestClient
 
 from service.clock import FakeClock
-from signalling.backplane import MemoryBackplane
+from signalling.backplane import BackplaneEvent, EventHandler, MemoryBackplane, RosterChanged
 from signalling.codec import MAX_MESSAGE_BYTES
 from signalling.hub import (
     CLOSE_ABUSE,
@@ -24,11 +26,13 @@ from signalling.hub import (
 from signalling.rooms import Member, RoomView
 from signalling.turn import mint_turn_credentials
 from tests.signalling_support import (
+    ORIGIN,
     ROOM,
     FakeAuthenticator,
     ListRecorder,
     closed_with,
     connect,
+    eventually,
     join,
     make_app,
     receive_json,
@@ -598,3 +602,117 @@ async def test_departure_is_recorded_even_when_aiohttp_cancels_the_handler(
     await roster_wait_recorded(recorder, "pa1", "leave")
     assert recorder.of("pa1") == ["join", "leave"]
     await gp.close()
+
+
+class HeldEvents(MemoryBackplane):
+    """Holds the hub's handling of backplane events while `gate` is closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def start(self, on_event: EventHandler) -> None:
+        async def held(room_id: str, event: BackplaneEvent) -> None:
+            await self.gate.wait()
+            await on_event(room_id, event)
+
+        await super().start(held)
+
+
+async def test_a_relay_never_overtakes_an_event_queued_before_it(
+    aiohttp_client: Any, auth: FakeAuthenticator
+) -> None:
+    backplane = HeldEvents()
+    app, _ = make_app(auth, backplane=backplane)
+    client: Client = await aiohttp_client(app)
+    gp, _ = await join(client, "t-gp")
+    specialist, _ = await join(client, "t-spec")
+    await roster_until(gp, lambda ps: "sp1" in states(ps))
+    await specialist.send_json({"type": "ping"})
+    await receive_type(specialist, "pong")  # the specialist's own rosters have arrived
+
+    backplane.gate.clear()
+    await backplane.publish(ROOM, RosterChanged())
+    await eventually(lambda: not backplane.delivers_in_order_now())
+    await gp.send_json({"type": "offer", "to": "sp1", "sdp": "v=0"})
+    await gp.send_json({"type": "ping"})
+    await receive_type(gp, "pong")  # the hub has handled the offer
+    backplane.gate.set()
+    assert (await receive_json(specialist))["type"] == "participants"
+    offer = await receive_json(specialist)
+    assert (offer["type"], offer["from"], offer["sdp"]) == ("offer", "gp1", "v=0")
+    for ws in (gp, specialist):
+        await ws.close()
+
+
+async def test_relays_between_sockets_of_one_instance_keep_their_order(
+    client: Client,
+) -> None:
+    gp, _ = await join(client, "t-gp")
+    specialist, _ = await join(client, "t-spec")
+    await roster_until(gp, lambda ps: "sp1" in states(ps))
+    sent = [f"candidate:{n} 1 udp 1 192.0.2.2 {n} typ host" for n in range(50)]
+    for text in sent:
+        await gp.send_json({"type": "candidate", "to": "sp1", "candidate": {"candidate": text}})
+    received = []
+    while len(received) < len(sent):
+        message = await receive_json(specialist)
+        if message["type"] == "candidate":
+            assert message["from"] == "gp1"
+            received.append(message["candidate"]["candidate"])
+    assert received == sent
+    for ws in (gp, specialist):
+        await ws.close()
+
+
+async def stalled_browser(client: Client, token: str) -> asyncio.StreamWriter:
+    """A browser that joins and then never reads again (a frozen tab, a dead link): a raw
+    socket, so that no client library keeps reading into a buffer of its own."""
+    assert client.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    writer.write(
+        (
+            f"GET /ws/{ROOM}?token={token} HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: {ORIGIN}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n\r\n"
+        ).encode()
+    )
+    assert b" 101 " in await reader.readuntil(b"\r\n\r\n")
+    payload = b'{"type":"join"}'
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    writer.write(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+    await writer.drain()
+    return writer
+
+
+async def test_a_browser_that_stops_reading_holds_up_nobody(
+    aiohttp_client: Any, auth: FakeAuthenticator
+) -> None:
+    auth.add("t-gp2", "gp2", role="gp", clinician=True)
+    # Once the stalled browser's queue is full, the hub gives up on it and later offers to it
+    # may be refused; that is not the point here.
+    app, _ = make_app(auth, rate_burst=3000.0, max_refusals=10_000)
+    client: Client = await aiohttp_client(app)
+    gp, _ = await join(client, "t-gp")
+    other, _ = await join(client, "t-spec")
+    stalled = await stalled_browser(client, "t-gp2")
+    try:
+        await roster_until(gp, lambda ps: {"sp1", "gp2"} <= set(states(ps)))
+        big = "v=0\r\n" + "a" * 12_000
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        # Far more than the socket buffers and the send queue of the stalled browser hold.
+        for _ in range(2000):
+            await gp.send_json({"type": "offer", "to": "gp2", "sdp": big})
+        await gp.send_json({"type": "offer", "to": "sp1", "sdp": "v=0"})
+        await gp.send_json({"type": "ping", "nonce": "still here"})
+        assert (await receive_type(other, "offer"))["sdp"] == "v=0"
+        assert (await receive_type(gp, "pong"))["nonce"] == "still here"
+        assert loop.time() - started < 5
+    finally:
+        stalled.close()
+        await stalled.wait_closed()
+        for ws in (gp, other):
+            await ws.close()

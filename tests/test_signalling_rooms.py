@@ -1,4 +1,4 @@
-"""Waiting-room decisions and the token bucket, as pure functions."""
+"""Waiting-room decisions (pure functions) and the token bucket."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from signalling.rooms import (
     check_relay,
     check_remove,
     offers_to,
+    relay_target,
 )
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
@@ -93,6 +94,17 @@ def test_relay_only_between_admitted_current_connections() -> None:
     assert check_relay(VIEW, "gp1", "c-gp1", "gone") == "unknown_participant"
 
 
+def test_relay_target_decides_exactly_as_check_relay() -> None:
+    ids = ["gp1", "pa1", "re1", "gone", "nobody"]
+    for sender in ids:
+        for connection in (f"c-{sender}", "c-stale"):
+            for target in ids:
+                allowed = check_relay(VIEW, sender, connection, target) is None
+                found = relay_target(VIEW, sender, connection, target)
+                assert (found is not None) == allowed, (sender, connection, target)
+                assert found is None or found == VIEW.member(target)
+
+
 def test_exactly_one_of_each_pair_offers() -> None:
     ids = ["gp1", "pa1", "re1", "A-1", "a_1"]
     for a in ids:
@@ -102,20 +114,19 @@ def test_exactly_one_of_each_pair_offers() -> None:
 
 
 def test_token_bucket_spends_burst_then_refills() -> None:
-    bucket = TokenBucket.full(3, 2.0, T0)
-    results = []
-    for _ in range(4):
-        allowed, bucket = bucket.take(T0)
-        results.append(allowed)
-    assert results == [True, True, True, False]
-    allowed, bucket = bucket.take(T0 + timedelta(seconds=0.5))
-    assert allowed
-    allowed, _ = bucket.take(T0 + timedelta(seconds=0.5))
-    assert not allowed
+    t0 = T0.timestamp()
+    bucket = TokenBucket(3, 2.0, t0)
+    assert [bucket.take(t0) for _ in range(4)] == [True, True, True, False]
+    assert bucket.take(t0 + 0.5)
+    assert not bucket.take(t0 + 0.5)
 
 
 def test_token_bucket_never_exceeds_capacity_nor_mints_on_clock_step_back() -> None:
-    _, bucket = TokenBucket.full(2, 1.0, T0).take(T0 + timedelta(hours=1))
+    t0 = T0.timestamp()
+    bucket = TokenBucket(2, 1.0, t0)
+    assert bucket.take(t0 + 3600)
     assert bucket.tokens == 1
-    _, back = bucket.take(T0)
-    assert back.tokens == 0
+    assert bucket.take(t0)  # the clock stepped back an hour: nothing refilled
+    assert bucket.tokens == 0
+    assert not bucket.take(t0 + 3600)  # back where it was: that hour is not counted twice
+    assert bucket.take(t0 + 3601)

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import BrowserContext, Page, async_playwright
+from playwright.async_api import BrowserContext, Dialog, Page, async_playwright
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import appkeys
@@ -228,7 +228,7 @@ async def test_patient_in_chromium_waits_then_meets_an_aiortc_specialist(
     await page.wait_for_selector("#call-root[data-state='connected']", timeout=10000)
     await video_both_ways(page, specialist, patient_id)
     tile = page.locator(f".tile[data-participant='{specialist.participant_id}']")
-    assert "spesialist" in await tile.inner_text()
+    assert "Spesialist" in await tile.inner_text()
 
 
 async def test_gp_in_chromium_admits_an_aiortc_patient_with_the_button(
@@ -254,6 +254,63 @@ async def test_gp_in_chromium_admits_an_aiortc_patient_with_the_button(
     await asyncio.wait_for(patient.admitted.wait(), 10)
     await video_both_ways(page, patient, call.gp_participant)
     assert await page.locator("#waiting-list li").count() == 0
+
+
+async def test_gp_in_chromium_removes_a_patient_who_must_then_be_let_in_again(
+    server: TestServer, call: Call, browser: BrowserContext
+) -> None:
+    login = await browser.request.post(
+        f"{base(server)}/api/v1/session", data={"email": EMAILS["gp"], "password": PASSWORD}
+    )
+    assert login.status == 200
+    gp = await browser.new_page()
+    await gp.goto(f"{base(server)}/samkonsultasjonar/{call.id}/video")
+    await gp.wait_for_selector("#call-root[data-state='connected']", timeout=10000)
+    patient = await browser.new_page()
+    await patient.goto(f"{base(server)}/bli-med/{call.tokens['patient']}")
+    await patient.wait_for_selector("#call-root[data-state='waiting']", timeout=10000)
+    patient_id = call.participants["patient"]
+    await gp.locator(f"button.admit[data-participant='{patient_id}']").click(timeout=10000)
+    await patient.wait_for_selector("#call-root[data-state='connected']", timeout=10000)
+
+    remove = gp.locator(f".tile[data-participant='{patient_id}'] button.remove")
+    await remove.wait_for(state="visible", timeout=10000)
+    own_tile = gp.locator(f".tile[data-participant='{call.gp_participant}']")
+    assert not await own_tile.locator("button.remove").is_visible()  # never yourself
+
+    # Saying no to the question leaves the patient in the call.
+    questions: list[str] = []
+
+    async def answer_no(dialog: Dialog) -> None:
+        questions.append(dialog.message)
+        await dialog.dismiss()
+
+    async def asked() -> bool:
+        return bool(questions)
+
+    gp.once("dialog", answer_no)
+    await remove.click()
+    await eventually(asked, 5, "the question")
+    assert questions[0].startswith("Ta ") and "ut av samtalen?" in questions[0]
+    await gp.wait_for_timeout(1000)
+    assert await patient.get_attribute("#call-root", "data-state") == "connected"
+
+    gp.once("dialog", lambda dialog: dialog.accept())
+    await remove.click()
+    await patient.wait_for_selector("#call-root[data-state='removed']", timeout=10000)
+    assert "Du vart teken ut av samtalen" in await patient.inner_text("#ended-text")
+    assert await patient.locator("#controls").is_hidden()
+    await remove.wait_for(state="detached", timeout=10000)
+
+    # Coming back with the same link lands in the waiting room, not in the call.
+    await patient.goto(f"{base(server)}/bli-med/{call.tokens['patient']}")
+    await patient.wait_for_selector("#call-root[data-state='waiting']", timeout=10000)
+    admit_again = gp.locator(f"button.admit[data-participant='{patient_id}']")
+    await admit_again.wait_for(state="visible", timeout=10000)
+    await gp.wait_for_timeout(1000)
+    assert await patient.get_attribute("#call-root", "data-state") == "waiting"
+    await admit_again.click()
+    await patient.wait_for_selector("#call-root[data-state='connected']", timeout=10000)
 
 
 async def test_chromium_reconnects_after_its_socket_is_cut_and_media_flows_again(

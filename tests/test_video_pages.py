@@ -7,6 +7,7 @@ import json
 import re
 from datetime import timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from service.models import AuditRecord
 from service.settings import Settings
 from tests.factories import Client, World, build_world, login
 from tests.video_support import Call, make_call
+from web.pages.labels import CALL_ROLE
 
 
 class PageFacts(HTMLParser):
@@ -220,6 +222,50 @@ async def test_precheck_page_gives_the_browser_explicit_ice_servers(
     expiry = int((clock.now() + timedelta(seconds=3600)).timestamp())
     assert servers[0]["username"].startswith(f"{expiry}:check-")
     assert "Test utstyret ditt" in await resp.text()
+
+
+STATIC = Path(__file__).resolve().parent.parent / "web" / "static" / "video"
+
+
+def texts_read_by(script: str) -> set[str]:
+    """The words a page script takes from its page: `texts.x`, and the keys it puts together."""
+    source = (STATIC / script).read_text()
+    keys = set(re.findall(r"texts\.(\w+)", source))
+    if "texts[`role_${role}`]" in source:
+        keys |= {f"role_{role}" for role in CALL_ROLE}
+    if "texts[`peer_${peerState}`]" in source:  # RTCPeerConnection.connectionState
+        keys |= {f"peer_{s}" for s in ("new", "connecting", "connected", "disconnected")}
+        keys |= {"peer_failed", "peer_closed"}
+    if "texts[reason]" in source:  # the reasons a call ends for good
+        keys |= {"left", "replaced", "removed", "failed"}
+    return keys
+
+
+@pytest.mark.parametrize(
+    ("script", "element", "path"),
+    [("call.js", "call-root", "/bli-med/{token}"), ("precheck.js", "precheck", "/test-utstyr")],
+)
+async def test_every_word_a_page_script_shows_comes_translated_from_its_page(
+    client: Client,
+    db: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    script: str,
+    element: str,
+    path: str,
+) -> None:
+    _, call = await _setup(db, clock)
+    url = path.format(token=call.tokens["patient"])
+    by_language = {}
+    for language in ("nn", "nb", "en"):
+        page = facts(await (await client.get(f"{url}?lang={language}")).text())
+        by_language[language] = json.loads(page.data[element]["texts"])
+        assert set(by_language[language]) >= texts_read_by(script), language
+    english = by_language["en"]
+    for language in ("nn", "nb"):
+        same = {k for k, v in by_language[language].items() if v == english[k]}
+        assert not same, f"untranslated in {language}: {same}"
+    if script == "call.js":
+        assert english["remove_confirm"].startswith("Remove {name} from the call?")
 
 
 async def test_the_page_scripts_are_served(client: Client) -> None:

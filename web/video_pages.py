@@ -8,8 +8,9 @@
 - `/test-utstyr`: "Test utstyret ditt", the camera, microphone and connection check against the
   server's echo peer.
 
-Everything the scripts need comes in `data-` attributes: the CSP (`default-src 'self'`) allows
-no inline script or style. Pages are never cached, since they may show names.
+Everything the scripts need comes in `data-` attributes, their words too (translated with the
+site's gettext catalogs, like every other page): the CSP (`default-src 'self'`) allows no inline
+script or style. Pages are never cached, since they may show names.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-import jinja2
 from aiohttp import web
 
 from service import appkeys, booking
@@ -37,15 +37,17 @@ from service.video import (
     join_window,
     room_refusal,
 )
-from web.video_texts import LANGUAGE_NAMES, LANGUAGES, PAGE, SCRIPT
+from web.pages.context import ENV_KEYS
+from web.pages.i18n import LANGUAGE_NAMES, LANGUAGES
 
 WEB_DIR: Final = Path(__file__).resolve().parent
-TEMPLATES_DIR: Final = WEB_DIR / "templates"
 STATIC_DIR: Final = WEB_DIR / "static" / "video"
 STATIC_PREFIX: Final = "/static/video/"
 JOIN: Final = "/bli-med"
 PRECHECK: Final = "/test-utstyr"
-ENV: Final = web.AppKey("samkons.video_pages.jinja2", jinja2.Environment)
+
+# Why a page cannot show the call: message.html has the words for each.
+Closed = Literal["link_invalid", "too_early", "too_late", "closed"]
 
 
 @cache
@@ -82,12 +84,11 @@ def language_links(request: web.Request, current: str) -> list[LanguageLink]:
 def _render(
     request: web.Request, template: str, language: str, status: int = 200, **context: Any
 ) -> web.Response:
-    env = request.app[ENV]
+    # The site's environment for this language: its `_()` translates from the catalogs.
+    env = request.app[ENV_KEYS[language]]
     html = env.get_template(f"video/{template}").render(
         lang=language,
-        t=PAGE[language],
         static_url=static_url,
-        script_texts=json.dumps(SCRIPT[language], ensure_ascii=False),
         languages=context.pop("languages", []),
         **context,
     )
@@ -109,16 +110,12 @@ def _closed_page(
     language: str,
     **context: Any,
 ) -> web.Response:
-    texts = PAGE[language]
-    if refusal == "too_early":
-        opens, _ = join_window(consultation.starts_at, consultation.ends_at)
-        time, day = _local_time(request, opens, language)
-        title, body = texts["too_early_title"], texts["too_early_body"].format(time=time, day=day)
-    elif refusal == "too_late":
-        title, body = texts["too_late_title"], texts["too_late_body"]
-    else:
-        title, body = texts["closed_title"], texts["closed_body"]
-    return _render(request, "message.html", language, 403, title=title, body=body, **context)
+    opens, _ = join_window(consultation.starts_at, consultation.ends_at)
+    time, day = _local_time(request, opens, language)
+    kind: Closed = refusal
+    return _render(
+        request, "message.html", language, 403, kind=kind, opens_time=time, opens_day=day, **context
+    )
 
 
 def _no_referrer(response: web.Response) -> web.Response:
@@ -136,17 +133,8 @@ async def join_page(request: web.Request) -> web.Response:
         participant = await consultations_store.participant_for_token(db, hash_token(token))
     if participant is None:
         language = choose_language(request, None)
-        texts = PAGE[language]
-        return _no_referrer(
-            _render(
-                request,
-                "message.html",
-                language,
-                404,
-                title=texts["link_invalid_title"],
-                body=texts["link_invalid_body"],
-            )
-        )
+        kind: Closed = "link_invalid"
+        return _no_referrer(_render(request, "message.html", language, 404, kind=kind))
     consultation = participant.consultation
     if participant.role in LOGIN_ONLY_ROLES:
         # Clinicians' powers in the room come from their login, never from a link.
@@ -197,7 +185,8 @@ def _call_page(
         ws_path=f"/ws/{consultation.room_id}",
         token=token or "",
         clinician=clinician,
-        starts=PAGE[language]["starts"].format(time=time, day=day),
+        starts_time=time,
+        starts_day=day,
         precheck_url=f"{PRECHECK}?lang={language}",
         languages=languages or [],
     )
@@ -218,11 +207,7 @@ async def precheck_page(request: web.Request) -> web.Response:
 
 
 def setup_video_pages(app: web.Application) -> None:
-    app[ENV] = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=jinja2.select_autoescape(["html"]),
-        undefined=jinja2.StrictUndefined,
-    )
+    """Routes of the video pages; their templates come from `setup_web` (call it first)."""
     app.router.add_get(JOIN, rejoin_page)
     app.router.add_get(f"{JOIN}/{{token}}", join_page)
     app.router.add_get("/samkonsultasjonar/{consultation_id}/video", clinician_call_page)

@@ -51,6 +51,10 @@ PARTICIPANT_ROLE: Final = {
     "municipal_staff": N_("Municipal staff"),
 }
 
+# Who someone is in a video call: a participant role, or a department's coordinator, who joins
+# with a login like a clinician.
+CALL_ROLE: Final = {**PARTICIPANT_ROLE, "coordinator": N_("Coordinator")}
+
 HISTORY_ACTION: Final = {
     "book": N_("Booked"),
     "accept": N_("Accepted"),

@@ -377,9 +377,23 @@
     if (!tile) {
       tile = tileTemplate.content.firstElementChild.cloneNode(true);
       tile.dataset.participant = key;
+      const remove = tile.querySelector('button.remove');
+      if (remove) {
+        remove.dataset.participant = key;
+        remove.addEventListener('click', () => confirmRemove(key));
+      }
       tiles.append(tile);
     }
     return tile;
+  }
+
+  // Only clinicians get the button; the server refuses `remove` from anyone else anyway.
+  function confirmRemove(participantId) {
+    const participant = roster.get(participantId);
+    if (!participant) return;
+    if (window.confirm(texts.remove_confirm.replace('{name}', participant.display_name))) {
+      send({ type: 'remove', participant_id: participantId });
+    }
   }
 
   function fillTile(tile, participant, stream, peerState, mine) {
@@ -392,6 +406,9 @@
     tile.querySelector('.media').textContent = mediaNote(participant);
     tile.querySelector('.peer-state').textContent = peerState ? texts[`peer_${peerState}`] : '';
     tile.dataset.peerState = peerState || 'self';
+    const remove = tile.querySelector('button.remove');
+    // Clinicians take guests (patient, relatives, interpreter, staff) out, never each other.
+    if (remove) remove.hidden = mine || participant.is_clinician;
   }
 
   function renderTiles() {
