@@ -144,7 +144,8 @@ async def populate(url: str) -> None:
         )
         # Existing consultations: each on a distinct (gp, specialist, slot) so nothing overlaps.
         slots_per_day = 16
-        rows, holds = [], []
+        rows: list[dict[str, Any]] = []
+        holds: list[dict[str, Any]] = []
         for n in range(EXISTING):
             gp = n % GPS + 1
             sp = GPS + (n * 7) % SPECIALISTS + 1

@@ -43,7 +43,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import insert, text, update
+from sqlalchemy import Table, insert, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -355,6 +355,7 @@ async def time_writes(url: str, world: World, n: int) -> float:
     rows = [row for row, _ in generate(world, n, seed=2)]
     columns = CONSULTATION_COLUMNS
     table = Consultation.__table__
+    assert isinstance(table, Table)
     try:
         started = time.perf_counter()
         for row in rows:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,6 +19,7 @@ from service.clock import FakeClock
 from service.demo import DEMO_PASSWORD, seed_demo
 from service.models import Consultation, Participant, User
 from service.settings import Settings
+from tests.factories import Client
 from tests.test_pages import CONSULTATION_URL, csrf_of, text_of
 
 OPTION = re.compile(r'<option value="(\d+)"[^>]*>([^<]+)</option>')
@@ -33,7 +33,7 @@ def select_options(html: str, name: str) -> list[tuple[str, str]]:
     return OPTION.findall(html[start:end])
 
 
-async def login_as(client: TestClient, email: str) -> str:
+async def login_as(client: Client, email: str) -> str:
     form = await client.get("/logg-inn")
     resp = await client.post(
         "/logg-inn",
@@ -66,7 +66,7 @@ async def test_demo_gp_books_on_the_page_and_the_demo_specialist_sees_it(
         specialist = await s.scalar(select(User).where(User.email == logins["specialist"]))
     assert specialist is not None and specialist.department_id is not None
 
-    client: TestClient = await aiohttp_client(create_app(settings, clock=clock))
+    client: Client = await aiohttp_client(create_app(settings, clock=clock))
     csrf = await login_as(client, logins["gp"])
     empty = await (await client.get("/bestill")).text()
     patients = select_options(empty, "patient_id")

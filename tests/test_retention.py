@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -44,7 +44,7 @@ async def load(db: Db, cid: str) -> Consultation:
     return c
 
 
-async def count(db: Db, model: type, *where: object) -> int:
+async def count(db: Db, model: type, *where: ColumnElement[bool]) -> int:
     async with db() as s:
         return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 

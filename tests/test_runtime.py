@@ -52,6 +52,6 @@ def test_serve_tunes_the_collector_before_it_runs_the_app(
     def run_app(app: web.Application, **_: Any) -> None:
         started.append(gc.get_threshold())
 
-    monkeypatch.setattr(cli.web, "run_app", run_app)
+    monkeypatch.setattr(web, "run_app", run_app)
     cli._serve(settings.model_copy(update={"gc_young_threshold": 4_321}))
     assert started and started[0][0] == 4_321

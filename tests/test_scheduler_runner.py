@@ -64,7 +64,7 @@ async def test_shutdown_waits_for_running_jobs() -> None:
         await release.wait()
         finished.append("done")
 
-    task = asyncio.create_task(runner.guarded("slow", slow)())
+    task = asyncio.ensure_future(runner.guarded("slow", slow)())
     await asyncio.sleep(0)
     assert runner.running == {task}
     asyncio.get_running_loop().call_soon(release.set)

@@ -655,7 +655,7 @@ async def test_relays_between_sockets_of_one_instance_keep_their_order(
     sent = [f"candidate:{n} 1 udp 1 192.0.2.2 {n} typ host" for n in range(50)]
     for text in sent:
         await gp.send_json({"type": "candidate", "to": "sp1", "candidate": {"candidate": text}})
-    received = []
+    received: list[str] = []
     while len(received) < len(sent):
         message = await receive_json(specialist)
         if message["type"] == "candidate":

@@ -210,9 +210,11 @@ async def seed(
                     "interpreter": c.interpreters_count,
                     "specialist": c.specialist_id is not None,
                     "minutes": (
-                        (ended - started) if actual else (c.ends_at - c.starts_at)
+                        (ended - started)
+                        if ended is not None and started is not None
+                        else (c.ends_at - c.starts_at)
                     ).total_seconds()
-                    / 60,  # type: ignore[operator]
+                    / 60,
                     "survey": survey,
                 }
             )

@@ -191,7 +191,9 @@ async def test_evaluator_is_refused_on_every_consultation_and_participant_route(
             .replace("{department_id}", str(world.geriatrics))
             .replace("{participant_id}", booked["participants"][0]["id"])
         )
-        body = next((b for suffix, b in bodies.items() if route.path.endswith(suffix)), {})
+        body: dict[str, Any] = next(
+            (b for suffix, b in bodies.items() if route.path.endswith(suffix)), {}
+        )
         params = {"department_id": str(world.geriatrics)} if route.path.endswith("/slots") else {}
         resp = await client.request(
             route.method,

@@ -97,7 +97,7 @@ async def test_sqlite_statement_is_one_round_trip_to_the_driver_thread(
     sqlite_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = 0
-    original = aiosqlite.Connection._execute
+    original: Any = aiosqlite.Connection._execute
 
     async def counting(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
         nonlocal calls
@@ -160,7 +160,7 @@ async def test_the_apps_sqlite_writes_queue_for_one_connection(db_url: str) -> N
         *_, seen = await asyncio.wait_for(
             asyncio.gather(*(writer(n) for n in range(5)), reader()), timeout=20
         )
-        assert 0 <= seen <= 5
+        assert seen is not None and 0 <= seen <= 5
         if db_url.startswith("sqlite"):  # one write transaction at a time, in arrival order
             assert events == [(kind, n) for n in range(5) for kind in ("in", "out")]
         assert await reader() == 5

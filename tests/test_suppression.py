@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Mapping
 
 import pytest
 
@@ -75,12 +76,12 @@ def test_sums_must_add_up() -> None:
 
 
 def _alternative_exists(
-    values: dict[Cell, int], sums: list[Sum[Cell]], state: dict[str | Cell, str], cell: Cell
+    values: dict[Cell, int], sums: list[Sum[Cell]], state: Mapping[Cell, str], cell: Cell
 ) -> bool:
     """Brute force, independent of the implementation: is there another table, within ±1 of
     the true one in each hidden inner cell, that agrees with everything shown and differs here?
     """
-    hidden_inner = [k for k, s in state.items() if s != "shown" and -1 not in k]  # type: ignore[operator]
+    hidden_inner = [k for k, s in state.items() if s != "shown" and -1 not in k]
     shown = {k: v for k, v in values.items() if state[k] == "shown"}
     ranges = []
     for k in hidden_inner:
@@ -92,7 +93,7 @@ def _alternative_exists(
         trial = dict(values)
         trial.update(zip(hidden_inner, guess, strict=True))
         for s in sums:  # recompute margins from inner cells (margins are sums of inner cells)
-            if all(-1 not in p for p in s.parts):  # type: ignore[operator]
+            if all(-1 not in p for p in s.parts):
                 trial[s.total] = sum(trial[p] for p in s.parts)
         trial[(-1, -1)] = sum(trial[s.total] for s in sums if s.total[1] == -1 and s.total[0] != -1)
         if any(trial[k] != v for k, v in shown.items()):
@@ -119,7 +120,7 @@ def test_no_hidden_cell_is_recoverable_in_random_tables() -> None:
             continue  # brute force too slow; the line rule above still held
         for k, st in state.items():
             if st == "small" and -1 not in k:
-                assert _alternative_exists(values, sums, state, k), (inner, k, state)  # type: ignore[arg-type]
+                assert _alternative_exists(values, sums, state, k), (inner, k, state)
                 checked += 1
     assert checked > 40
 
@@ -138,7 +139,7 @@ def test_small_cells_pinned_by_bounds_get_more_partners(inner: list[list[int]]) 
     state = suppress(values, sums)
     for k, st in state.items():
         if st == "small" and -1 not in k:
-            assert _alternative_exists(values, sums, state, k), (k, state)  # type: ignore[arg-type]
+            assert _alternative_exists(values, sums, state, k), (k, state)
 
 
 def test_unpublished_cells_are_never_shown_but_protected_when_small() -> None:

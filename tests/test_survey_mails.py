@@ -219,8 +219,8 @@ async def test_the_link_from_the_mail_opens_the_survey_and_the_answer_corrects_t
 
     # The GP sees the survey mails in the consultation's mail list, named in their language.
     await login(client, "gp")
-    page = await (await client.get(f"/samkonsultasjonar/{cid}")).text()
-    assert page.count("<td>Spørjeskjema</td>") == len(SURVEYED)
+    mail_list = await (await client.get(f"/samkonsultasjonar/{cid}")).text()
+    assert mail_list.count("<td>Spørjeskjema</td>") == len(SURVEYED)
 
 
 async def test_no_survey_for_cancelled_or_no_show_consultations(

@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -428,7 +429,7 @@ def settings(db_url: str, tmp_path: Any) -> Settings:
         login_attempts_per_address=50,
         stun_urls=["stun:127.0.0.1:3478"],
         turn_urls=["turn:127.0.0.1:3478?transport=udp"],
-        turn_secret="video-test-turn-secret-0123456789",  # type: ignore[arg-type]
+        turn_secret=SecretStr("video-test-turn-secret-0123456789"),
         turn_ttl_seconds=7200,
     )
 

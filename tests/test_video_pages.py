@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -68,7 +69,7 @@ def settings(db_url: str, tmp_path: Any) -> Settings:
         scheduler_enabled=False,
         login_attempts_per_address=50,
         turn_urls=["turn:127.0.0.1:3478"],
-        turn_secret="pages-test-turn-secret-0123456789",  # type: ignore[arg-type]
+        turn_secret=SecretStr("pages-test-turn-secret-0123456789"),
     )
 
 
