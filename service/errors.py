@@ -62,3 +62,9 @@ class TooManyRequests(DomainError):
     status = 429
     title = "Too many attempts"
     type_slug = "too-many-requests"
+
+
+class MalformedBody(DomainError):
+    status = 400
+    title = "Malformed request body"
+    type_slug = "malformed-body"

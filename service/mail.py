@@ -302,7 +302,10 @@ def _body_blocks(
         blocks += [
             _Block(texts.join_label, link=join_url),
             _Block(texts.personal_link),
-            _Block(texts.equipment_test, link=base_url.rstrip("/") + EQUIPMENT_TEST_PATH),
+            _Block(
+                texts.equipment_test,
+                link=f"{base_url.rstrip('/')}{EQUIPMENT_TEST_PATH}?lang={recipient.language}",
+            ),
         ]
     blocks.append(_Block(texts.automatic))
     return blocks

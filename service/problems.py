@@ -11,9 +11,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import ValidationError
 
-from service.errors import DomainError
+from service.errors import DomainError, MalformedBody
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,12 @@ def make_problem_middleware(
     async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         wants_json = request.path.startswith("/api/")
         try:
-            return await handler(request)
+            try:
+                return await handler(request)
+            except HttpProcessingError as exc:
+                # A body found malformed only as the handler reads it (a broken multipart form,
+                # say) is the client's mistake like any other bad input.
+                raise MalformedBody("The request body could not be read.") from exc
         except DomainError as exc:
             if wants_json or render_page is None:
                 return problem_response(

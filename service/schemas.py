@@ -13,6 +13,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, fie
 from service.errors import InvalidInput
 from service.fnr import validate_fnr
 
+# Ids are PostgreSQL `integer` columns: a larger number can name no row, and the drivers refuse
+# to even send it (asyncpg: out of int32 range; sqlite3: OverflowError past 64 bits).
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+
 Language = Literal["nn", "nb", "en"]
 PatientGroup = Literal[
     "children_youth", "mental_health_addiction", "frail_elderly", "multiple_chronic", "other"
@@ -112,9 +117,9 @@ class PatientInput(Strict):
 
 class BookingInput(Strict):
     kind: Kind = "joint"
-    department_id: int
-    specialist_id: int | None = None
-    patient_id: int | None = None
+    department_id: RowId
+    specialist_id: RowId | None = None
+    patient_id: RowId | None = None
     patient: PatientInput | None = None
     relatives: Annotated[list[PersonInput], Field(max_length=6)] = []
     interpreter: PersonInput | None = None
@@ -133,7 +138,7 @@ class TimeInput(Strict):
 
 
 class AcceptInput(Strict):
-    specialist_id: int | None = None
+    specialist_id: RowId | None = None
 
 
 class CancelInput(Strict):

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.auth import Actor
 from service.errors import DomainError, InvalidInput, NotAllowed
 from service.models import PARTICIPANT_ROLES, PATIENT_GROUPS
+from service.schemas import MAX_ROW_ID
 from service.storage import statistics as store
 from service.suppression import THRESHOLD, CellState, Sum, suppress
 from service.travel import ZERO, Amounts, FactorSet, ReferenceData
@@ -116,15 +117,24 @@ def periods_between(date_from: date, date_to: date, group_by: GroupBy) -> list[P
     return periods
 
 
+# The years migration 0007 fills `statistics_calendar` with (the summary's local months).
+FIRST_YEAR, LAST_YEAR = 1990, 2199
+
+
 def _parse_date(text: str, name: str, *, end: bool) -> date:
     try:
         if len(text) == 7:
             year, month = (int(x) for x in text.split("-"))
             day = calendar.monthrange(year, month)[1] if end else 1
-            return date(year, month, day)
-        return date.fromisoformat(text)
+            parsed = date(year, month, day)
+        else:
+            parsed = date.fromisoformat(text)
     except ValueError as exc:
         raise InvalidInput(f"{name} must be a date, YYYY-MM-DD or YYYY-MM.", field=name) from exc
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        # The summary's local months (statistics_calendar) cover these years.
+        raise InvalidInput(f"{name} must be in the years {FIRST_YEAR}–{LAST_YEAR}.", field=name)
+    return parsed
 
 
 def parse_query(params: Mapping[str, str], today: date, ref: ReferenceData) -> StatisticsQuery:
@@ -155,6 +165,8 @@ def parse_query(params: Mapping[str, str], today: date, ref: ReferenceData) -> S
     if patient_group is not None and patient_group not in PATIENT_GROUPS:
         raise InvalidInput("Unknown patient group.", field="patient_group")
     department = params.get("department_id") or None
+    if department is not None and department.isdigit() and int(department) > MAX_ROW_ID:
+        raise InvalidInput("Unknown department.", field="department_id")
     try:
         department_id = int(department) if department is not None else None
     except ValueError as exc:

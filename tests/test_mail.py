@@ -299,8 +299,9 @@ def test_join_link_and_equipment_test_link_in_both_bodies() -> None:
     html = text_of(message, "html")
     link = join_url_for(SPECIALIST)
     assert link in plain and f'href="{link}"' in html
-    assert f"{BASE_URL}/test-utstyr" in plain
-    assert f'href="{BASE_URL}/test-utstyr"' in html
+    # The equipment test opens in the recipient's language (Sven reads bokmål).
+    assert f"{BASE_URL}/test-utstyr?lang=nb" in plain
+    assert f'href="{BASE_URL}/test-utstyr?lang=nb"' in html
 
 
 def test_equipment_link_has_no_double_slash_when_base_url_ends_in_slash() -> None:
@@ -315,7 +316,7 @@ def test_equipment_link_has_no_double_slash_when_base_url_ends_in_slash() -> Non
         kind="reminder",
         base_url=BASE_URL + "/",
     )
-    assert f"{BASE_URL}/test-utstyr\n" in text_of(message, "plain")
+    assert f"{BASE_URL}/test-utstyr?lang=nn\n" in text_of(message, "plain")
 
 
 @pytest.mark.parametrize(

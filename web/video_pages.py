@@ -38,7 +38,8 @@ from service.video import (
     room_refusal,
 )
 from web.pages.context import ENV_KEYS
-from web.pages.i18n import LANGUAGE_NAMES, LANGUAGES
+from web.pages.i18n import LANGUAGE_NAMES, LANGUAGES, language_from_query, remember_language
+from web.pages.i18n import choose_language as shared_choose_language
 
 WEB_DIR: Final = Path(__file__).resolve().parent
 STATIC_DIR: Final = WEB_DIR / "static" / "video"
@@ -57,12 +58,15 @@ def static_url(name: str) -> str:
     return f"{STATIC_PREFIX}{name}?v={digest}"
 
 
-def choose_language(request: web.Request, preferred: str | None) -> str:
-    """`?lang=` first, then the person's own language, then nynorsk."""
-    asked = request.query.get("lang")
-    if asked in LANGUAGES:
+def choose_language(request: web.Request, guest_language: str | None) -> str:
+    """`?lang=` first, then a guest's own language (their personal link says who they are),
+    then what every other page chooses: the language cookie, the login's language, the default."""
+    asked = language_from_query(request)
+    if asked:
         return asked
-    return preferred if preferred in LANGUAGES else "nn"
+    if guest_language in LANGUAGES:
+        return guest_language
+    return shared_choose_language(request)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,7 @@ def _render(
     )
     response = web.Response(text=html, content_type="text/html", status=status)
     response.headers["Cache-Control"] = "no-store"
+    remember_language(request, response)
     return response
 
 
@@ -159,7 +164,7 @@ async def clinician_call_page(request: web.Request) -> web.Response:
     consultation = await booking.read(
         app[appkeys.DB], actor, app[appkeys.CLOCK], request.match_info["consultation_id"]
     )
-    language = choose_language(request, actor.language)
+    language = choose_language(request, None)
     now = app[appkeys.CLOCK].now()
     refusal = room_refusal(consultation.status, consultation.starts_at, consultation.ends_at, now)
     links = language_links(request, language)
@@ -195,7 +200,7 @@ def _call_page(
 async def precheck_page(request: web.Request) -> web.Response:
     app = request.app
     settings = app[appkeys.SETTINGS]
-    language = choose_language(request, settings.default_language)
+    language = choose_language(request, None)
     servers = ice_servers_from_settings(settings, f"check-{new_id()}", app[appkeys.CLOCK].now())
     return _render(
         request,

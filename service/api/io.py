@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from service.errors import DomainError, InvalidInput
+from service.schemas import MAX_ROW_ID
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -46,10 +47,18 @@ def query_int(request: web.Request, name: str, *, required: bool = False) -> int
         if required:
             raise InvalidInput(f"The query parameter {name} is required.", field=name)
         return None
+    return parse_row_id(value, name)
+
+
+def parse_row_id(value: str, name: str) -> int:
+    """An id from a query string or path: a whole number that can name a row."""
     try:
-        return int(value)
+        number = int(value)
     except ValueError as exc:
         raise InvalidInput(f"{name} must be a whole number.", field=name) from exc
+    if not 1 <= number <= MAX_ROW_ID:
+        raise InvalidInput(f"{name} must be between 1 and {MAX_ROW_ID}.", field=name)
+    return number
 
 
 def query_datetime(request: web.Request, name: str) -> datetime | None:

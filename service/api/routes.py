@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service import accounts, appkeys, booking
 from service.api import calendar
 from service.api.echo import EchoOffer, end_echo, start_echo
-from service.api.io import query_datetime, query_int, read_body
+from service.api.io import parse_row_id, query_datetime, query_int, read_body
 from service.api.spec import ApiRoute, RouteTable, openapi_document
 from service.api.statistics import STATISTICS_QUERY, get_statistics, get_statistics_csv
 from service.api.views import consultation_json, event_json, iso, slots_json
@@ -331,10 +331,7 @@ async def delete_exception(request: web.Request) -> web.Response:
 
 
 def _path_int(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError as exc:
-        raise InvalidInput(f"{name} must be a whole number.", field=name) from exc
+    return parse_row_id(request.match_info[name], name)
 
 
 # --- the table -------------------------------------------------------------------------------

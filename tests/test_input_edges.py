@@ -1,0 +1,101 @@
+"""Input at the edges, found by trying the product as a newcomer: numbers too large to name a
+row, a multipart body that breaks while it is read, and years outside the statistics' calendar
+get a clear 4xx (problem details or a readable page), never a 500; the equipment test page
+follows the language cookie like every other page. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.models import Consultation
+from service.schemas import MAX_ROW_ID
+from tests.factories import Client, booking_body, build_world, login
+from tests.test_pages import SLOT, booking_form, csrf_of, page_login, text_of
+
+HUGE = "9" * 23  # past 64 bits: sqlite3 cannot even bind it
+JUST_PAST = str(MAX_ROW_ID + 1)  # past PostgreSQL's integer
+
+
+async def consultations(db: async_sessionmaker[AsyncSession]) -> int:
+    async with db() as s:
+        return int(await s.scalar(select(func.count()).select_from(Consultation)) or 0)
+
+
+@pytest.mark.parametrize("number", [HUGE, JUST_PAST])
+async def test_ids_too_large_for_a_row_are_refused_by_the_api(
+    client: Client, db: async_sessionmaker[AsyncSession], number: str
+) -> None:
+    world = await build_world(db)
+    headers = await login(client, "gp")
+    for path in (
+        f"/api/v1/departments/{number}/specialists",
+        f"/api/v1/slots?department_id={number}",
+    ):
+        resp = await client.get(path, headers=headers)
+        assert resp.status == 422, (path, await resp.text())
+        assert (await resp.json())["field"] == "department_id"
+    body = booking_body(world, SLOT, department_id=int(number))
+    resp = await client.post("/api/v1/consultations", json=body, headers=headers)
+    assert resp.status == 422, await resp.text()
+    assert await consultations(db) == 0
+
+    await client.delete("/api/v1/session", headers=headers)
+    await login(client, "evaluator")
+    resp = await client.get(f"/api/v1/statistics?department_id={number}")
+    assert resp.status == 422, await resp.text()
+
+
+async def test_ids_too_large_for_a_row_on_the_booking_page(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    world = await build_world(db)
+    csrf = await page_login(client, "gp")
+    page = await client.get("/bestill", params={"department_id": HUGE, "patient_id": HUGE})
+    assert page.status == 200  # as if nothing was chosen yet
+    assert 'name="starts_at"' not in await page.text()
+    resp = await client.post("/bestill", data=booking_form(world, csrf, department_id=HUGE))
+    assert resp.status == 422
+    # Told at the field, as for any other choice that is not one of the alternatives.
+    assert "Avdeling på sjukehuset Feil: Vel eitt av alternativa." in text_of(await resp.text())
+    assert await consultations(db) == 0
+
+
+async def test_a_multipart_body_that_breaks_while_read_is_a_400(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    await build_world(db)
+    await page_login(client, "gp")
+    broken = b"--zzz\r\nbroken"
+    headers = {"Content-Type": "multipart/form-data; boundary=zzz"}
+    page = await client.post("/bestill", data=broken, headers=headers)
+    assert page.status == 400
+    assert "<html" in await page.text()
+
+
+@pytest.mark.parametrize(("first", "last"), [("0001-01", "0001-12"), ("9999-01", "9999-12")])
+async def test_statistics_years_outside_the_calendar_are_refused(
+    client: Client, db: async_sessionmaker[AsyncSession], first: str, last: str
+) -> None:
+    await build_world(db)
+    await login(client, "evaluator")
+    resp = await client.get("/api/v1/statistics", params={"from": first, "to": last})
+    assert resp.status == 422, await resp.text()
+    assert "years" in (await resp.json())["detail"]
+    page = await client.get("/statistikk", params={"from": first, "to": last})
+    assert page.status == 422
+
+
+async def test_the_equipment_test_follows_and_keeps_the_language_choice(
+    client: Client,
+) -> None:
+    chosen = await client.get("/test-utstyr", params={"lang": "en"})
+    assert '<html lang="en">' in await chosen.text()
+    assert chosen.cookies["samkons_lang"].value == "en"
+    # The next visit without ?lang= keeps English, as every other page does.
+    again = await client.get("/test-utstyr")
+    assert '<html lang="en">' in await again.text()
+    login_page = await client.get("/logg-inn")
+    assert '<html lang="en">' in await login_page.text()
+    csrf_of(await login_page.text())
