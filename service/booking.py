@@ -64,6 +64,8 @@ class SlotQuery:
     window_start: datetime
     window_end: datetime
     duration: timedelta
+    # When moving a consultation, its own held times do not block the new ones.
+    excluding_consultation: str | None = None
 
 
 def side_of(actor: Actor) -> Side:
@@ -266,7 +268,12 @@ async def find_slots(
             _own(actor, named.patient)
         user_ids = [actor.user_id, *specialist_ids]
         calendars, patient_busy = await _calendars(
-            db, user_ids, query.window_start, query.window_end, patient_id=query.patient_id
+            db,
+            user_ids,
+            query.window_start,
+            query.window_end,
+            excluding=query.excluding_consultation,
+            patient_id=query.patient_id,
         )
 
     def slots_with(specialist_id: int) -> list[Interval]:

@@ -572,6 +572,8 @@ async def test_gp_reschedules_to_an_offered_free_time(
     html = await (await client.get(f"/samkonsultasjonar/{cid}")).text()
     new_time = "2026-01-09T09:00:00+01:00"
     assert f'<option value="{new_time}">fr. 9. jan. 2026 09:00</option>' in html
+    # Its own time (10:00-10:30 on the 7th) does not block a move by a quarter of an hour.
+    assert '<option value="2026-01-07T10:15:00+01:00">' in html
     resp = await client.post(
         f"/samkonsultasjonar/{cid}/ny-tid",
         data={"csrf_token": csrf, "starts_at": new_time},
@@ -581,6 +583,22 @@ async def test_gp_reschedules_to_an_offered_free_time(
     after = text_of(await (await client.get(resp.headers["Location"])).text())
     assert "Det nye tidspunktet er sendt til godkjenning." in after
     assert "fredag 9. januar 2026, 09:00–09:30" in after
+
+
+async def test_gp_moves_a_consultation_by_less_than_its_length(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    world = await build_world(db)
+    cid = await book_via_api(client, world)  # 10:00-10:30 on Wednesday 7 January
+    csrf = await page_login(client, "gp")
+    resp = await client.post(
+        f"/samkonsultasjonar/{cid}/ny-tid",
+        data={"csrf_token": csrf, "starts_at": "2026-01-07T10:15:00+01:00"},
+        allow_redirects=False,
+    )
+    assert resp.status == 303, text_of(await resp.text())
+    after = text_of(await (await client.get(resp.headers["Location"])).text())
+    assert "onsdag 7. januar 2026, 10:15–10:45" in after
 
 
 async def test_cancel_asks_first_then_cancels(

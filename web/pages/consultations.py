@@ -182,6 +182,7 @@ async def _reschedule_slots(
         window_start=now,
         window_end=now + SLOT_WINDOW,
         duration=c.ends_at - c.starts_at,
+        excluding_consultation=c.id,
     )
     try:
         slots = await booking.find_slots(
