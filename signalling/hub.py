@@ -110,10 +110,6 @@ class HubConfig:
     join_timeout: timedelta = timedelta(seconds=10)
     websocket_heartbeat: timedelta = timedelta(seconds=20)
     send_queue_size: int = 256
-    # How long a browser whose send queue overflowed gets to take its close frame before the
-    # connection is cut: one that stopped reading never will, and would otherwise stay in the
-    # room until the heartbeat notices.
-    too_slow_grace: timedelta = timedelta(seconds=2)
 
     def __post_init__(self) -> None:
         origins = frozenset(normalise_origin(o) for o in self.allowed_origins)
@@ -138,8 +134,6 @@ class _Connection:
     ws: web.WebSocketResponse
     bucket: TokenBucket
     outbox: Mailbox[str | _CloseFrame]
-    transport: asyncio.Transport | None = None
-    too_slow_grace: float = 2.0
     joined: bool = False
     # Set once the presence record is written, so a failure mid-join still removes it.
     present: bool = False
@@ -167,12 +161,6 @@ class _Connection:
             return
         if not self.outbox.put(frame):
             self.close(CLOSE_TOO_SLOW, "too slow")
-            asyncio.get_running_loop().call_later(self.too_slow_grace, self._cut)
-
-    def _cut(self) -> None:
-        """End a connection whose reader never took its close frame (see `too_slow_grace`)."""
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.abort()
 
     def close(self, code: int, reason: str) -> None:
         """Close after the frames already queued have been sent."""
@@ -283,8 +271,6 @@ class SignallingHub:
                 self._clock.now().timestamp(),
             ),
             outbox=Mailbox(self._config.send_queue_size),
-            transport=request.transport,
-            too_slow_grace=self._config.too_slow_grace.total_seconds(),
         )
         task = asyncio.current_task()
         if task is not None:

@@ -711,9 +711,6 @@ async def test_a_browser_that_stops_reading_holds_up_nobody(
         assert (await receive_type(other, "offer"))["sdp"] == "v=0"
         assert (await receive_type(gp, "pong"))["nonce"] == "still here"
         assert loop.time() - started < 5
-        # It never reads its close frame, so the hub cuts it after the grace instead of leaving
-        # it in the room until the heartbeat (20 s) notices.
-        await asyncio.wait_for(roster_until(gp, lambda ps: "gp2" not in states(ps)), timeout=8)
     finally:
         stalled.close()
         await stalled.wait_closed()
