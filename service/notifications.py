@@ -27,6 +27,7 @@ iCalendar SEQUENCE (booking has raised it in this transaction) and one UID per c
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
@@ -68,12 +69,20 @@ def recipients_of(c: Consultation, specialist: User | None) -> list[Recipient]:
     The specialist is a participant by virtue of `specialist_id` (booking does not store a
     participant row for them), so their account supplies the name and address.
     """
+    return recipients_among(c.participants, specialist)
+
+
+def recipients_among(
+    participants: Sequence[Participant], specialist: User | None
+) -> list[Recipient]:
+    """Those of the participants who have an address, and the specialist's account unless a
+    participant row already stands for them."""
     result = [
         Recipient(p, p.user_id, InviteAttendee(p.name, p.email, p.role, p.language))
-        for p in c.participants
+        for p in participants
         if p.email
     ]
-    has_specialist_row = any(p.role == "specialist" for p in c.participants)
+    has_specialist_row = any(p.role == "specialist" for p in participants)
     if specialist is not None and not has_specialist_row:
         result.append(
             Recipient(

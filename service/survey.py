@@ -22,9 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
 from service.errors import DomainError, NotFound
-from service.invites import InviteAttendee
 from service.models import Survey
-from service.notifications import Recipient, queue_survey_mails
+from service.notifications import Recipient, queue_survey_mails, recipients_among
 from service.schemas import SurveyAnswerInput, YesNoUnknown
 from service.settings import Settings
 from service.storage import surveys as store
@@ -55,17 +54,10 @@ async def create_survey_invitations(
     consultation = await store.consultation(db, consultation_id)
     if consultation is None or consultation.status != "completed":
         return []
-    invitees = [
-        Recipient(p, None, InviteAttendee(p.name, p.email, p.role, p.language))
-        for p in await store.uninvited_participants(db, consultation_id)
-        if p.email
-    ]
-    specialist = await store.uninvited_specialist(db, consultation)
-    if specialist is not None:
-        attendee = InviteAttendee(
-            specialist.name, specialist.email, "specialist", specialist.language
-        )
-        invitees.append(Recipient(None, specialist.id, attendee))
+    invitees = recipients_among(
+        await store.uninvited_participants(db, consultation_id),
+        await store.uninvited_specialist(db, consultation),
+    )
     invitations = []
     for invitee in invitees:
         token = new_token()
@@ -73,7 +65,8 @@ async def create_survey_invitations(
             Survey(
                 consultation_id=consultation_id,
                 participant_id=invitee.participant.id if invitee.participant else None,
-                user_id=invitee.user_id,
+                # A participant's survey is theirs through the participant row alone.
+                user_id=None if invitee.participant else invitee.user_id,
                 role=invitee.attendee.role,
                 language=invitee.attendee.language,
                 token_hash=hash_token(token),

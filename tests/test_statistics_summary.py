@@ -29,6 +29,7 @@ from service.app import create_app
 from service.auth import Actor
 from service.clock import FakeClock
 from service.models import (
+    SUMMARY_KEY,
     Consultation,
     StatisticsCounts,
     StatisticsDurations,
@@ -53,26 +54,9 @@ from tests.test_statistics import seed
 OSLO = ZoneInfo("Europe/Oslo")
 SUMMARY_REVISION = "0007"
 CALENDAR_YEARS = (1990, 2199)
-COUNT_FIELDS = (
-    "consultations",
-    "with_relatives",
-    "relatives",
-    "interpreters",
-    "municipal_staff",
-    "patients",
-    "specialists",
-    "surveys_invited",
-    "surveys_answered",
-    "satisfaction_1",
-    "satisfaction_2",
-    "satisfaction_3",
-    "satisfaction_4",
-    "satisfaction_5",
-    "would_travel_yes",
-    "would_travel_no",
-    "physical_visit_yes",
-    "physical_visit_no",
-    "with_free_text",
+# Every count the summary keeps per status: its columns beside the grain and the status.
+COUNT_FIELDS = tuple(
+    c.name for c in StatisticsCounts.__table__.columns if c.name not in (*SUMMARY_KEY, "status")
 )
 
 Summary = dict[str, dict[tuple[Any, ...], tuple[int, ...]]]
