@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from service.auth import Actor
 from service.models import AuditRecord
@@ -33,8 +34,8 @@ def audit(
     )
 
 
-async def audit_now(
-    db: AsyncSession,
+def audit_now(
+    db: Session,
     *,
     at: datetime,
     actor: Actor | None,
@@ -44,7 +45,7 @@ async def audit_now(
     """`audit`, written at once with a plain INSERT, for work that writes without the ORM."""
     rows = _rows(at, actor, action, consultation_ids, None, None)
     if rows:
-        await db.execute(insert(cast(Table, AuditRecord.__table__)), rows)
+        db.execute(insert(cast(Table, AuditRecord.__table__)), rows)
 
 
 def _rows(

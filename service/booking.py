@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from service import notifications
 from service.audit import audit, audit_now
@@ -33,7 +34,6 @@ from service.models import (
     Booking,
     Consultation,
     ConsultationEvent,
-    Department,
     Participant,
     Patient,
     User,
@@ -49,6 +49,7 @@ from service.schemas import (
 from service.settings import Settings
 from service.states import ACTIVE_STATUSES, Action, ConsultationStatus, Side, Transition, apply
 from service.storage import consultations as store
+from service.storage.engine import run_transaction
 from service.tokens import keyed_hash, new_id, new_room_id
 from service.travel import ReferenceData, municipality_for_postal_code
 from service.travel_inputs import TravelFacts, Traveller, encode_travel_key, local_site_for
@@ -219,8 +220,8 @@ async def _visible(
 # --- availability ----------------------------------------------------------------------------
 
 
-async def _calendars(
-    db: AsyncSession,
+def _calendars(
+    db: Session,
     user_ids: Sequence[int],
     start: datetime,
     end: datetime,
@@ -229,15 +230,15 @@ async def _calendars(
     patient_id: int | None = None,
 ) -> tuple[dict[int, ClinicianCalendar], list[Interval]]:
     """Each clinician's calendar and the patient's busy times, in three queries."""
-    hours = await store.weekly_hours(db, user_ids)
-    exceptions = await store.exceptions_between(db, user_ids, start, end)
+    hours = store.weekly_hours(db, user_ids)
+    exceptions = store.exceptions_between(db, user_ids, start, end)
     patient = store.patient_resource(patient_id) if patient_id is not None else None
     resources = [store.user_resource(u) for u in user_ids] + ([patient] if patient else [])
-    busy = await store.busy_intervals(db, resources, start, end, excluding_consultation=excluding)
+    busy = store.busy_intervals(db, resources, start, end, excluding_consultation=excluding)
     calendars = {
         u: ClinicianCalendar(
-            weekly=[WeeklyHours(h.weekday, h.start_time, h.end_time) for h in hours[u]],
-            exceptions=[Interval(x.starts_at, x.ends_at) for x in exceptions[u]],
+            weekly=[WeeklyHours(*h) for h in hours[u]],
+            exceptions=[Interval(*x) for x in exceptions[u]],
             busy=[Interval(s, e) for s, e in busy[store.user_resource(u)]],
         )
         for u in user_ids
@@ -257,24 +258,9 @@ async def find_slots(
     patient are all free. Only reads: pass the read-only session factory (no write lock)."""
     if actor.role != "gp":
         raise NotAllowed("Only GPs search for slots to book.")
-    async with sessionmaker() as db:
-        named = await store.parties(db, query.department_id, query.specialist_id, query.patient_id)
-        department = _department(named)
-        if query.specialist_id is not None:
-            specialist_ids = [_specialist_in(named.specialist, department)]
-        else:
-            specialist_ids = await _specialists_for(db, department, None)
-        if query.patient_id is not None:
-            _own(actor, named.patient)
-        user_ids = [actor.user_id, *specialist_ids]
-        calendars, patient_busy = await _calendars(
-            db,
-            user_ids,
-            query.window_start,
-            query.window_end,
-            excluding=query.excluding_consultation,
-            patient_id=query.patient_id,
-        )
+    specialist_ids, calendars, patient_busy = await run_transaction(
+        sessionmaker, _slot_search_inputs, actor, query
+    )
 
     def slots_with(specialist_id: int) -> list[Interval]:
         return find_common_slots(
@@ -297,43 +283,64 @@ async def find_slots(
     return [starts[k] for k in sorted(starts)]
 
 
-def _department(named: store.Parties) -> Department:
+def _slot_search_inputs(
+    db: Session, actor: Actor, query: SlotQuery
+) -> tuple[list[int], dict[int, ClinicianCalendar], list[Interval]]:
+    """The specialists a slot search covers, everyone's calendar and the patient's busy times."""
+    named = store.parties(db, query.department_id, query.specialist_id, query.patient_id)
+    department = _department(named)
+    if query.specialist_id is not None:
+        specialist_ids = [_specialist_in(named.specialist, department.id)]
+    else:
+        specialist_ids = _specialists_for(db, department.id, None)
+    if query.patient_id is not None:
+        _own(actor, named.patient)
+    calendars, patient_busy = _calendars(
+        db,
+        [actor.user_id, *specialist_ids],
+        query.window_start,
+        query.window_end,
+        excluding=query.excluding_consultation,
+        patient_id=query.patient_id,
+    )
+    return specialist_ids, calendars, patient_busy
+
+
+def _department(named: store.Parties) -> store.DepartmentRef:
     if named.department is None:
         raise NotFound("No such department.", field="department_id")
     return named.department
 
 
-def _specialist_in(specialist: User | None, department: Department) -> int:
+def _specialist_in(specialist: User | store.SpecialistRef | None, department_id: int) -> int:
     if (
         specialist is None
         or specialist.role != "specialist"
-        or specialist.department_id != department.id
+        or specialist.department_id != department_id
         or not specialist.active
     ):
         raise NotFound("No such specialist in that department.", field="specialist_id")
     return specialist.id
 
 
-def _own(actor: Actor, patient: Patient | None) -> Patient:
+def _own(actor: Actor, patient: store.PatientRef | None) -> store.PatientRef:
     if patient is None or patient.gp_office_id != actor.gp_office_id:
         raise NotFound("No such patient at your GP office.", field="patient_id")
     return patient
 
 
-async def _specialists_for(
-    db: AsyncSession, department: Department, specialist_id: int | None
-) -> list[int]:
+def _specialists_for(db: Session, department_id: int, specialist_id: int | None) -> list[int]:
     if specialist_id is not None:
-        return [_specialist_in(await db.get(User, specialist_id), department)]
-    specialists = await store.department_specialists(db, department.id)
+        return [_specialist_in(db.get(User, specialist_id), department_id)]
+    specialists = store.department_specialists(db, department_id)
     if not specialists:
         raise InvalidInput("The department has no specialists to book.", field="department_id")
     return [s.id for s in specialists]
 
 
-async def _check_time(
-    db: AsyncSession,
-    clock: Clock,
+def _check_time(
+    db: Session,
+    now: datetime,
     settings: Settings,
     *,
     user_ids: Sequence[int],
@@ -345,7 +352,7 @@ async def _check_time(
     if ends_at <= starts_at:
         raise InvalidInput("The end must be after the start.", field="ends_at")
     margin = timedelta(days=1)
-    calendars, patient_busy = await _calendars(
+    calendars, patient_busy = _calendars(
         db,
         user_ids,
         starts_at - margin,
@@ -358,7 +365,7 @@ async def _check_time(
         patient_busy,
         Interval(starts_at, ends_at),
         settings.tz,
-        clock.now(),
+        now,
     )
 
 
@@ -390,87 +397,98 @@ async def book(
     for i, relative in enumerate(data.relatives):
         if relative.postal_code is not None and relative.travel.would_travel:
             _municipality_of(ref, relative.postal_code, f"relatives.{i}.postal_code")
-    starts_at = data.starts_at
-    ends_at = starts_at + timedelta(minutes=data.duration_minutes)
-    now = clock.now()
     try:
-        async with sessionmaker() as db, db.begin():
-            gp_office = actor.gp_office_id
-            named = await store.parties(db, data.department_id, data.specialist_id, data.patient_id)
-            department = _department(named)
-            specialist_ids = (
-                [_specialist_in(named.specialist, department)]
-                if data.specialist_id is not None
-                else []
-            )
-            if data.patient_id is not None:
-                patient = _own(actor, named.patient)
-            else:
-                assert data.patient is not None
-                patient = await _find_or_create_patient(db, settings, gp_office, data.patient, now)
-            await _check_time(
-                db,
-                clock,
-                settings,
-                user_ids=[actor.user_id, *specialist_ids],
-                patient_id=patient.id if data.kind == "joint" else None,
-                starts_at=starts_at,
-                ends_at=ends_at,
-            )
-            home = _municipality_of(ref, patient.postal_code, "patient_id")
-            cid = new_id()
-            values: dict[str, Any] = {
-                "id": cid,
-                "room_id": new_room_id(),
-                "kind": data.kind,
-                "status": "requested",
-                "awaiting": "hospital_side",
-                "revision": 0,
-                "gp_id": actor.user_id,
-                "specialist_id": data.specialist_id,
-                "department_id": department.id,
-                "booked_by_id": actor.user_id,
-                "patient_id": patient.id,
-                "patient_present": data.kind == "joint",
-                "patient_group": data.patient_group,
-                "patient_location": data.patient_location,
-                "purpose": data.purpose or None,
-                "starts_at": starts_at,
-                "ends_at": ends_at,
-                "municipality_number": home,
-                "hospital_id": department.hospital_id,
-                "travel_key": _travel_key(
-                    ref, data, home, department.hospital.code, actor.municipality_number or ""
-                ),
-                "relatives_count": len(data.relatives) if data.kind == "joint" else 0,
-                "interpreters_count": 1 if data.interpreter is not None else 0,
-                "municipal_staff_count": len(data.municipal_staff),
-                "created_at": now,
-                "updated_at": now,
-            }
-            participants = _participants(cid, actor, patient, data, now)
-            resources = [store.user_resource(actor.user_id)]
-            if data.kind == "joint":
-                resources.append(store.patient_resource(patient.id))
-            resources += [store.user_resource(s) for s in specialist_ids]
-            first_event = {
-                "consultation_id": cid,
-                "at": now,
-                "actor_id": actor.user_id,
-                "action": "book",
-                "status": values["status"],
-                "starts_at": starts_at,
-                "ends_at": ends_at,
-                "revision": 0,
-            }
-            await store.insert_consultation(db, values, participants, resources, first_event)
-            await audit_now(db, at=now, actor=actor, action="create", consultation_ids=[cid])
+        values, participants = await run_transaction(
+            sessionmaker, _book, actor, clock.now(), settings, data, reference
+        )
     except IntegrityError as exc:
         raise _as_domain_error(exc) from exc
     # What the caller shows: built from the rows just written, not read back.
     consultation = Consultation(**values)
     consultation.participants = [Participant(**p) for p in participants]
     return consultation
+
+
+def _book(
+    db: Session,
+    actor: Actor,
+    now: datetime,
+    settings: Settings,
+    data: BookingInput,
+    ref: ReferenceData,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """`book`'s transaction: the consultation's and its participants' rows, as written."""
+    assert actor.gp_office_id is not None
+    starts_at = data.starts_at
+    ends_at = starts_at + timedelta(minutes=data.duration_minutes)
+    named = store.parties(db, data.department_id, data.specialist_id, data.patient_id)
+    department = _department(named)
+    specialist_ids = (
+        [_specialist_in(named.specialist, department.id)] if data.specialist_id is not None else []
+    )
+    if data.patient_id is not None:
+        patient = _own(actor, named.patient)
+    else:
+        assert data.patient is not None
+        patient = _find_or_create_patient(db, settings, actor.gp_office_id, data.patient, now)
+    _check_time(
+        db,
+        now,
+        settings,
+        user_ids=[actor.user_id, *specialist_ids],
+        patient_id=patient.id if data.kind == "joint" else None,
+        starts_at=starts_at,
+        ends_at=ends_at,
+    )
+    home = _municipality_of(ref, patient.postal_code, "patient_id")
+    cid = new_id()
+    values: dict[str, Any] = {
+        "id": cid,
+        "room_id": new_room_id(),
+        "kind": data.kind,
+        "status": "requested",
+        "awaiting": "hospital_side",
+        "revision": 0,
+        "gp_id": actor.user_id,
+        "specialist_id": data.specialist_id,
+        "department_id": department.id,
+        "booked_by_id": actor.user_id,
+        "patient_id": patient.id,
+        "patient_present": data.kind == "joint",
+        "patient_group": data.patient_group,
+        "patient_location": data.patient_location,
+        "purpose": data.purpose or None,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "municipality_number": home,
+        "hospital_id": department.hospital_id,
+        "travel_key": _travel_key(
+            ref, data, home, department.hospital_code, actor.municipality_number or ""
+        ),
+        "relatives_count": len(data.relatives) if data.kind == "joint" else 0,
+        "interpreters_count": 1 if data.interpreter is not None else 0,
+        "municipal_staff_count": len(data.municipal_staff),
+        "created_at": now,
+        "updated_at": now,
+    }
+    participants = _participants(cid, actor, patient, data, now)
+    resources = [store.user_resource(actor.user_id)]
+    if data.kind == "joint":
+        resources.append(store.patient_resource(patient.id))
+    resources += [store.user_resource(s) for s in specialist_ids]
+    first_event = {
+        "consultation_id": cid,
+        "at": now,
+        "actor_id": actor.user_id,
+        "action": "book",
+        "status": values["status"],
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "revision": 0,
+    }
+    store.insert_consultation(db, values, participants, resources, first_event)
+    audit_now(db, at=now, actor=actor, action="create", consultation_ids=[cid])
+    return values, participants
 
 
 def _municipality_of(ref: ReferenceData, postal_code: str | None, field: str) -> str:
@@ -522,14 +540,14 @@ def _travel_key(
     )
 
 
-async def _find_or_create_patient(
-    db: AsyncSession, settings: Settings, gp_office_id: int, data: PatientInput, now: datetime
-) -> Patient:
+def _find_or_create_patient(
+    db: Session, settings: Settings, gp_office_id: int, data: PatientInput, now: datetime
+) -> store.PatientRef:
     fnr_hash = (
         keyed_hash(settings.secret_key.get_secret_value(), f"fnr:{data.fnr}") if data.fnr else None
     )
     if fnr_hash is not None:
-        existing = await db.scalar(select(Patient).where(Patient.fnr_hash == fnr_hash))
+        existing = db.scalar(select(Patient).where(Patient.fnr_hash == fnr_hash))
         if existing is not None:
             if existing.gp_office_id != gp_office_id:
                 # The patient is listed at another office; their GP books for them.
@@ -541,7 +559,7 @@ async def _find_or_create_patient(
             existing.phone = data.phone
             existing.postal_code = data.postal_code
             existing.language = data.language
-            return existing
+            return store.patient_ref(existing)
     patient = Patient(
         gp_office_id=gp_office_id,
         name=data.name,
@@ -553,12 +571,12 @@ async def _find_or_create_patient(
         created_at=now,
     )
     db.add(patient)
-    await db.flush()
-    return patient
+    db.flush()
+    return store.patient_ref(patient)
 
 
 def _participants(
-    consultation_id: str, gp: Actor, patient: Patient, data: BookingInput, now: datetime
+    consultation_id: str, gp: Actor, patient: store.PatientRef, data: BookingInput, now: datetime
 ) -> list[dict[str, Any]]:
     """The participants' rows, every one with the same keys (one multi-row INSERT)."""
 
@@ -678,12 +696,10 @@ async def _assign_specialist(
         raise InvalidInput(
             "Name the specialist who takes this consultation.", field="specialist_id"
         )
-    department = await store.get_department(db, c.department_id)
-    assert department is not None
-    await _specialists_for(db, department, specialist_id)
-    await _check_time(
-        db,
-        clock,
+    await db.run_sync(_specialists_for, c.department_id, specialist_id)
+    await db.run_sync(
+        _check_time,
+        clock.now(),
         settings,
         user_ids=[specialist_id],
         patient_id=None,
@@ -727,9 +743,9 @@ async def change_time(
             starts_at, ends_at = data.starts_at, data.starts_at + duration
             clinicians = [c.gp_id] + ([c.specialist_id] if c.specialist_id else [])
             patient = c.patient_id if c.kind == "joint" else None
-            await _check_time(
-                db,
-                clock,
+            await db.run_sync(
+                _check_time,
+                now,
                 settings,
                 user_ids=clinicians,
                 patient_id=patient,

@@ -139,7 +139,7 @@ async def list_specialists(request: web.Request) -> web.Response:
     require_actor(request, "gp", "specialist", "coordinator")
     department_id = _path_int(request, "department_id")
     async with request.app[appkeys.READ_DB]() as db:
-        rows = await department_specialists(db, department_id)
+        rows = await db.run_sync(department_specialists, department_id)
     return web.json_response([{"id": u.id, "name": u.name} for u in rows])
 
 

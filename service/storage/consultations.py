@@ -1,16 +1,21 @@
-"""SQL for consultations, their participants, bookings (held times) and history."""
+"""SQL for consultations, their participants, bookings (held times) and history.
+
+The functions on the booking path take a synchronous `Session`: they run inside one
+`run_transaction` (on SQLite, on the database thread without a round trip per statement), or
+from async code through `AsyncSession.run_sync`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, false, insert, select, update
+from sqlalchemy import Select, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from service.errors import SlotTaken
 from service.models import (
@@ -19,6 +24,7 @@ from service.models import (
     Consultation,
     ConsultationEvent,
     Department,
+    Hospital,
     Participant,
     Patient,
     User,
@@ -65,16 +71,41 @@ async def participant_for_token(db: AsyncSession, token_hash: str) -> Participan
     )
 
 
-async def hold(
-    db: AsyncSession,
+# The booking path's statements, built once: building a statement is much of what a short
+# query costs in SQLAlchemy, and a prebuilt one also keeps its cache key.
+_INSERT_CONSULTATION = insert(CONSULTATIONS)
+_INSERT_PARTICIPANTS = insert(PARTICIPANTS)
+_INSERT_BOOKINGS = insert(BOOKINGS)
+_INSERT_EVENT = insert(EVENTS)
+_BUSY = select(Booking.resource, Booking.starts_at, Booking.ends_at).where(
+    Booking.resource.in_(bindparam("resources", expanding=True)),
+    Booking.active.is_(True),
+    Booking.starts_at < bindparam("end"),
+    Booking.ends_at > bindparam("start"),
+)
+_BUSY_EXCLUDING = _BUSY.where(Booking.consultation_id != bindparam("excluding"))
+_WEEKLY_HOURS = select(
+    WorkingHours.user_id, WorkingHours.weekday, WorkingHours.start_time, WorkingHours.end_time
+).where(WorkingHours.user_id.in_(bindparam("user_ids", expanding=True)))
+_EXCEPTIONS = select(
+    AvailabilityException.user_id, AvailabilityException.starts_at, AvailabilityException.ends_at
+).where(
+    AvailabilityException.user_id.in_(bindparam("user_ids", expanding=True)),
+    AvailabilityException.starts_at < bindparam("end"),
+    AvailabilityException.ends_at > bindparam("start"),
+)
+
+
+def hold(
+    db: Session,
     consultation_id: str,
     resources: Sequence[str],
     starts_at: datetime,
     ends_at: datetime,
 ) -> None:
     """Hold the time for each resource; the database refuses any overlap (IntegrityError)."""
-    await db.execute(
-        insert(BOOKINGS),
+    db.connection().execute(
+        _INSERT_BOOKINGS,
         [
             {
                 "consultation_id": consultation_id,
@@ -88,8 +119,8 @@ async def hold(
     )
 
 
-async def insert_consultation(
-    db: AsyncSession,
+def insert_consultation(
+    db: Session,
     consultation: Mapping[str, Any],
     participants: Sequence[Mapping[str, Any]],
     resources: Sequence[str],
@@ -101,115 +132,167 @@ async def insert_consultation(
     participant row carries the same keys. The held times go in after the consultation they
     point to; the database refuses an overlap (IntegrityError).
     """
-    await db.execute(insert(CONSULTATIONS), [dict(consultation)])
+    conn = db.connection()
+    conn.execute(_INSERT_CONSULTATION, [dict(consultation)])
     if participants:
-        await db.execute(insert(PARTICIPANTS), [dict(p) for p in participants])
+        conn.execute(_INSERT_PARTICIPANTS, [dict(p) for p in participants])
     starts_at, ends_at = consultation["starts_at"], consultation["ends_at"]
-    await hold(db, consultation["id"], resources, starts_at, ends_at)
-    await db.execute(insert(EVENTS), [dict(first_event)])
+    hold(db, consultation["id"], resources, starts_at, ends_at)
+    conn.execute(_INSERT_EVENT, [dict(first_event)])
 
 
-async def busy_intervals(
-    db: AsyncSession,
+def busy_intervals(
+    db: Session,
     resources: Sequence[str],
     start: datetime,
     end: datetime,
     *,
     excluding_consultation: str | None = None,
 ) -> dict[str, list[tuple[datetime, datetime]]]:
-    stmt = select(Booking.resource, Booking.starts_at, Booking.ends_at).where(
-        Booking.resource.in_(resources),
-        Booking.active.is_(True),
-        Booking.starts_at < end,
-        Booking.ends_at > start,
-    )
+    """Each resource's held times that overlap [start, end)."""
+    params: dict[str, Any] = {"resources": list(resources), "start": start, "end": end}
+    stmt = _BUSY
     if excluding_consultation is not None:
-        stmt = stmt.where(Booking.consultation_id != excluding_consultation)
+        stmt, params["excluding"] = _BUSY_EXCLUDING, excluding_consultation
     result: dict[str, list[tuple[datetime, datetime]]] = {r: [] for r in resources}
-    for resource, s, e in (await db.execute(stmt)).all():
+    for resource, s, e in db.connection().execute(stmt, params):
         result[resource].append((s, e))
     return result
 
 
-async def weekly_hours(db: AsyncSession, user_ids: Sequence[int]) -> dict[int, list[WorkingHours]]:
-    rows = (await db.scalars(select(WorkingHours).where(WorkingHours.user_id.in_(user_ids)))).all()
-    result: dict[int, list[WorkingHours]] = {u: [] for u in user_ids}
-    for row in rows:
-        result[row.user_id].append(row)
+def weekly_hours(db: Session, user_ids: Sequence[int]) -> dict[int, list[tuple[int, time, time]]]:
+    """Each clinician's working hours as (weekday, start, end)."""
+    result: dict[int, list[tuple[int, time, time]]] = {u: [] for u in user_ids}
+    for user_id, weekday, start, end in db.connection().execute(
+        _WEEKLY_HOURS, {"user_ids": list(user_ids)}
+    ):
+        result[user_id].append((weekday, start, end))
     return result
 
 
-async def exceptions_between(
-    db: AsyncSession, user_ids: Sequence[int], start: datetime, end: datetime
-) -> dict[int, list[AvailabilityException]]:
-    rows = (
-        await db.scalars(
-            select(AvailabilityException).where(
-                AvailabilityException.user_id.in_(user_ids),
-                AvailabilityException.starts_at < end,
-                AvailabilityException.ends_at > start,
-            )
-        )
-    ).all()
-    result: dict[int, list[AvailabilityException]] = {u: [] for u in user_ids}
-    for row in rows:
-        result[row.user_id].append(row)
+def exceptions_between(
+    db: Session, user_ids: Sequence[int], start: datetime, end: datetime
+) -> dict[int, list[tuple[datetime, datetime]]]:
+    """Each clinician's absences that overlap [start, end)."""
+    result: dict[int, list[tuple[datetime, datetime]]] = {u: [] for u in user_ids}
+    params = {"user_ids": list(user_ids), "start": start, "end": end}
+    for user_id, s, e in db.connection().execute(_EXCEPTIONS, params):
+        result[user_id].append((s, e))
     return result
 
 
-async def department_specialists(db: AsyncSession, department_id: int) -> list[User]:
+def department_specialists(db: Session, department_id: int) -> list[User]:
     return list(
-        (
-            await db.scalars(
-                select(User)
-                .where(
-                    User.department_id == department_id,
-                    User.role == "specialist",
-                    User.active.is_(True),
-                )
-                .order_by(User.name)
+        db.scalars(
+            select(User)
+            .where(
+                User.department_id == department_id,
+                User.role == "specialist",
+                User.active.is_(True),
             )
+            .order_by(User.name)
         ).all()
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentRef:
+    id: int
+    hospital_id: int
+    hospital_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpecialistRef:
+    id: int
+    role: str
+    department_id: int | None
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRef:
+    """What booking needs of a patient: who they belong to and how to invite them."""
+
+    id: int
+    gp_office_id: int
+    name: str
+    email: str | None
+    phone: str | None
+    postal_code: str | None
+    language: str
 
 
 @dataclass(frozen=True, slots=True)
 class Parties:
     """What a booking or slot search names, each None when there is no such row."""
 
-    department: Department | None
-    specialist: User | None
-    patient: Patient | None
+    department: DepartmentRef | None
+    specialist: SpecialistRef | None
+    patient: PatientRef | None
 
 
-async def parties(
-    db: AsyncSession, department_id: int, specialist_id: int | None, patient_id: int | None
+_SPECIALIST = aliased(User)
+_PARTIES = (
+    select(
+        Department.id,
+        Department.hospital_id,
+        Hospital.code,
+        _SPECIALIST.id,
+        _SPECIALIST.role,
+        _SPECIALIST.department_id,
+        _SPECIALIST.active,
+        Patient.id,
+        Patient.gp_office_id,
+        Patient.name,
+        Patient.email,
+        Patient.phone,
+        Patient.postal_code,
+        Patient.language,
+    )
+    .join(Hospital, Hospital.id == Department.hospital_id)
+    # A NULL id joins nothing: the row then says "no such specialist / patient".
+    .outerjoin(_SPECIALIST, _SPECIALIST.id == bindparam("specialist_id"))
+    .outerjoin(Patient, Patient.id == bindparam("patient_id"))
+    .where(Department.id == bindparam("department_id"))
+)
+
+
+def parties(
+    db: Session, department_id: int, specialist_id: int | None, patient_id: int | None
 ) -> Parties:
-    """The department (with its hospital), the specialist and the patient, in one query.
+    """The department (with its hospital's code), the specialist and the patient, in one query.
 
     A missing specialist or patient comes back as None; so do all three when the department is
     missing, which is the first thing checked anyway.
     """
-    row = (
-        await db.execute(
-            select(Department, User, Patient)
-            .join(Department.hospital)
-            .options(contains_eager(Department.hospital))
-            .outerjoin(User, User.id == specialist_id if specialist_id is not None else false())
-            .outerjoin(Patient, Patient.id == patient_id if patient_id is not None else false())
-            .where(Department.id == department_id)
-        )
-    ).first()
+    params = {
+        "department_id": department_id,
+        "specialist_id": specialist_id,
+        "patient_id": patient_id,
+    }
+    row = db.connection().execute(_PARTIES, params).first()
     if row is None:
         return Parties(None, None, None)
-    return Parties(row[0], row[1], row[2])
+    department = DepartmentRef(row[0], row[1], row[2])
+    specialist = SpecialistRef(row[3], row[4], row[5], row[6]) if row[3] is not None else None
+    patient = (
+        PatientRef(row[7], row[8], row[9], row[10], row[11], row[12], row[13])
+        if row[7] is not None
+        else None
+    )
+    return Parties(department, specialist, patient)
 
 
-async def get_department(db: AsyncSession, department_id: int) -> Department | None:
-    return await db.scalar(
-        select(Department)
-        .where(Department.id == department_id)
-        .options(joinedload(Department.hospital))
+def patient_ref(patient: Patient) -> PatientRef:
+    return PatientRef(
+        patient.id,
+        patient.gp_office_id,
+        patient.name,
+        patient.email,
+        patient.phone,
+        patient.postal_code,
+        patient.language,
     )
 
 

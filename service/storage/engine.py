@@ -6,14 +6,19 @@ transaction takes the write lock at BEGIN; a reading one does not, so reads run 
 instead of queueing behind it. On PostgreSQL the reading kind is a READ ONLY transaction, so a
 write slipped into it fails instead of going unnoticed. `make_database` gives the application
 an engine for each kind (one shared pool on PostgreSQL).
+
+`run_transaction` runs a piece of plain synchronous SQLAlchemy work as one transaction; on
+SQLite all of it happens on the database connection's own thread in one round trip, so a
+transaction holds SQLite's write lock only while its statements run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -21,9 +26,13 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from service.storage.sqlite_driver import OneHopDBAPI
+from service.storage.sqlite_driver import OneHopDBAPI, run_on_connection_thread
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 # Execution option that marks a connection's transaction as read-only.
 READ_ONLY = "samkons_read_only"
@@ -105,3 +114,40 @@ def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     if engine.dialect.name == "postgresql":
         options["postgresql_readonly"] = True
     return async_sessionmaker(engine.execution_options(**options), expire_on_commit=False)
+
+
+async def run_transaction(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    fn: Callable[Concatenate[Session, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """Run `fn(session, *args, **kwargs)` as one transaction of `sessionmaker`'s database.
+
+    `fn` is plain synchronous SQLAlchemy work on a `Session`; its changes are flushed and
+    committed when it returns and rolled back when it raises. On SQLite BEGIN, `fn` and COMMIT
+    run on the connection's thread in one round trip: nothing waits for the event loop while
+    the write lock is held, and a statement costs no thread hop. On PostgreSQL `fn` runs
+    through the async engine as usual (`AsyncConnection.run_sync`).
+    """
+    engine: AsyncEngine = sessionmaker.kw["bind"]
+    async with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            raw = await conn.get_raw_connection()
+            return await run_on_connection_thread(
+                raw.dbapi_connection, _unit, conn.sync_connection, fn, args, kwargs
+            )
+        return await conn.run_sync(_unit, fn, args, kwargs)
+
+
+def _unit(
+    conn: Connection | None,
+    fn: Callable[..., T],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> T:
+    assert conn is not None
+    with conn.begin(), Session(bind=conn, expire_on_commit=False) as session:
+        result = fn(session, *args, **kwargs)
+        session.flush()
+        return result

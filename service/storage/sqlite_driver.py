@@ -6,8 +6,12 @@ the cursor. Each call is a round trip between the event loop and that thread (a 
 thread wake-up, a `call_soon_threadsafe` back), and on a busy machine those round trips cost
 more than the SQL. This adapter runs the whole statement (execute, fetch all rows, read the
 row count and last row id, close) as one call on the same thread, so a statement is one round
-trip. Everything else (connecting, commit, rollback, closing, server-side cursors) is
-SQLAlchemy's aiosqlite adapter unchanged.
+trip. Everything else (connecting, closing, server-side cursors) is SQLAlchemy's aiosqlite
+adapter unchanged.
+
+A whole transaction can go further: `run_on_connection_thread` runs plain synchronous
+SQLAlchemy code on the connection's thread, and there a statement, COMMIT or ROLLBACK calls
+sqlite3 directly, with no round trip at all (`service.storage.engine.run_transaction`).
 
 It builds on SQLAlchemy's aiosqlite adapter classes and aiosqlite's per-connection work queue
 (`Connection._execute`); pyproject pins both libraries to the minor versions this was written
@@ -18,8 +22,9 @@ from __future__ import annotations
 
 import collections
 import sqlite3
+import threading
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, cast
+from typing import Any, ParamSpec, TypeVar, cast
 
 import aiosqlite
 from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection
@@ -33,6 +38,28 @@ from sqlalchemy.util.concurrency import await_
 
 # What one statement leaves behind: description, rows, rowcount, lastrowid.
 _Outcome = tuple[Any, Sequence[Any], int, int | None]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _on_own_thread(driver: aiosqlite.Connection) -> bool:
+    """True while running on the connection's thread (inside `run_on_connection_thread`)."""
+    thread: threading.Thread = driver._thread
+    return thread.ident == threading.get_ident()
+
+
+async def run_on_connection_thread(
+    dbapi_connection: Any, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """Run `fn` on the thread of `dbapi_connection` (a `OneHopConnection`) in one round trip.
+
+    While `fn` runs, SQLAlchemy work on that connection calls sqlite3 directly. `fn` must not
+    await and must not touch another connection; the event loop is free meanwhile.
+    """
+    driver = cast(aiosqlite.Connection, dbapi_connection._connection)
+    submit = cast(Callable[..., Awaitable[T]], driver._execute)
+    return await submit(fn, *args, **kwargs)
 
 
 def _run_statement(
@@ -86,7 +113,10 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         # aiosqlite's own queue of work for the connection's thread (untyped in aiosqlite).
         submit = cast(Callable[..., Awaitable[_Outcome]], driver._execute)
         try:
-            outcome = await_(submit(_run_statement, driver._conn, operation, parameters, many))
+            if _on_own_thread(driver):
+                outcome = _run_statement(driver._conn, operation, parameters, many)
+            else:
+                outcome = await_(submit(_run_statement, driver._conn, operation, parameters, many))
         except Exception as error:
             self._adapt_connection._handle_exception(error)
         self._description, rows, self._rowcount, self._lastrowid = outcome
@@ -108,6 +138,26 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneHopCursor
+
+    def commit(self) -> None:
+        driver = cast(aiosqlite.Connection, self._connection)
+        if driver._connection is not None and _on_own_thread(driver):
+            try:
+                driver._conn.commit()
+            except Exception as error:
+                self._handle_exception(error)
+        else:
+            super().commit()
+
+    def rollback(self) -> None:
+        driver = cast(aiosqlite.Connection, self._connection)
+        if driver._connection is not None and _on_own_thread(driver):
+            try:
+                driver._conn.rollback()
+            except Exception as error:
+                self._handle_exception(error)
+        else:
+            super().rollback()
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -212,7 +212,7 @@ async def _detail_page(
     choose_specialist: list[User] = []
     if Action.ACCEPT in actions and c.specialist_id is None and actor.role == "coordinator":
         async with db() as session:
-            choose_specialist = await department_specialists(session, c.department_id)
+            choose_specialist = await session.run_sync(department_specialists, c.department_id)
     slots = await _reschedule_slots(request, actor, c) if Action.RESCHEDULE in actions else None
     mails = await mails_for(db, c)
     return await render(
