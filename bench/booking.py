@@ -81,8 +81,9 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, {mem}, Python {platform.python_version()}"
 
 
-async def populate(url: str) -> None:
-    """10,000 consultations over a year around NOW, with their held times."""
+async def populate(url: str, new_patients: int = 2000) -> None:
+    """10,000 consultations over a year around NOW, with their held times, and `new_patients`
+    patients with nothing booked yet (one per booking the benchmark makes)."""
     rng = random.Random(7)
     engine = make_engine(url)
     db = make_sessionmaker(engine)
@@ -131,7 +132,7 @@ async def populate(url: str) -> None:
                     "language": "nn",
                     "created_at": NOW,
                 }
-                for i in range(EXISTING + 2000)
+                for i in range(EXISTING + new_patients)
             ],
         )
         await s.execute(
@@ -358,7 +359,7 @@ async def run(kind: str, bookings: int, rounds: int, profile: str | None) -> dic
         url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_name}"
     try:
         await asyncio.to_thread(upgrade_to_head, url)
-        await populate(url)
+        await populate(url, new_patients=bookings)
         settings = Settings(
             mode="test",
             database_url=url,
