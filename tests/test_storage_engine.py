@@ -10,9 +10,10 @@ from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import event, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import QueuePool
 
 from service.models import GpOffice
@@ -21,6 +22,7 @@ from service.storage.engine import (
     make_engine,
     make_read_sessionmaker,
     make_sessionmaker,
+    run_transaction,
 )
 
 
@@ -166,3 +168,81 @@ async def test_the_apps_sqlite_writes_queue_for_one_connection(db_url: str) -> N
         assert await reader() == 5
     finally:
         await database.dispose()
+
+
+def _add_offices(session: Session, *numbers: int) -> list[str]:
+    session.execute(insert(GpOffice), [_office(n) for n in numbers])
+    session.add(GpOffice(**_office(100)))  # the ORM's unit of work takes part too
+    return list(session.scalars(select(GpOffice.name).order_by(GpOffice.id)))
+
+
+class Refused(Exception):
+    pass
+
+
+def _add_then_refuse(session: Session) -> None:
+    session.execute(insert(GpOffice), [_office(1)])
+    session.flush()
+    raise Refused
+
+
+async def _office_names(engine: AsyncEngine) -> list[str]:
+    async with make_read_sessionmaker(engine)() as s:
+        return list((await s.scalars(select(GpOffice.name).order_by(GpOffice.id))).all())
+
+
+async def test_run_transaction_commits_what_the_work_wrote(engine: AsyncEngine) -> None:
+    seen = await run_transaction(make_sessionmaker(engine), _add_offices, 1, 2)
+    assert seen == ["Kontor 1", "Kontor 2", "Kontor 100"]
+    assert await _office_names(engine) == ["Kontor 1", "Kontor 2", "Kontor 100"]
+
+
+async def test_run_transaction_writes_nothing_when_the_work_fails(engine: AsyncEngine) -> None:
+    with pytest.raises(Refused):
+        await run_transaction(make_sessionmaker(engine), _add_then_refuse)
+    with pytest.raises(IntegrityError):
+        await run_transaction(
+            make_sessionmaker(engine),
+            lambda s: s.execute(insert(GpOffice), [_office(1), {"name": None}]),
+        )
+    assert await _office_names(engine) == []
+    # The connection went back clean: the next transaction works as usual.
+    await run_transaction(make_sessionmaker(engine), _add_offices, 3)
+    assert await _office_names(engine) == ["Kontor 3", "Kontor 100"]
+
+
+async def test_sqlite_run_transaction_is_one_round_trip_for_the_whole_transaction(
+    sqlite_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BEGIN, the work's statements and COMMIT all run in one call on the driver's thread
+    (the pool's reset of the connection when it is handed back is the only other call)."""
+    calls: list[str] = []
+    original: Any = aiosqlite.Connection._execute
+
+    async def counting(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(getattr(fn, "__name__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)
+
+    statements: list[str] = []
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
+    write = make_sessionmaker(sqlite_engine)
+    await run_transaction(write, _add_offices, 1)  # the pool's first connect is not counted
+    calls.clear()
+
+    def record(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        statements.append(statement.split()[0])
+
+    event.listen(sqlite_engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await run_transaction(write, _add_offices, 2, 3)
+    finally:
+        event.remove(sqlite_engine.sync_engine, "before_cursor_execute", record)
+    assert statements == ["BEGIN", "INSERT", "INSERT", "SELECT"]
+    assert calls == ["_unit", "rollback"]
+    assert await _office_names(sqlite_engine) == [
+        "Kontor 1",
+        "Kontor 100",
+        "Kontor 2",
+        "Kontor 3",
+        "Kontor 100",
+    ]
