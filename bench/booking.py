@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import logging
 import multiprocessing
 import os
 import platform
@@ -40,6 +41,7 @@ from sqlalchemy import event, insert
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from service import appkeys
+from service.accesslog import RedactingAccessLogger, access_logger
 from service.app import create_app
 from service.auth import Actor
 from service.booking import SlotQuery, find_slots
@@ -55,6 +57,7 @@ from service.models import (
     WorkingHours,
 )
 from service.passwords import hash_password
+from service.runtime import tune_garbage_collector
 from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
 from service.storage.migrate import upgrade_to_head
@@ -367,7 +370,18 @@ async def run(kind: str, bookings: int, rounds: int, profile: str | None) -> dic
             login_attempts_per_address=10_000,
         )
         app = create_app(settings, clock=FakeClock(NOW))
-        runner = web.AppRunner(app, access_log=None)
+        # As `samkons serve` runs: the collector tuned and every request in the access log
+        # (here to a file; the service writes it to stderr).
+        tune_garbage_collector(settings.gc_young_threshold)
+        logging.basicConfig(
+            filename=Path(tmp.name) / "access.log",
+            level=logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+            force=True,
+        )
+        runner = web.AppRunner(
+            app, access_log=access_logger(), access_log_class=RedactingAccessLogger
+        )
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

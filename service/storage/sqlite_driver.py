@@ -151,6 +151,10 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
 
     def rollback(self) -> None:
         driver = cast(aiosqlite.Connection, self._connection)
+        if driver._connection is not None and not driver._connection.in_transaction:
+            # The pool resets every connection handed back with a ROLLBACK; when no
+            # transaction is open (the usual case) that would be a round trip for nothing.
+            return
         if driver._connection is not None and _on_own_thread(driver):
             try:
                 driver._conn.rollback()
