@@ -76,6 +76,28 @@ async def test_slots_around_the_march_and_october_clock_changes(
     assert len(friday) == len(monday) == 31
 
 
+async def test_slots_are_as_long_as_asked(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    world = await build_world(db)
+    await login(client, "gp")
+
+    async def monday(**params: object) -> list[dict[str, str]]:
+        found = await _slots(
+            client, world.geriatrics, specialist_id=world.specialist, days=1, **params
+        )
+        return [s for s in found if s["starts_at"].startswith("2026-01-05")]
+
+    hour, default = await monday(duration_minutes=60), await monday()
+    assert hour[0] == {
+        "starts_at": "2026-01-05T09:00:00+01:00",
+        "ends_at": "2026-01-05T10:00:00+01:00",
+    }
+    assert hour[-1]["ends_at"] == "2026-01-05T16:00:00+01:00"
+    assert default[0]["ends_at"] == "2026-01-05T09:30:00+01:00"  # 30 minutes unless asked
+    assert len(default) == len(hour) + 2  # two more 15-minute steps fit before 16:00
+
+
 async def test_department_slots_union_of_its_specialists(
     client: Client, db: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -102,6 +124,9 @@ async def test_slot_query_errors(client: Client, db: async_sessionmaker[AsyncSes
         ("", "department_id"),
         ("department_id=x", "department_id"),
         (f"department_id={world.geriatrics}&days=0", "days"),
+        (f"department_id={world.geriatrics}&duration_minutes=9", "duration_minutes"),
+        (f"department_id={world.geriatrics}&duration_minutes=181", "duration_minutes"),
+        (f"department_id={world.geriatrics}&duration_minutes=half", "duration_minutes"),
         (f"department_id={world.geriatrics}&from=yesterday", "from"),
         (f"department_id={world.geriatrics}&patient_id={world.other_office_patient}", "patient_id"),
         # The department, specialist and patient are looked up together: each still answers.

@@ -165,10 +165,11 @@ async def list_slots(request: web.Request) -> web.Response:
         raise InvalidInput(
             f"days must be between 1 and {settings.booking_horizon_days}.", field="days"
         )
-    duration = query_int(request, "duration")
+    # Named as in the booking body and the booking form, so a client passes one name along.
+    duration = query_int(request, "duration_minutes")
     duration = settings.default_duration_minutes if duration is None else duration
     if not 10 <= duration <= 180:
-        raise InvalidInput("duration must be between 10 and 180 minutes.", field="duration")
+        raise InvalidInput("duration_minutes must be between 10 and 180.", field="duration_minutes")
     department_id = query_int(request, "department_id", required=True)
     assert department_id is not None
     slots = await booking.find_slots(
@@ -390,7 +391,7 @@ def route_table() -> RouteTable:
                 ("patient_id", "integer", False, "the patient"),
                 ("from", "string", False, "window start (ISO 8601 with offset)"),
                 ("days", "integer", False, "window length in days"),
-                ("duration", "integer", False, "minutes"),
+                ("duration_minutes", "integer", False, "minutes, 10-180 (default 30)"),
             ),
         ),
         ApiRoute(

@@ -136,7 +136,7 @@
     if (!department.value) return message(texts.textChoose);
     const chosen = checked("starts_at");
     const query = new URLSearchParams({
-      department_id: department.value, duration: duration.value, days: "28",
+      department_id: department.value, duration_minutes: duration.value, days: "28",
     });
     if (specialist.value) query.set("specialist_id", specialist.value);
     if (checked("patient_mode") !== "new" && patient.value) query.set("patient_id", patient.value);
