@@ -17,6 +17,20 @@ from service.fnr import validate_fnr
 # to even send it (asyncpg: out of int32 range; sqlite3: OverflowError past 64 bits).
 MAX_ROW_ID = 2**31 - 1
 RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+ROW_ID_RULE = f"a whole number between 1 and {MAX_ROW_ID}"
+
+
+def as_row_id(text: str) -> int | None:
+    """`text` (from a path, query string or form) as an id that can name a row, else None.
+
+    Only ASCII digits: `int` also reads signs, spaces, underscores and other scripts' digits,
+    and `str.isdigit` lets through characters such as "²" that `int` then refuses.
+    """
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ROW_ID)):
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ROW_ID else None
+
 
 Language = Literal["nn", "nb", "en"]
 PatientGroup = Literal[

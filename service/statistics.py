@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.auth import Actor
 from service.errors import DomainError, InvalidInput, NotAllowed
 from service.models import PARTICIPANT_ROLES, PATIENT_GROUPS
-from service.schemas import MAX_ROW_ID
+from service.schemas import ROW_ID_RULE, as_row_id
 from service.storage import statistics as store
 from service.suppression import THRESHOLD, CellState, Sum, suppress
 from service.travel import ZERO, Amounts, FactorSet, ReferenceData
@@ -165,12 +165,9 @@ def parse_query(params: Mapping[str, str], today: date, ref: ReferenceData) -> S
     if patient_group is not None and patient_group not in PATIENT_GROUPS:
         raise InvalidInput("Unknown patient group.", field="patient_group")
     department = params.get("department_id") or None
-    if department is not None and department.isdigit() and int(department) > MAX_ROW_ID:
-        raise InvalidInput("Unknown department.", field="department_id")
-    try:
-        department_id = int(department) if department is not None else None
-    except ValueError as exc:
-        raise InvalidInput("department_id must be a whole number.", field="department_id") from exc
+    department_id = None if department is None else as_row_id(department)
+    if department is not None and department_id is None:
+        raise InvalidInput(f"department_id must be {ROW_ID_RULE}.", field="department_id")
     return StatisticsQuery(
         date_from=periods[0].start,
         date_to=periods[-1].end - timedelta(days=1),

@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from service.errors import DomainError, InvalidInput
-from service.schemas import MAX_ROW_ID
+from service.schemas import ROW_ID_RULE, as_row_id
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -52,12 +52,9 @@ def query_int(request: web.Request, name: str, *, required: bool = False) -> int
 
 def parse_row_id(value: str, name: str) -> int:
     """An id from a query string or path: a whole number that can name a row."""
-    try:
-        number = int(value)
-    except ValueError as exc:
-        raise InvalidInput(f"{name} must be a whole number.", field=name) from exc
-    if not 1 <= number <= MAX_ROW_ID:
-        raise InvalidInput(f"{name} must be between 1 and {MAX_ROW_ID}.", field=name)
+    number = as_row_id(value)
+    if number is None:
+        raise InvalidInput(f"{name} must be {ROW_ID_RULE}.", field=name)
     return number
 
 

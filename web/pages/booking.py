@@ -24,7 +24,7 @@ from service.auth import Actor, require_actor
 from service.availability import Interval
 from service.errors import Conflict, DomainError
 from service.models import Department, Patient, User
-from service.schemas import MAX_ROW_ID, BookingInput
+from service.schemas import BookingInput, as_row_id
 from service.storage import directory
 from web.pages.context import flash, render
 from web.pages.form_errors import FormErrors, from_domain, from_validation
@@ -152,10 +152,7 @@ def validate_booking(values: Mapping[str, str]) -> tuple[BookingInput | None, Fo
 def _int(values: Mapping[str, str], name: str) -> int | None:
     """A chosen id, or None when nothing (or nothing that can name a row) was chosen."""
     text = _text(values, name)
-    if text is None or not text.isdigit() or len(text) > len(str(MAX_ROW_ID)):
-        return None
-    number = int(text)
-    return number if 1 <= number <= MAX_ROW_ID else None
+    return None if text is None else as_row_id(text)
 
 
 def slot_query(
