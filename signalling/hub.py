@@ -336,7 +336,7 @@ class SignallingHub:
             bucket=TokenBucket(
                 self._config.rate_burst,
                 self._config.rate_per_second,
-                self._clock.now().timestamp(),
+                self._clock.timestamp(),
             ),
             outbox=Mailbox(self._config.send_queue_size),
         )
@@ -386,7 +386,7 @@ class SignallingHub:
             kind = frame.type
             if kind is not WSMsgType.TEXT and kind in _SOCKET_ENDS:
                 return
-            if not connection.bucket.take(self._clock.now().timestamp()):
+            if not connection.bucket.take(self._clock.timestamp()):
                 connection.close(CLOSE_FLOOD, "rate limit")
                 return
             if kind is not WSMsgType.TEXT:
