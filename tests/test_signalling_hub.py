@@ -666,6 +666,15 @@ async def test_relays_between_sockets_of_one_instance_keep_their_order(
         await ws.close()
 
 
+async def test_the_hub_declines_compression(client: Client) -> None:
+    # Browsers offer permessage-deflate; the hub writes its frames itself, uncompressed.
+    ws = await client.ws_connect(f"/ws/{ROOM}?token=t-gp", headers={"Origin": ORIGIN}, compress=15)
+    assert ws.compress == 0
+    await ws.send_json({"type": "join"})
+    await receive_type(ws, "joined")
+    await ws.close()
+
+
 async def test_relayed_frames_of_every_length_arrive_intact(client: Client) -> None:
     # The hub writes frames itself; the three ways a frame states its length must all hold.
     gp, _ = await join(client, "t-gp")
