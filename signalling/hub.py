@@ -3,7 +3,7 @@
 `SignallingHub.handle` serves one socket: it checks the Origin and the caller's identity before
 upgrading, then reads messages strictly in order. Every outgoing frame goes through a bounded
 queue per socket with its own writer task, so one slow browser never holds up a room; the writer
-sends whatever has queued up meanwhile in one write to the socket (`_write_text_frames`). A relay
+sends whatever has queued up meanwhile in one write to the socket (`_Connection._write`). A relay
 to a socket of this instance goes straight into that queue when the backplane has nothing
 pending (`_relay_at_once`), otherwise through the backplane. Whatever happens while serving, the
 participant's presence is removed in `finally`.
@@ -93,7 +93,7 @@ EndReason = Literal["leave", "replaced", "removed"]
 _SOCKET_ENDS = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR})
 _PEER_MESSAGES = (Offer, Answer, Candidate)
 # A writer sends what has queued up in writes of about this size: enough for a whole burst of
-# signals, small enough that one write never holds much more than the socket's own buffer.
+# signals, and about asyncio's high-water mark, past which the writer waits for the socket.
 _WRITE_BATCH_CHARS = 64 * 1024
 _TEXT_FIN = 0x81  # FIN bit and opcode 1 (text), RFC 6455 section 5.2
 _pack_length_16 = struct.Struct("!BBH").pack
