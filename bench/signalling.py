@@ -10,6 +10,9 @@ change in the machine's other load falls on all of them alike:
   clinician, so all are admitted on join; no recorder) with its per-socket rate limit raised, so
   the bench measures relaying rather than the limiter;
 - `echo`: a bare aiohttp WebSocket server that sends every text frame straight back.
+The echo and the bare relay (`--bare-relay`) open their sockets with the hub's settings
+(heartbeat, largest frame, no compression), and every server gets `samkons serve`'s collector
+tuning, so that only what the servers do with a message differs.
 
 `--clients` client processes share the N connections (whole rooms each), so that the load
 generator is not the bottleneck it would be as one process (it does about as much work per
@@ -99,8 +102,18 @@ class BenchAuthenticator:
         )
 
 
+def bare_socket() -> web.WebSocketResponse:
+    """A socket as the hub opens one (signalling/hub.py `SignallingHub.handle`)."""
+    config = HubConfig(allowed_origins=frozenset())
+    return web.WebSocketResponse(
+        heartbeat=config.websocket_heartbeat.total_seconds(),
+        max_msg_size=config.hard_max_frame_bytes,
+        compress=False,
+    )
+
+
 async def echo_handler(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse()
+    ws = bare_socket()
     await ws.prepare(request)
     async for message in ws:
         if message.type == WSMsgType.TEXT:
@@ -116,7 +129,7 @@ def bare_relay_app() -> web.Application:
 
     async def handler(request: web.Request) -> web.WebSocketResponse:
         me = request.query.get("p", "").partition(".")[2]
-        ws = web.WebSocketResponse()
+        ws = bare_socket()
         await ws.prepare(request)
         sockets[me] = ws
         stamp = f'"from":"{me}"'
@@ -177,9 +190,17 @@ def rss_bytes(pid: int) -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime + stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+    """CPU time of all the process's threads: from the scheduler's nanosecond count where the
+    kernel keeps one, else from utime + stime, which count in clock ticks (10 ms), too coarse
+    for a short phase of a small run."""
+    try:
+        tasks = Path(f"/proc/{pid}/task").iterdir()
+        nanoseconds = sum(int((task / "schedstat").read_text().split()[0]) for task in tasks)
+        return nanoseconds / 1e9
+    except (OSError, ValueError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:

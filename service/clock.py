@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -12,10 +13,18 @@ class Clock(Protocol):
         """Current time as an aware UTC datetime."""
         ...
 
+    def timestamp(self) -> float:
+        """`now().timestamp()`, for code that reads the clock on every message: a float is
+        made in a tenth of the time of an aware datetime."""
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def timestamp(self) -> float:
+        return time.time()
 
 
 @dataclass
@@ -26,6 +35,9 @@ class FakeClock:
 
     def now(self) -> datetime:
         return self.current
+
+    def timestamp(self) -> float:
+        return self.current.timestamp()
 
     def advance(self, delta: timedelta) -> None:
         self.current += delta

@@ -40,6 +40,10 @@ class Mailbox(Generic[T]):
     def clear(self) -> None:
         self._items.clear()
 
+    def get_nowait(self) -> T:
+        """The oldest item without waiting; IndexError if the mailbox is empty."""
+        return self._items.popleft()
+
     async def get(self) -> T:
         """The oldest item, waiting for one if the mailbox is empty (one reader at a time)."""
         while not self._items:

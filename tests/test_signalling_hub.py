@@ -666,6 +666,38 @@ async def test_relays_between_sockets_of_one_instance_keep_their_order(
         await ws.close()
 
 
+async def test_the_hub_declines_compression(client: Client) -> None:
+    # Browsers offer permessage-deflate; the hub writes its frames itself, uncompressed.
+    ws = await client.ws_connect(f"/ws/{ROOM}?token=t-gp", headers={"Origin": ORIGIN}, compress=15)
+    assert ws.compress == 0
+    await ws.send_json({"type": "join"})
+    await receive_type(ws, "joined")
+    await ws.close()
+
+
+async def test_relayed_frames_of_every_length_arrive_intact(client: Client) -> None:
+    # The hub writes frames itself; the three ways a frame states its length must all hold.
+    gp, _ = await join(client, "t-gp")
+    specialist, _ = await join(client, "t-spec")
+    await roster_until(gp, lambda ps: "sp1" in states(ps))
+    # The largest: a frame just under the protocol's limit grows past 65,535 bytes when the
+    # sender's ids are added, which needs the 8-byte length.
+    largest = "ø" * 5_470 + "a" * 54_530
+    sdps = ["v", "v=0\r\n" * 100, largest]
+    for sdp in sdps:
+        offer = {"type": "offer", "to": "sp1", "sdp": sdp}
+        await gp.send_str(json.dumps(offer, ensure_ascii=False))
+    frames: list[str] = []
+    while len(frames) < len(sdps):
+        message = await specialist.receive()
+        if '"offer"' in message.data[:20]:
+            frames.append(message.data)
+    assert len(frames[-1].encode()) > 65_535 and len(frames[0].encode()) < 126
+    assert [json.loads(frame)["sdp"] for frame in frames] == sdps
+    for ws in (gp, specialist):
+        await ws.close()
+
+
 async def stalled_browser(client: Client, token: str) -> asyncio.StreamWriter:
     """A browser that joins and then never reads again (a frozen tab, a dead link): a raw
     socket, so that no client library keeps reading into a buffer of its own."""

@@ -59,3 +59,13 @@ async def test_two_readers_at_once_are_a_mistake() -> None:
 def test_a_limit_below_one_is_refused() -> None:
     with pytest.raises(ValueError):
         Mailbox(limit=0)
+
+
+async def test_get_nowait_takes_the_oldest_item_or_says_there_is_none() -> None:
+    box: Mailbox[int] = Mailbox()
+    box.put(1)
+    box.put(2)
+    assert box.get_nowait() == 1
+    assert box.get_nowait() == 2
+    with pytest.raises(IndexError):
+        box.get_nowait()
