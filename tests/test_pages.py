@@ -278,7 +278,17 @@ async def test_booking_through_the_form_ends_on_the_consultation_page(
     consultation_id = match.group(1)
 
     detail = await client.get(location)
-    text = text_of(await detail.text())
+    html = await detail.text()
+    text = text_of(html)
+    # Everyone taking part, in role order; the named specialist too (an account, not a row).
+    people = text_of(html.split('id="participants-title"', 1)[1].split("</section>", 1)[0])
+    assert "Siri Spesialist Spesialist" in people
+    assert (
+        people.index("Kari Fastlege")
+        < people.index("Siri Spesialist")
+        < people.index("Pasient Ein")
+        < people.index("Dotter Ein")
+    )
     assert "Samkonsultasjonen er bestilt. Sjukehuset svarar på førespurnaden." in text
     assert "onsdag 7. januar 2026, 10:00–10:30" in text
     assert "Førespurd" in text and "Ventar på sjukehuset" in text

@@ -20,7 +20,7 @@ from service import appkeys, booking
 from service.auth import Actor, require_actor
 from service.errors import Conflict, DomainError, InvalidTransition, NotAllowed, NotFound
 from service.mail_log import mails_for
-from service.models import Consultation, ConsultationEvent, Department, Participant, User
+from service.models import Consultation, ConsultationEvent, Department, User
 from service.schemas import AcceptInput, CancelInput, TimeInput
 from service.states import Action, ConsultationStatus, Side, apply
 from service.storage import directory
@@ -215,13 +215,14 @@ async def _detail_page(
             choose_specialist = await session.run_sync(department_specialists, c.department_id)
     slots = await _reschedule_slots(request, actor, c) if Action.RESCHEDULE in actions else None
     mails = await mails_for(db, c)
+    info = summary(c, names, actor)
     return await render(
         request,
         "consultation.html",
         {
             "c": c,
-            "summary": summary(c, names, actor),
-            "participants": sorted(c.participants, key=_participant_order),
+            "summary": info,
+            "participants": taking_part(c, info.specialist),
             "history": [_history_entry(e, names) for e in events],
             "actions": {str(a) for a in actions},
             "specialist_options": [(u.id, u.name) for u in choose_specialist],
@@ -238,7 +239,29 @@ async def _detail_page(
     )
 
 
-def _participant_order(p: Participant) -> int:
+@dataclass(frozen=True, slots=True)
+class Person:
+    """One line under "Taking part"."""
+
+    name: str
+    role: str
+    email: str | None = None
+    phone: str | None = None
+
+
+def taking_part(c: Consultation, specialist_name: str | None) -> list[Person]:
+    """The participants in role order, the specialist among them.
+
+    Booking keeps no participant row for the specialist: their account, named by
+    `specialist_id`, is the participant (as for the invitations).
+    """
+    people = [Person(p.name, p.role, p.email, p.phone) for p in c.participants]
+    if specialist_name is not None and not any(p.role == "specialist" for p in people):
+        people.append(Person(specialist_name, "specialist"))
+    return sorted(people, key=_role_order)
+
+
+def _role_order(p: Person) -> int:
     return list(labels.PARTICIPANT_ROLE).index(p.role) if p.role in labels.PARTICIPANT_ROLE else 99
 
 
