@@ -120,6 +120,13 @@ class DemoLogin:
     password: str
 
 
+def _postal_codes_by_municipality() -> dict[str, list[str]]:
+    codes: dict[str, list[str]] = {}
+    for code, place in sorted(load_reference_data().postal_codes.items()):
+        codes.setdefault(place.municipality_number, []).append(code)
+    return codes
+
+
 async def seed_demo(
     settings: Settings, *, clock: Clock | None = None
 ) -> list[tuple[str, str, str]]:
@@ -220,14 +227,17 @@ async def _seed(
                 for d in range(5)
             )
         patients: list[Patient] = []
-        for office, (_, _, postal_code) in zip(offices, OFFICES, strict=True):
+        codes_in = _postal_codes_by_municipality()
+        for office, (_, municipality, office_code) in zip(offices, OFFICES, strict=True):
+            # Patients live around the municipality, not all at the office's address.
+            codes = codes_in.get(municipality) or [office_code]
             for _ in range(6):
                 patients.append(
                     Patient(
                         gp_office_id=office.id,
                         name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
                         email=None,
-                        postal_code=postal_code,
+                        postal_code=rng.choice(codes),
                         language="nn",
                         created_at=now,
                     )

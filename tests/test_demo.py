@@ -17,8 +17,9 @@ from service import cli
 from service.app import create_app
 from service.clock import FakeClock
 from service.demo import DEMO_PASSWORD, seed_demo
-from service.models import Consultation, Participant, User
+from service.models import Consultation, GpOffice, Participant, Patient, User
 from service.settings import Settings
+from service.travel import load_reference_data
 from tests.factories import Client
 from tests.test_pages import CONSULTATION_URL, csrf_of, text_of
 
@@ -64,7 +65,20 @@ async def test_demo_gp_books_on_the_page_and_the_demo_specialist_sees_it(
 
     async with db() as s:
         specialist = await s.scalar(select(User).where(User.email == logins["specialist"]))
+        homes = (
+            await s.execute(
+                select(Patient.postal_code, GpOffice.municipality_number).join(
+                    GpOffice, GpOffice.id == Patient.gp_office_id
+                )
+            )
+        ).all()
     assert specialist is not None and specialist.department_id is not None
+    # Patients live around their GP's municipality, not all at one address.
+    reference = load_reference_data()
+    assert len({code for code, _ in homes}) > len({m for _, m in homes})
+    for code, municipality in homes:
+        assert code is not None
+        assert reference.postal_codes[code].municipality_number == municipality
 
     client: Client = await aiohttp_client(create_app(settings, clock=clock))
     csrf = await login_as(client, logins["gp"])
