@@ -7,7 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     SAMKONS_MODE=production SAMKONS_HOST=0.0.0.0 SAMKONS_PORT=8080
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY service ./service
 COPY signalling ./signalling
 COPY scheduler ./scheduler

@@ -22,7 +22,8 @@ from service import booking
 from service.auth import CLINICIAN_ROLES, Actor
 from service.clock import Clock
 from service.errors import NotAllowed, NotFound
-from service.invites import SUMMARY, InviteEvent, build_feed
+from service.i18n import load_translations
+from service.invites import InviteEvent, build_feed, summary_in
 from service.join import clinician_join_url
 from service.models import Consultation
 from service.notifications import invite_uid
@@ -34,7 +35,6 @@ from service.tokens import hash_token, new_token
 FEED_HISTORY = timedelta(days=30)
 # A request not yet confirmed is not in anyone's calendar; everything from confirmation is.
 FEED_STATUSES = ("confirmed", "in_progress", "completed", "no_show", "cancelled")
-FEED_NAME = {"nn": "Samkonsultasjonar", "nb": "Samkonsultasjoner", "en": "Joint consultations"}
 
 
 def feed_url(base_url: str, token: str) -> str:
@@ -86,7 +86,7 @@ async def feed_for_token(
     language = user.language
     return build_feed(
         [(calendar_event(c, settings), clinician_join_url(settings.base_url, c.id)) for c in rows],
-        name=FEED_NAME[language],
+        name=load_translations(language).gettext("Joint consultations"),
         dtstamp=now,
         language=language,
         tz_name=settings.timezone,
@@ -104,7 +104,7 @@ async def consultation_ics(
     c = await booking.read(sessionmaker, actor, clock, consultation_id)
     ics = build_feed(
         [(calendar_event(c, settings), clinician_join_url(settings.base_url, c.id))],
-        name=SUMMARY[actor.language],
+        name=summary_in(actor.language),
         dtstamp=clock.now(),
         language=actor.language,
         tz_name=settings.timezone,
@@ -124,7 +124,7 @@ def calendar_event(c: Consultation, settings: Settings) -> InviteEvent:
         start=c.starts_at,
         end=c.ends_at,
         organizer_email=parseaddr(settings.mail_from)[1],
-        organizer_name=SUMMARY["nn"],
+        organizer_name=summary_in("nn"),
         attendees=(),
         cancelled=c.status == "cancelled",
     )

@@ -29,6 +29,7 @@ from icalendar import (
 )
 
 from service.errors import InvalidInput
+from service.i18n import load_translations
 
 PARTICIPANT_ROLES = frozenset(
     {"gp", "specialist", "patient", "relative", "interpreter", "municipal_staff"}
@@ -41,21 +42,19 @@ DEFAULT_LANGUAGE = "nn"
 PRODID = "-//Samkons//Samkonsultasjon//NO"
 ALARM_BEFORE = timedelta(minutes=15)
 
-SUMMARY = {
-    "nn": "Samkonsultasjon",
-    "nb": "Samkonsultasjon",
-    "en": "Joint consultation",
-}
-_DESCRIPTION = {
-    "nn": (
-        "Samkonsultasjon på video.\n\nBli med: {url}\n\nLenka er personleg. Ikkje del ho med andre."
-    ),
-    "nb": (
-        "Samkonsultasjon på video.\n\nBli med: {url}\n\n"
-        "Lenken er personlig. Ikke del den med andre."
-    ),
-    "en": "Joint video consultation.\n\nJoin: {url}\n\nThis link is personal. Do not share it.",
-}
+
+def summary_in(language: str) -> str:
+    """What a calendar shows as the entry's title."""
+    return load_translations(language).gettext("Joint consultation")
+
+
+def _description(language: str, join_url: str) -> str:
+    _ = load_translations(language).gettext
+    text = _(
+        "Joint video consultation.\n\nJoin: %(url)s\n\nThis link is personal. Do not share it."
+    )
+    return text % {"url": join_url}
+
 
 _ICAL_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 # Conventional onset year for yearly rules (as Mozilla's and tzurl's zones use): every invite gets
@@ -341,7 +340,7 @@ def _vevent(
 ) -> Event:
     if dtstamp.tzinfo is None:
         raise InvalidInput("dtstamp must be timezone-aware", field="dtstamp")
-    summary = SUMMARY[language]
+    summary = summary_in(language)
     vevent = Event()
     vevent.add("uid", event.uid)
     vevent.add("sequence", event.sequence)
@@ -351,7 +350,7 @@ def _vevent(
     vevent.add("summary", summary)
     vevent.add("location", join_url)
     vevent.add("url", join_url)
-    vevent.add("description", _DESCRIPTION[language].format(url=join_url))
+    vevent.add("description", _description(language, join_url))
     vevent.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     vevent.add("transp", "OPAQUE")
     # A cancelled consultation must not ring anyone's phone 15 minutes before.

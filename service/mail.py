@@ -6,10 +6,10 @@ the same .ics as an attachment for clients that ignore the inline part; and, aft
 consultation, the mail with the personal survey link (`build_survey_email`). Pure: building a
 message sends nothing.
 
-All user-facing wording lives in `MAIL_TEXTS`, one entry per language, so a translator edits one
-place. Plain Python rather than Jinja2 templates because the body is a handful of fixed sentences
-rendered twice (plain and HTML) from the same blocks; templates would split each language over
-several files and add file loading to an otherwise pure function. HTML is escaped in one place.
+The wording is in `mail_texts`, translated with the same gettext catalogs as the pages
+(`service.i18n`), so a translator works in one place. Plain Python rather than Jinja2 templates
+because the body is a handful of fixed sentences rendered twice (plain and HTML) from the same
+blocks. HTML is escaped in one place.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
+from functools import cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,7 @@ from babel.dates import format_date, format_time
 from icalendar import Calendar
 
 from service.errors import InvalidInput
+from service.i18n import load_translations
 from service.invites import InviteAttendee, InviteEvent
 
 MailKind = Literal["invite", "update", "cancel", "reminder"]
@@ -42,7 +44,7 @@ _METHOD_FOR_KIND: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class MailTexts:
-    """Every sentence of a consultation e-mail in one language. `{when}`/`{name}` are filled in."""
+    """Every sentence of a consultation e-mail in one language; `%(when)s` etc. are filled in."""
 
     subject: dict[str, str]
     lead: dict[str, str]
@@ -61,99 +63,44 @@ class MailTexts:
     survey_label: str
 
 
-MAIL_TEXTS: dict[str, MailTexts] = {
-    "nn": MailTexts(
+@cache
+def mail_texts(language: str) -> MailTexts:
+    """The e-mails' sentences in `language`, from the gettext catalogs (English is the msgids)."""
+    _ = load_translations(language).gettext
+    return MailTexts(
         subject={
-            "invite": "Invitasjon til samkonsultasjon {when}",
-            "update": "Endra samkonsultasjon {when}",
-            "cancel": "Avlyst samkonsultasjon {when}",
-            "reminder": "Påminning: samkonsultasjon {when}",
+            "invite": _("Invitation: joint consultation %(when)s"),
+            "update": _("Changed: joint consultation %(when)s"),
+            "cancel": _("Cancelled: joint consultation %(when)s"),
+            "reminder": _("Reminder: joint consultation %(when)s"),
         },
         lead={
-            "invite": "Du er invitert til ein samkonsultasjon på video.",
-            "update": "Samkonsultasjonen er endra. Her er oppdatert tid og lenke.",
-            "cancel": "Samkonsultasjonen er avlyst.",
-            "reminder": "Dette er ei påminning om samkonsultasjonen din.",
+            "invite": _("You are invited to a joint video consultation."),
+            "update": _("The joint consultation has changed. Here are the updated time and link."),
+            "cancel": _("The joint consultation has been cancelled."),
+            "reminder": _("This is a reminder of your joint consultation."),
         },
-        greeting="Hei {name},",
-        when_label="Tid",
-        join_label="Bli med i samkonsultasjonen:",
-        personal_link="Lenka er personleg. Ikkje del ho med andre.",
-        equipment_test="Test lyd og bilete på førehand:",
-        automatic="Denne e-posten er sendt automatisk.",
-        local_time_note="norsk tid",
-        date_pattern="EEEE d. MMMM y",
-        time_pattern="HH.mm",
-        at="kl.",
-        survey_subject="Korleis gjekk samkonsultasjonen {date}?",
-        survey_lead=(
-            "Takk for at du tok del i samkonsultasjonen {date}. Vil du svare på nokre korte "
-            "spørsmål? Det tek under eitt minutt, og svara hjelper oss å gjere tenesta betre."
-        ),
-        survey_label="Svar på spørjeskjemaet:",
-    ),
-    "nb": MailTexts(
-        subject={
-            "invite": "Invitasjon til samkonsultasjon {when}",
-            "update": "Endret samkonsultasjon {when}",
-            "cancel": "Avlyst samkonsultasjon {when}",
-            "reminder": "Påminnelse: samkonsultasjon {when}",
-        },
-        lead={
-            "invite": "Du er invitert til en samkonsultasjon på video.",
-            "update": "Samkonsultasjonen er endret. Her er oppdatert tid og lenke.",
-            "cancel": "Samkonsultasjonen er avlyst.",
-            "reminder": "Dette er en påminnelse om samkonsultasjonen din.",
-        },
-        greeting="Hei {name},",
-        when_label="Tid",
-        join_label="Bli med i samkonsultasjonen:",
-        personal_link="Lenken er personlig. Ikke del den med andre.",
-        equipment_test="Test lyd og bilde på forhånd:",
-        automatic="Denne e-posten er sendt automatisk.",
-        local_time_note="norsk tid",
-        date_pattern="EEEE d. MMMM y",
-        time_pattern="HH.mm",
-        at="kl.",
-        survey_subject="Hvordan gikk samkonsultasjonen {date}?",
-        survey_lead=(
-            "Takk for at du deltok i samkonsultasjonen {date}. Vil du svare på noen korte "
-            "spørsmål? Det tar under ett minutt, og svarene hjelper oss å gjøre tjenesten bedre."
-        ),
-        survey_label="Svar på spørreskjemaet:",
-    ),
-    "en": MailTexts(
-        subject={
-            "invite": "Invitation: joint consultation {when}",
-            "update": "Changed: joint consultation {when}",
-            "cancel": "Cancelled: joint consultation {when}",
-            "reminder": "Reminder: joint consultation {when}",
-        },
-        lead={
-            "invite": "You are invited to a joint video consultation.",
-            "update": "The joint consultation has changed. Here are the updated time and link.",
-            "cancel": "The joint consultation has been cancelled.",
-            "reminder": "This is a reminder of your joint consultation.",
-        },
-        greeting="Hello {name},",
-        when_label="Time",
-        join_label="Join the consultation:",
-        personal_link="This link is personal. Do not share it with anyone.",
-        equipment_test="Test your sound and camera beforehand:",
-        automatic="This e-mail was sent automatically.",
-        local_time_note="Norwegian time",
-        date_pattern="EEEE d MMMM y",
-        time_pattern="HH:mm",
-        at="at",
-        survey_subject="How did the joint consultation on {date} go?",
-        survey_lead=(
-            "Thank you for taking part in the joint consultation on {date}. Would you answer "
+        greeting=_("Hello %(name)s,"),
+        when_label=_("Time"),
+        join_label=_("Join the consultation:"),
+        personal_link=_("This link is personal. Do not share it with anyone."),
+        equipment_test=_("Test your sound and camera beforehand:"),
+        automatic=_("This e-mail was sent automatically."),
+        local_time_note=_("Norwegian time"),
+        # A Babel (CLDR) date pattern: the weekday, day, month and year of the consultation.
+        date_pattern=_("EEEE d MMMM y"),
+        # A Babel (CLDR) time pattern: hours and minutes on the 24-hour clock.
+        time_pattern=_("HH:mm"),
+        # Between the day and the time: «monday 30 March 2026 at 09:00».
+        at=_("at"),
+        survey_subject=_("How did the joint consultation on %(date)s go?"),
+        survey_lead=_(
+            "Thank you for taking part in the joint consultation on %(date)s. Would you answer "
             "a few short questions? It takes less than a minute, and your answers help us "
             "improve the service."
         ),
-        survey_label="Answer the survey:",
-    ),
-}
+        survey_label=_("Answer the survey:"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,9 +136,9 @@ def build_invite_email(
         if ics is None or method is None:
             raise InvalidInput(f"a {kind} e-mail needs the .ics and its method", field="ics")
         _check_method(ics, method, kind)
-    texts = MAIL_TEXTS[recipient.language]
+    texts = mail_texts(recipient.language)
     when = describe_when(event, recipient.language, tz_name)
-    subject = texts.subject[kind].format(when=when)
+    subject = texts.subject[kind] % {"when": when}
     blocks = _body_blocks(texts, kind, recipient, when, join_url, base_url)
 
     message = _plain_and_html(sender, recipient, subject, blocks, sent_at)
@@ -224,16 +171,16 @@ def build_survey_email(
 
     Names the day only: the purpose or anything else about the consultation stays out of mail.
     """
-    texts = MAIL_TEXTS[recipient.language]
+    texts = mail_texts(recipient.language)
     day = format_date(
         consultation_start.astimezone(ZoneInfo(tz_name)).date(),
         texts.date_pattern,
         locale=recipient.language,
     )
-    subject = texts.survey_subject.format(date=day)
+    subject = texts.survey_subject % {"date": day}
     blocks = [
-        _Block(texts.greeting.format(name=recipient.name)),
-        _Block(texts.survey_lead.format(date=day)),
+        _Block(texts.greeting % {"name": recipient.name}),
+        _Block(texts.survey_lead % {"date": day}),
         _Block(texts.survey_label, link=survey_url),
         _Block(texts.personal_link),
         _Block(texts.automatic),
@@ -266,7 +213,7 @@ def _plain_and_html(
 
 def describe_when(event: InviteEvent, language: str, tz_name: str = "Europe/Oslo") -> str:
     """The time as people write it: «måndag 30. mars 2026 kl. 09.00–09.45 (norsk tid)»."""
-    texts = MAIL_TEXTS[language]
+    texts = mail_texts(language)
     zone = ZoneInfo(tz_name)
     start = event.start.astimezone(zone)
     end = event.end.astimezone(zone)
@@ -293,7 +240,7 @@ def _body_blocks(
     base_url: str,
 ) -> list[_Block]:
     blocks = [
-        _Block(texts.greeting.format(name=recipient.name)),
+        _Block(texts.greeting % {"name": recipient.name}),
         _Block(texts.lead[kind]),
         _Block(when, label=texts.when_label),
     ]

@@ -1,5 +1,6 @@
-"""The page catalogs are complete and tidy: every text the pages use is translated to nynorsk
-and bokmål, no catalog holds texts nobody uses, and placeholders survive translation."""
+"""The catalogs are complete and tidy: every text the pages, e-mails and calendar entries use is
+translated to nynorsk and bokmål, no catalog holds texts nobody uses, and placeholders survive
+translation."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from web.pages.i18n import load_translations, po_path
+from service.i18n import load_translations, po_path
 
 ROOT = Path(__file__).resolve().parent.parent
-METHOD_MAP = [("web/templates/**.html", "jinja2.ext:babel_extract"), ("web/**.py", "python")]
+METHOD_MAP = [
+    ("web/templates/**.html", "jinja2.ext:babel_extract"),
+    ("web/**.py", "python"),
+    ("service/**.py", "python"),
+]
 KEYWORDS = {"_": None, "gettext": None, "N_": None}
 PLACEHOLDER = re.compile(r"%\(\w+\)s")
 
@@ -45,6 +50,8 @@ def test_the_extractors_find_texts_in_templates_and_handlers() -> None:
     assert any(p.startswith("web/pages/") for p in places)
     assert "Book a joint consultation" in used  # in a template
     assert "The consultation is cancelled." in used  # a flash message in a handler
+    assert "Hello %(name)s," in used  # an e-mail's greeting
+    assert "Joint consultations" in used  # a calendar feed's name
 
 
 @pytest.mark.parametrize("language", ["nn", "nb"])

@@ -27,6 +27,7 @@ from aiohttp import web
 
 from service import appkeys, booking
 from service.auth import CLINICIAN_ROLES, require_actor
+from service.i18n import LANGUAGES
 from service.models import Consultation
 from service.storage import consultations as consultations_store
 from service.tokens import hash_token, new_id
@@ -38,7 +39,7 @@ from service.video import (
     room_refusal,
 )
 from web.pages.context import ENV_KEYS
-from web.pages.i18n import LANGUAGE_NAMES, LANGUAGES, language_from_query, remember_language
+from web.pages.i18n import LANGUAGE_NAMES, language_from_query, remember_language
 from web.pages.i18n import choose_language as shared_choose_language
 
 WEB_DIR: Final = Path(__file__).resolve().parent

@@ -23,12 +23,13 @@ from service import appkeys, booking
 from service.auth import Actor, require_actor
 from service.availability import Interval
 from service.errors import Conflict, DomainError
+from service.i18n import N_
 from service.models import Department, Patient, User
 from service.schemas import BookingInput, as_row_id
 from service.storage import directory
 from web.pages.context import flash, render
 from web.pages.form_errors import FormErrors, from_domain, from_validation
-from web.pages.i18n import N_, LocalTime, choose_language
+from web.pages.i18n import LocalTime, choose_language
 from web.pages.navigation import BOOK, consultation_url, see_other
 
 SLOT_WINDOW: Final = timedelta(days=28)

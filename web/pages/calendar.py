@@ -10,8 +10,8 @@ from aiohttp import web
 from service import appkeys
 from service.auth import require_actor
 from service.calendar_feed import create_feed, feed_url, has_feed, revoke_feed, webcal_url
+from service.i18n import N_
 from web.pages.context import flash, render
-from web.pages.i18n import N_
 from web.pages.navigation import see_other
 
 CALENDAR = "/min-kalender"

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from service import appkeys, booking
 from service.auth import Actor, require_actor
 from service.errors import Conflict, DomainError, InvalidTransition, NotAllowed, NotFound
+from service.i18n import N_
 from service.mail_log import mails_for
 from service.models import Consultation, ConsultationEvent, Department, User
 from service.schemas import AcceptInput, CancelInput, TimeInput
@@ -29,7 +30,7 @@ from web.pages import labels
 from web.pages.booking import DURATIONS, SLOT_WINDOW, SlotDay, slot_days
 from web.pages.context import flash, render
 from web.pages.form_errors import FormErrors, from_domain, from_validation
-from web.pages.i18n import N_, LocalTime, choose_language
+from web.pages.i18n import LocalTime, choose_language
 from web.pages.navigation import CONSULTATIONS, consultation_url, see_other
 
 Form = MultiDictProxy[Any]

@@ -21,14 +21,12 @@ from babel.support import NullTranslations
 
 from service import appkeys
 from service.auth import Actor, csrf_token, current_actor
+from service.i18n import LANGUAGES, N_, load_translations
 from web.pages import labels
 from web.pages.i18n import (
     LANGUAGE_NAMES,
-    LANGUAGES,
-    N_,
     LocalTime,
     choose_language,
-    load_translations,
     remember_language,
     switch_language_url,
 )

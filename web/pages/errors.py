@@ -13,9 +13,9 @@ from typing import Final
 from aiohttp import web
 from yarl import URL
 
+from service.i18n import N_
 from web.pages.context import render
 from web.pages.form_errors import KNOWN_DETAILS
-from web.pages.i18n import N_
 from web.pages.navigation import see_other
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from typing import Final
 from pydantic import ValidationError
 
 from service.errors import Conflict, DomainError, InvalidTransition, NotAllowed, NotFound
-from web.pages.i18n import N_
+from service.i18n import N_
 
 CHECK_FIELD: Final = N_("Check this field.")
 REQUIRED: Final = N_("This field is required.")

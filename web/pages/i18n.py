@@ -1,56 +1,28 @@
 """Languages of the pages: gettext catalogs, the reader's language, and local dates and times.
 
-Catalogs are `web/translations/<lang>/LC_MESSAGES/messages.po`, compiled in memory at startup
-(no compile step). English is the msgids themselves. Each language gets its own Jinja2
+The catalogs are shared with the e-mails (`service.i18n`). Each language gets its own Jinja2
 environment with its translations installed, so macros and includes translate without having to
 pass the context around.
 """
 
 from __future__ import annotations
 
-import io
 from datetime import date, datetime
-from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from babel.dates import format_date, format_skeleton, format_time
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
 
 from service import appkeys
 from service.auth import current_actor
+from service.i18n import LANGUAGES
 
-LANGUAGES: Final = ("nn", "nb", "en")
 LANGUAGE_NAMES: Final = {"nn": "Nynorsk", "nb": "Bokmål", "en": "English"}
 LANG_COOKIE: Final = "samkons_lang"
 LANG_COOKIE_MAX_AGE: Final = 365 * 24 * 3600
-TRANSLATIONS_DIR: Final = Path(__file__).resolve().parent.parent / "translations"
 # Babel locales for dates: English uses the British forms (24-hour clock, day before month).
 BABEL_LOCALES: Final = {"nn": "nn_NO", "nb": "nb_NO", "en": "en_GB"}
-
-
-def N_(message: str) -> str:
-    """Mark a message for translation where it is defined; it is translated when shown."""
-    return message
-
-
-def po_path(language: str) -> Path:
-    return TRANSLATIONS_DIR / language / "LC_MESSAGES" / "messages.po"
-
-
-def load_translations(language: str) -> NullTranslations:
-    """The catalog of one language, compiled from its .po file in memory."""
-    if language == "en":
-        return NullTranslations()
-    with po_path(language).open("rb") as po:
-        catalog = read_po(po, locale=language)
-    mo = io.BytesIO()
-    write_mo(mo, catalog)
-    mo.seek(0)
-    return Translations(mo, domain="messages")
 
 
 def language_from_query(request: web.Request) -> str | None:

@@ -17,6 +17,7 @@ from service import appkeys
 from service.api.statistics import report_for
 from service.auth import require_actor
 from service.errors import InvalidInput
+from service.i18n import N_
 from service.models import PATIENT_GROUPS
 from service.statistics import (
     COUNT_MEASURES,
@@ -30,7 +31,7 @@ from service.storage import statistics as stats_store
 from web.charts import horizontal_bars, value_text, vertical_bars
 from web.pages import labels
 from web.pages.context import render, translator
-from web.pages.i18n import N_, choose_language
+from web.pages.i18n import choose_language
 
 REGION_FIRST = ("4631", "4632", "4633", "4634", "4635", "4629", "4630", "4628")
 HIDDEN_TEXT = N_("hidden")

@@ -15,10 +15,11 @@ from pydantic import ValidationError
 from service import appkeys
 from service.auth import csrf_exempt
 from service.errors import NotFound
+from service.i18n import N_
 from service.schemas import SurveyAnswerInput
 from service.survey import OpenSurvey, SurveyAnswered, answer_survey, open_survey
 from web.pages.context import render
-from web.pages.i18n import N_, language_from_query
+from web.pages.i18n import language_from_query
 
 FORM_FIELDS = ("satisfaction", "would_travel", "physical_visit_needed", "free_text")
 ERROR_TEXTS = {
