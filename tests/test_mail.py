@@ -253,7 +253,7 @@ def test_invite_without_ics_is_refused() -> None:
             "nn",
             "Invitasjon til samkonsultasjon",
             "måndag 30. mars 2026 kl. 09.00–09.45 (norsk tid)",
-            "Lenka er personleg. Ikkje del ho med andre.",
+            "Lenkja er personleg. Ikkje del ho med andre.",
         ),
         (
             "nb",
