@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from service.accesslog import RedactingAccessLogger, redact_path
+from service.accesslog import RedactingAccessLogger, loggable_path, redact_path
 
 
 def test_paths_with_tokens_are_redacted() -> None:
@@ -16,6 +16,11 @@ def test_paths_with_tokens_are_redacted() -> None:
     assert redact_path("/kalender/secret.ics") == "/kalender/[token]"
     assert redact_path("/sporjeskjema/s3cret") == "/sporjeskjema/[token]"
     assert redact_path("/samkonsultasjonar/abc") == "/samkonsultasjonar/abc"
+
+
+def test_a_logged_path_cannot_break_the_line() -> None:
+    assert loggable_path("/a\nFAKE LINE\x00") == "/a%0AFAKE%20LINE%00"
+    assert loggable_path("/bli-med/tok\nen") == "/bli-med/[token]"
 
 
 async def test_served_requests_log_no_token(caplog: pytest.LogCaptureFixture) -> None:
@@ -38,7 +43,12 @@ async def test_served_requests_log_no_token(caplog: pytest.LogCaptureFixture) ->
     caplog.set_level(logging.INFO, logger="samkons.access")
     try:
         async with aiohttp.ClientSession() as session:
-            for path in ("/bli-med/SECRET-TOKEN-1", "/ws/room?token=SECRET-TOKEN-2"):
+            for path in (
+                "/bli-med/SECRET-TOKEN-1",
+                "/ws/room?token=SECRET-TOKEN-2",
+                "/finst%0A2026-11-23%20INFO%20samkons.access%20FAKE%00",
+                "/bli-med/SECRET%2FTOKEN-3",
+            ):
                 async with session.get(f"http://127.0.0.1:{port}{path}") as resp:
                     await resp.read()
     finally:
@@ -47,3 +57,6 @@ async def test_served_requests_log_no_token(caplog: pytest.LogCaptureFixture) ->
     assert "GET /bli-med/[token] 200" in logged
     assert "GET /ws/room 200" in logged
     assert "SECRET" not in logged
+    # As sent, percent-encoded: one request is one line, with no NUL in it.
+    assert "GET /finst%0A2026-11-23%20INFO%20samkons.access%20FAKE%00 404" in logged
+    assert len(logged.splitlines()) == 4 and "\x00" not in logged
