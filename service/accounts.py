@@ -31,8 +31,9 @@ async def authenticate(
         user = await directory.user_by_email(db, email)
     ok = await verify_password_async(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
+        await throttle.failed(email, address)
         raise NotAuthenticated("Wrong e-mail or password.")
-    await throttle.reset_account(email)
+    await throttle.succeeded(email)
     return user
 
 

@@ -69,6 +69,26 @@ async def test_login_is_throttled_per_address(
     assert r.status == 429
 
 
+async def test_correct_logins_from_one_address_are_not_throttled(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """Colleagues behind one hospital address (limit here: 50 failures per address)."""
+    await build_world(db)
+    for _ in range(60):
+        r = await client.post("/api/v1/session", json={"email": "gp@test.no", "password": PASSWORD})
+        assert r.status == 200
+    # Failures still count, and a success in between does not clear the address's count.
+    for i in range(50):
+        await client.post("/api/v1/session", json={"email": f"u{i}@test.no", "password": "bad"})
+        if i == 25:
+            ok = await client.post(
+                "/api/v1/session", json={"email": "spes@test.no", "password": PASSWORD}
+            )
+            assert ok.status == 200
+    r = await client.post("/api/v1/session", json={"email": "gp@test.no", "password": PASSWORD})
+    assert r.status == 429
+
+
 async def test_state_change_without_csrf_token_is_refused(
     client: Client, db: async_sessionmaker[AsyncSession]
 ) -> None:
