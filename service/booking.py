@@ -338,6 +338,23 @@ def _specialists_for(db: Session, department_id: int, specialist_id: int | None)
     return [s.id for s in specialists]
 
 
+def _span(
+    now: datetime, settings: Settings, starts_at: datetime, duration: timedelta
+) -> tuple[datetime, datetime]:
+    """The consultation's start and end, if it starts between now and the booking horizon.
+
+    Checked before any arithmetic on the time: a start in year 1 or 9999 would overflow.
+    """
+    horizon = settings.booking_horizon_days
+    if starts_at < now:
+        raise InvalidInput("The start time is in the past.", field="starts_at")
+    if starts_at - now > timedelta(days=horizon):
+        raise InvalidInput(
+            f"Consultations can be booked at most {horizon} days ahead.", field="starts_at"
+        )
+    return starts_at, starts_at + duration
+
+
 def _check_time(
     db: Session,
     now: datetime,
@@ -419,8 +436,9 @@ def _book(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """`book`'s transaction: the consultation's and its participants' rows, as written."""
     assert actor.gp_office_id is not None
-    starts_at = data.starts_at
-    ends_at = starts_at + timedelta(minutes=data.duration_minutes)
+    starts_at, ends_at = _span(
+        now, settings, data.starts_at, timedelta(minutes=data.duration_minutes)
+    )
     named = store.parties(db, data.department_id, data.specialist_id, data.patient_id)
     department = _department(named)
     specialist_ids = (
@@ -740,7 +758,7 @@ async def change_time(
                 if data.duration_minutes is not None
                 else c.ends_at - c.starts_at
             )
-            starts_at, ends_at = data.starts_at, data.starts_at + duration
+            starts_at, ends_at = _span(now, settings, data.starts_at, duration)
             clinicians = [c.gp_id] + ([c.specialist_id] if c.specialist_id else [])
             patient = c.patient_id if c.kind == "joint" else None
             await db.run_sync(

@@ -108,3 +108,57 @@ async def test_the_equipment_test_follows_and_keeps_the_language_choice(
     login_page = await client.get("/logg-inn")
     assert '<html lang="en">' in await login_page.text()
     csrf_of(await login_page.text())
+
+
+@pytest.mark.parametrize(
+    "starts_at",
+    ["9999-12-31T23:59:00+01:00", "2099-12-01T09:00:00+01:00", "0001-01-01T00:00:00+01:00"],
+)
+async def test_times_outside_the_booking_horizon_are_refused(
+    client: Client, db: async_sessionmaker[AsyncSession], starts_at: str
+) -> None:
+    """Booked, proposed or searched: a time past the horizon (or in the past) is a 422 at
+    `starts_at`/`from`, never a 500 from date arithmetic, and nothing is written."""
+    world = await build_world(db)
+    gp = await login(client, "gp")
+    resp = await client.post(
+        "/api/v1/consultations", json=booking_body(world, starts_at), headers=gp
+    )
+    assert resp.status == 422, await resp.text()
+    assert (await resp.json())["field"] == "starts_at"
+    assert await consultations(db) == 0
+    resp = await client.get(
+        "/api/v1/slots", params={"department_id": world.geriatrics, "from": starts_at}
+    )
+    if starts_at.startswith("0001"):
+        assert resp.status == 200  # searched from now
+        assert (await resp.json())[0]["starts_at"] == "2026-01-05T09:00:00+01:00"
+    else:
+        assert resp.status == 422, await resp.text()
+        assert (await resp.json())["field"] == "from"
+    booked = await client.post("/api/v1/consultations", json=booking_body(world, SLOT), headers=gp)
+    assert booked.status == 201
+    cid = (await booked.json())["id"]
+    moved = await client.post(
+        f"/api/v1/consultations/{cid}/reschedule", json={"starts_at": starts_at}, headers=gp
+    )
+    assert moved.status == 422, await moved.text()
+    assert (await moved.json())["field"] == "starts_at"
+
+
+async def test_bookings_up_to_the_horizon_are_taken(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """The test clock is Monday 5 January 2026; the horizon is 56 days: Friday 27 February is
+    inside it, Monday 2 March is past it."""
+    world = await build_world(db)
+    gp = await login(client, "gp")
+    inside = await client.post(
+        "/api/v1/consultations", json=booking_body(world, "2026-02-27T10:00:00+01:00"), headers=gp
+    )
+    assert inside.status == 201, await inside.text()
+    past = await client.post(
+        "/api/v1/consultations", json=booking_body(world, "2026-03-02T10:00:00+01:00"), headers=gp
+    )
+    assert past.status == 422
+    assert "56 days" in (await past.json())["detail"]

@@ -158,7 +158,14 @@ async def list_patients(request: web.Request) -> web.Response:
 async def list_slots(request: web.Request) -> web.Response:
     actor = require_actor(request, "gp")
     settings, clock = request.app[appkeys.SETTINGS], request.app[appkeys.CLOCK]
-    start = query_datetime(request, "from") or clock.now()
+    now = clock.now()
+    # No free time lies in the past: an earlier `from` searches from now (and a date in year 1
+    # cannot overflow the window's arithmetic).
+    start = max(query_datetime(request, "from") or now, now)
+    if start - now > timedelta(days=settings.booking_horizon_days):
+        raise InvalidInput(
+            f"from must be at most {settings.booking_horizon_days} days ahead.", field="from"
+        )
     days = query_int(request, "days")
     days = 28 if days is None else days
     if not 1 <= days <= settings.booking_horizon_days:
