@@ -162,7 +162,7 @@ class CancelInput(Strict):
 class WorkingHoursInput(Strict):
     weekday: Annotated[int, Field(ge=0, le=6)]
     start: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
-    end: Annotated[str, Field(pattern=r"^([01]\d|2[0-4]):[0-5]\d$")]
+    end: Annotated[str, Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")]  # 24:00: end of day
 
 
 class WeekInput(Strict):

@@ -388,6 +388,11 @@ async def test_malformed_json_and_oversized_body(
     assert (await bad.json())["title"] == "Malformed JSON"
     not_object = await client.post("/api/v1/consultations", data=b"[1, 2]", headers=headers)
     assert not_object.status == 422
+    assert (await not_object.json())["detail"] == "The body must be a JSON object."
+    for broken in (b"[" * 100_000 + b"]" * 100_000, b'{"purpose": "\xff"}', b""):
+        resp = await client.post("/api/v1/consultations", data=broken, headers=headers)
+        assert resp.status in (400, 422), await resp.text()
+        assert (await resp.json())["field"] == "body"
     huge = io.BytesIO(json.dumps({"purpose": "x" * (1024 * 1024 + 10)}).encode())
     too_big = await client.post("/api/v1/consultations", data=huge, headers=headers)
     assert too_big.status == 413
@@ -396,6 +401,25 @@ async def test_malformed_json_and_oversized_body(
         "/api/v1/consultations", data="a=b", headers={**gp, "Content-Type": "text/plain"}
     )
     assert form.status == 415
+    assert await count(db, Consultation) == 0
+
+
+async def test_the_api_takes_json_types_as_they_are(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """`true` is not department 1 and `"11"` is not specialist 11: no coercion of JSON types."""
+    world = await build_world(db)
+    gp = await login(client, "gp")
+    for field, value in [
+        ("department_id", True),
+        ("specialist_id", str(world.specialist)),
+        ("duration_minutes", "30"),
+        ("duration_minutes", 30.5),
+    ]:
+        body = {**booking_body(world, SLOT), field: value}
+        resp = await client.post("/api/v1/consultations", json=body, headers=gp)
+        assert resp.status == 422, (field, value, await resp.text())
+        assert (await resp.json())["field"] == field
     assert await count(db, Consultation) == 0
 
 
@@ -476,6 +500,14 @@ async def test_working_hours_round_trip(
         await client.put("/api/v1/me/working-hours", json=overlapping, headers=spec)
     ).status == 422
     assert len(await (await client.get("/api/v1/me/working-hours")).json()) == 2
+    for end in ("24:30", "25:00", "24:01"):  # past the end of the day
+        bad = {"hours": [{"weekday": 2, "start": "08:00", "end": end}]}
+        resp = await client.put("/api/v1/me/working-hours", json=bad, headers=spec)
+        assert resp.status == 422, (end, await resp.text())
+    assert len(await (await client.get("/api/v1/me/working-hours")).json()) == 2
+    whole_day = {"hours": [{"weekday": 2, "start": "00:00", "end": "24:00"}]}
+    resp = await client.put("/api/v1/me/working-hours", json=whole_day, headers=spec)
+    assert resp.status == 200
 
 
 async def test_clock_moves_do_not_change_what_was_booked(

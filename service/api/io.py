@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from service.errors import DomainError, InvalidInput
 from service.schemas import ROW_ID_RULE, as_row_id
@@ -28,17 +27,22 @@ class UnsupportedMediaType(DomainError):
 
 
 async def read_body(request: web.Request, model: type[M]) -> M:
-    """Parse a JSON body into `model`; pydantic's errors become 422 problems with the field."""
+    """Parse a JSON body into `model`, strictly: JSON's own types only, so `true` is no id and
+    `"11"` no number. Pydantic's errors become 422 problems with the field; a body that is not
+    JSON (or nests deeper than the parser allows) is a 400."""
     if request.content_type != "application/json":
         raise UnsupportedMediaType("Send the body as application/json.", field="body")
     raw = await request.read()  # aiohttp refuses bodies over client_max_size with 413
     try:
-        data = json.loads(raw or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MalformedJson(f"The body is not valid JSON: {exc}", field="body") from exc
-    if not isinstance(data, dict):
-        raise InvalidInput("The body must be a JSON object.", field="body")
-    return model.model_validate(data)
+        return model.model_validate_json(raw or b"null", strict=True)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        if errors and errors[0]["type"] == "json_invalid":
+            reason = errors[0].get("ctx", {}).get("error", errors[0]["msg"])
+            raise MalformedJson(f"The body is not valid JSON: {reason}", field="body") from exc
+        if errors and errors[0]["type"] == "model_type" and not errors[0]["loc"]:
+            raise InvalidInput("The body must be a JSON object.", field="body") from exc
+        raise
 
 
 def query_int(request: web.Request, name: str, *, required: bool = False) -> int | None:
