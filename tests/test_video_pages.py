@@ -203,6 +203,32 @@ async def test_clinician_call_page_needs_a_login_and_is_audited(
     assert "read" in actions
 
 
+async def test_the_consultation_page_leads_into_the_call_when_the_room_is_open(
+    client: Client, db: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """The clinicians' invitations link to the consultation page: it is their way in."""
+    world = await build_world(db, hours=False)
+    call = await make_call(db, world, clock.now() + timedelta(hours=2))
+    cancelled = await make_call(db, world, clock.now() + timedelta(hours=4), status="cancelled")
+    await login(client, "specialist")
+    join = f'href="/samkonsultasjonar/{call.id}/video"'
+
+    early = await (await client.get(f"/samkonsultasjonar/{call.id}")).text()
+    assert join not in early
+    assert "Rommet opnar" in early and "10:30" in early  # half an hour before 11:00 Oslo time
+    assert 'href="/test-utstyr"' in early
+
+    clock.advance(timedelta(hours=1, minutes=40))  # 10 minutes before the start
+    now_open = await (await client.get(f"/samkonsultasjonar/{call.id}")).text()
+    assert join in now_open and "Bli med i videosamtalen" in now_open
+
+    clock.advance(timedelta(hours=2))  # an hour and 20 minutes after the end
+    over = await (await client.get(f"/samkonsultasjonar/{call.id}")).text()
+    assert join not in over and "Rommet opnar" not in over
+    page = await (await client.get(f"/samkonsultasjonar/{cancelled.id}")).text()
+    assert "/video" not in page and "Rommet opnar" not in page
+
+
 async def test_another_gps_consultation_is_not_found(
     client: Client, db: async_sessionmaker[AsyncSession], clock: FakeClock
 ) -> None:

@@ -26,6 +26,7 @@ from service.schemas import AcceptInput, CancelInput, TimeInput
 from service.states import Action, ConsultationStatus, Side, apply
 from service.storage import directory
 from service.storage.consultations import department_specialists
+from service.video import join_window, room_refusal
 from web.pages import labels
 from web.pages.booking import DURATIONS, SLOT_WINDOW, SlotDay, slot_days
 from web.pages.context import flash, render
@@ -217,6 +218,7 @@ async def _detail_page(
     slots = await _reschedule_slots(request, actor, c) if Action.RESCHEDULE in actions else None
     mails = await mails_for(db, c)
     info = summary(c, names, actor)
+    refusal = room_refusal(c.status, c.starts_at, c.ends_at, clock.now())
     return await render(
         request,
         "consultation.html",
@@ -235,6 +237,12 @@ async def _detail_page(
             "no_errors": FormErrors(),
             "now": clock.now(),
             "mails": mails,
+            # The video call: open now, opening later, or nothing to join (over, cancelled).
+            "call": {
+                "state": refusal or "open",
+                "url": f"{info.url}/video",
+                "opens_at": join_window(c.starts_at, c.ends_at)[0],
+            },
         },
         status=status,
     )
