@@ -88,6 +88,8 @@ class InviteEvent:
     organizer_name: str
     attendees: tuple[InviteAttendee, ...]
     cancelled: bool
+    # Moved to a time the hospital has not confirmed yet: in calendars, but as tentative.
+    tentative: bool = False
 
     def __post_init__(self) -> None:
         if not self.uid.strip():
@@ -351,10 +353,11 @@ def _vevent(
     vevent.add("location", join_url)
     vevent.add("url", join_url)
     vevent.add("description", _description(language, join_url))
-    vevent.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    status = "CANCELLED" if cancelled else "TENTATIVE" if event.tentative else "CONFIRMED"
+    vevent.add("status", status)
     vevent.add("transp", "OPAQUE")
-    # A cancelled consultation must not ring anyone's phone 15 minutes before.
-    if not cancelled:
+    # Only a consultation that will take place as written rings anyone's phone beforehand.
+    if status == "CONFIRMED":
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
         alarm.add("trigger", -ALARM_BEFORE)

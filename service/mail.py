@@ -48,6 +48,7 @@ class MailTexts:
 
     subject: dict[str, str]
     lead: dict[str, str]
+    lead_unconfirmed: str
     greeting: str
     when_label: str
     join_label: str
@@ -80,6 +81,10 @@ def mail_texts(language: str) -> MailTexts:
             "cancel": _("The joint consultation has been cancelled."),
             "reminder": _("This is a reminder of your joint consultation."),
         },
+        lead_unconfirmed=_(
+            "The joint consultation has been moved to a new time that is not confirmed yet. "
+            "You will get a new message with your link when it is confirmed."
+        ),
         greeting=_("Hello %(name)s,"),
         when_label=_("Time"),
         join_label=_("Join the consultation:"),
@@ -139,7 +144,9 @@ def build_invite_email(
     texts = mail_texts(recipient.language)
     when = describe_when(event, recipient.language, tz_name)
     subject = texts.subject[kind] % {"when": when}
-    blocks = _body_blocks(texts, kind, recipient, when, join_url, base_url)
+    blocks = _body_blocks(
+        texts, kind, recipient, when, join_url, base_url, tentative=event.tentative
+    )
 
     message = _plain_and_html(sender, recipient, subject, blocks, sent_at)
     if wants_calendar:
@@ -238,14 +245,18 @@ def _body_blocks(
     when: str,
     join_url: str,
     base_url: str,
+    *,
+    tentative: bool = False,
 ) -> list[_Block]:
+    unconfirmed = tentative and kind in ("invite", "update")
     blocks = [
         _Block(texts.greeting % {"name": recipient.name}),
-        _Block(texts.lead[kind]),
+        _Block(texts.lead_unconfirmed if unconfirmed else texts.lead[kind]),
         _Block(when, label=texts.when_label),
     ]
-    # A cancelled consultation has no meeting to join or prepare for.
-    if kind != "cancel":
+    # A cancelled consultation has no meeting to join or prepare for, and an unconfirmed time
+    # not yet: its link comes with the confirmation.
+    if kind != "cancel" and not unconfirmed:
         blocks += [
             _Block(texts.join_label, link=join_url),
             _Block(texts.personal_link),

@@ -108,6 +108,7 @@ def invite_event(
         organizer_name=organizer.name,
         attendees=tuple(r.attendee for r in recipients),
         cancelled=c.status == "cancelled",
+        tentative=c.status == "requested",
     )
 
 
@@ -154,14 +155,24 @@ async def _send_requests(
     await store.withdraw_pending(db, c.id)
     organizer, specialist = await _clinicians(db, c)
     everyone = recipients_of(c, specialist)
+    # Moved back to a request (the GP rescheduled): everyone hears of the new time, marked as
+    # not confirmed. The personal links stay as they are (they say the time is not confirmed
+    # yet) and no reminders go out until the hospital confirms; then this runs again.
+    confirmed = c.status != "requested"
     plans = []
     for r in everyone:
-        url = _join_url_for(r, c, settings)
+        if confirmed:
+            url = _join_url_for(r, c, settings)
+        else:
+            url = (
+                settings.base_url if _uses_token(r) else clinician_join_url(settings.base_url, c.id)
+            )
         plans.append(PlannedMail(r, "update" if r.address in invited else "invite", url, now))
-        plans += [
-            PlannedMail(r, "reminder", url, due)
-            for due in reminder_times(c.starts_at, settings.reminder_offsets_minutes, now)
-        ]
+        if confirmed:
+            plans += [
+                PlannedMail(r, "reminder", url, due)
+                for due in reminder_times(c.starts_at, settings.reminder_offsets_minutes, now)
+            ]
     await _queue(db, c, invite_event(c, organizer, everyone, settings), plans, settings, now)
 
 

@@ -18,7 +18,7 @@ from scheduler.jobs import Jobs
 from scheduler.outbox import LEASE, DeliveryReport, transport_for
 from service.clock import FakeClock
 from service.errors import NotFound
-from service.join import resolve_join_token
+from service.join import JoinNotOpen, resolve_join_token
 from service.settings import Settings
 from service.storage import outbox as outbox_store
 from service.storage.engine import make_engine, make_sessionmaker
@@ -164,6 +164,8 @@ async def test_reschedule_keeps_the_uid_and_raises_the_sequence_then_cancel(
     smtp.received.clear()
 
     await act(client, "gp", cid, "reschedule", {"starts_at": "2026-01-08T11:00:00+01:00"})
+    # Back to a request: everyone hears of the new time, marked as not confirmed yet, with no
+    # link, no alarm and no reminders; their old links still say "not confirmed".
     assert (await deliver(db, clock, settings, smtp)).sent == len(EVERYONE_WITH_MAIL)
     for address in EVERYONE_WITH_MAIL:
         (message,) = smtp.to(address)
@@ -171,11 +173,30 @@ async def test_reschedule_keeps_the_uid_and_raises_the_sequence_then_cancel(
         assert cal["METHOD"] == "REQUEST"
         assert event["UID"] == f"{cid}@samkons"
         assert event["SEQUENCE"] == 2
+        assert event["STATUS"] == "TENTATIVE"
+        assert b"BEGIN:VALARM" not in calendar_part(message)
         assert event.decoded("DTSTART") == datetime(2026, 1, 8, 11, tzinfo=OSLO)  # type: ignore[attr-defined]
+        assert "/bli-med/" not in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert str(smtp.to("p1@test.no")[0]["Subject"]).startswith("Endra")  # nynorsk
     assert str(smtp.to("dotter@test.no")[0]["Subject"]).startswith("Endret")  # bokmål
     assert str(smtp.to("tolk@test.no")[0]["Subject"]).startswith("Changed")
-    # The update carries a new link; the old one no longer opens anything.
+    assert "ikkje er stadfesta enno" in smtp.to("p1@test.no")[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    async with db() as s:  # no reminders for an unconfirmed time
+        assert not [m for m in await outbox_store.mails_of(s, cid) if m.status == "pending"]
+    clock.set(datetime(2026, 1, 8, 11, tzinfo=OSLO))
+    async with db() as s:
+        with pytest.raises(JoinNotOpen):
+            await resolve_join_token(s, first_link.rsplit("/", 1)[1], clock.now())
+    smtp.received.clear()
+
+    # Confirmed again: the update carries a new link; the old one no longer opens anything.
+    clock.set(datetime(2026, 1, 5, 12, tzinfo=OSLO))
+    await act(client, "specialist", cid, "accept")
+    assert (await deliver(db, clock, settings, smtp)).sent == len(EVERYONE_WITH_MAIL)
+    for address in EVERYONE_WITH_MAIL:
+        (message,) = smtp.to(address)
+        _, event = only_event(calendar_part(message))
+        assert (event["SEQUENCE"], event["STATUS"]) == (3, "CONFIRMED")
     new_link = join_url_of(smtp.to("p1@test.no")[0])
     assert new_link != first_link
     clock.set(datetime(2026, 1, 8, 11, tzinfo=OSLO))
@@ -194,7 +215,7 @@ async def test_reschedule_keeps_the_uid_and_raises_the_sequence_then_cancel(
         cal, event = only_event(calendar_part(message))
         assert cal["METHOD"] == "CANCEL"
         assert event["UID"] == f"{cid}@samkons"
-        assert event["SEQUENCE"] == 3
+        assert event["SEQUENCE"] == 4
         assert event["STATUS"] == "CANCELLED"
         seen = parse_with_icaljs(attachment(message))
         assert seen["method"] == "CANCEL"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -246,3 +247,36 @@ async def test_sqlite_run_transaction_is_one_round_trip_for_the_whole_transactio
         "Kontor 3",
         "Kontor 100",
     ]
+
+
+async def test_sqlite_run_transaction_cancelled_hands_the_connection_back_idle(
+    tmp_path: Path,
+) -> None:
+    """Cancelled while BEGIN waits for another process's write lock: the work still runs to its
+    end on the database thread, and only then does the connection go back to the pool, idle
+    (before, it went back mid-transaction, holding the write lock for good)."""
+    path = tmp_path / "cancel.sqlite3"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("PRAGMA journal_mode=WAL")
+    other.execute("CREATE TABLE t (x INTEGER)")
+    engine = make_engine(f"sqlite+aiosqlite:///{path}", single_writer=True)
+    write = make_sessionmaker(engine)
+    try:
+        await run_transaction(write, lambda s: s.execute(text("SELECT 1")))
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        task = asyncio.create_task(
+            run_transaction(write, lambda s: s.execute(text("INSERT INTO t VALUES (1)")))
+        )
+        await asyncio.sleep(0.2)
+        task.cancel()
+        asyncio.get_running_loop().call_later(0.2, other.execute, "COMMIT")
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        other.execute("BEGIN IMMEDIATE")  # the lock is free again at once
+        other.execute("COMMIT")
+        await run_transaction(write, lambda s: s.execute(text("INSERT INTO t VALUES (2)")))
+    finally:
+        await engine.dispose()
+        other.close()
+    rows = sqlite3.connect(path).execute("SELECT x FROM t ORDER BY x").fetchall()
+    assert rows == [(1,), (2,)]  # the cancelled caller's work committed all the same

@@ -14,6 +14,8 @@ transaction holds SQLite's write lock only while its statements run.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -127,17 +129,39 @@ async def run_transaction(
     `fn` is plain synchronous SQLAlchemy work on a `Session`; its changes are flushed and
     committed when it returns and rolled back when it raises. On SQLite BEGIN, `fn` and COMMIT
     run on the connection's thread in one round trip: nothing waits for the event loop while
-    the write lock is held, and a statement costs no thread hop. On PostgreSQL `fn` runs
-    through the async engine as usual (`AsyncConnection.run_sync`).
+    the write lock is held, and a statement costs no thread hop. There `fn` must not stream
+    results (`yield_per`, `stream_results`): that would need the event loop. Once submitted,
+    the work runs to its end even if the caller is cancelled (which may then not learn that it
+    committed), and the connection goes back to the pool only after that. On PostgreSQL `fn`
+    runs through the async engine as usual (`AsyncConnection.run_sync`).
     """
     engine: AsyncEngine = sessionmaker.kw["bind"]
     async with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            raw = await conn.get_raw_connection()
-            return await run_on_connection_thread(
+        if engine.dialect.name != "sqlite":
+            return await conn.run_sync(_unit, fn, args, kwargs)
+        raw = await conn.get_raw_connection()
+        work = asyncio.ensure_future(
+            run_on_connection_thread(
                 raw.dbapi_connection, _unit, conn.sync_connection, fn, args, kwargs
             )
-        return await conn.run_sync(_unit, fn, args, kwargs)
+        )
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            # The thread carries on with the transaction whatever the caller does. Handing the
+            # connection back before it is done would leave it in the pool mid-transaction
+            # (holding SQLite's write lock) and let two threads use it at once: wait first.
+            await _outlast_cancellation(work)
+            raise
+
+
+async def _outlast_cancellation(work: asyncio.Future[Any]) -> None:
+    """Wait until `work` is done, even if the waiting itself is cancelled again."""
+    while not work.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait([work])
+    if not work.cancelled():
+        work.exception()  # retrieved: its outcome is the transaction's, not the caller's
 
 
 def _unit(
