@@ -5,18 +5,27 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, time
 
+from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.auth import Actor
 from service.clock import Clock
 from service.errors import InvalidInput, NotAllowed, NotAuthenticated, NotFound
-from service.models import ACCOUNT_ROLES, AvailabilityException, User, WorkingHours
+from service.models import (
+    ACCOUNT_ROLES,
+    AvailabilityException,
+    Department,
+    GpOffice,
+    User,
+    WorkingHours,
+)
 from service.passwords import MIN_LENGTH, hash_password, verify_password_async
-from service.schemas import ExceptionInput, WeekInput
+from service.schemas import ExceptionInput, WeekInput, as_row_id
 from service.storage import directory
 from service.throttle import LoginThrottle
 
 CLINICIANS = ("gp", "specialist")
+_EMAIL: TypeAdapter[str] = TypeAdapter(EmailStr)
 
 
 async def authenticate(
@@ -61,6 +70,20 @@ async def create_user(
         raise InvalidInput(
             "A specialist or coordinator belongs to a department.", field="department_id"
         )
+    try:
+        email = _EMAIL.validate_python(email.strip())
+    except ValidationError as exc:
+        raise InvalidInput("That is not an e-mail address.", field="email") from exc
+    for field, model, row_id in (
+        ("gp_office_id", GpOffice, gp_office_id),
+        ("department_id", Department, department_id),
+    ):
+        if row_id is not None and (
+            as_row_id(str(row_id)) is None or not await db.get(model, row_id)
+        ):
+            raise NotFound(
+                f"There is no {field.removesuffix('_id').replace('_', ' ')} {row_id}.", field=field
+            )
     if await directory.user_by_email(db, email) is not None:
         raise InvalidInput("An account with that e-mail exists already.", field="email")
     user = User(

@@ -121,9 +121,11 @@ class DemoLogin:
 
 
 def _postal_codes_by_municipality() -> dict[str, list[str]]:
+    """Street-address postal codes (category G) by municipality: nobody lives in a PO box."""
     codes: dict[str, list[str]] = {}
     for code, place in sorted(load_reference_data().postal_codes.items()):
-        codes.setdefault(place.municipality_number, []).append(code)
+        if place.category == "G":
+            codes.setdefault(place.municipality_number, []).append(code)
     return codes
 
 

@@ -79,6 +79,7 @@ async def test_demo_gp_books_on_the_page_and_the_demo_specialist_sees_it(
     for code, municipality in homes:
         assert code is not None
         assert reference.postal_codes[code].municipality_number == municipality
+        assert reference.postal_codes[code].category == "G"  # a street address, no PO box
 
     client: Client = await aiohttp_client(create_app(settings, clock=clock))
     csrf = await login_as(client, logins["gp"])
@@ -158,9 +159,22 @@ def test_migrate_seed_and_create_user_from_the_command_line(
     args = ["create-user", "--email", "ny@test.no", "--name", "Ny Evaluator"]
     assert cli.main([*args, "--role", "evaluator", "--password", "langt-passord-2026"]) == 0
     assert "Created user" in capsys.readouterr().out
-    # The same address twice is a clear refusal, not a traceback.
+    # The same address twice is a clear refusal, not a traceback; so are a department or GP
+    # office that does not exist and an address that is none.
     assert cli.main([*args, "--role", "evaluator", "--password", "langt-passord-2026"]) == 1
     assert capsys.readouterr().err.startswith("samkons: ")
+    password = ["--password", "langt-passord-2026"]
+    for extra, says in [
+        (["--role", "specialist", "--department-id", "999"], "no department 999"),
+        (["--role", "gp", "--gp-office-id", "99999999999"], "no gp office 99999999999"),
+    ]:
+        new = ["create-user", "--email", "ny2@test.no", "--name", "Ny", *password]
+        assert cli.main([*new, *extra]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("samkons: ") and says in err and "Traceback" not in err
+    bad_email = ["create-user", "--email", "notanemail", "--name", "X", "--role", "evaluator"]
+    assert cli.main([*bad_email, *password]) == 1
+    assert "not an e-mail address" in capsys.readouterr().err
 
 
 def test_bad_command_line_input_is_refused_with_a_message(

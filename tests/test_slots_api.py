@@ -127,6 +127,7 @@ async def test_slot_query_errors(client: Client, db: async_sessionmaker[AsyncSes
         (f"department_id={world.geriatrics}&duration_minutes=9", "duration_minutes"),
         (f"department_id={world.geriatrics}&duration_minutes=181", "duration_minutes"),
         (f"department_id={world.geriatrics}&duration_minutes=half", "duration_minutes"),
+        (f"department_id={world.geriatrics}&duration=60", "duration"),  # not silently 30
         (f"department_id={world.geriatrics}&from=yesterday", "from"),
         (f"department_id={world.geriatrics}&patient_id={world.other_office_patient}", "patient_id"),
         # The department, specialist and patient are looked up together: each still answers.

@@ -173,6 +173,8 @@ async def list_slots(request: web.Request) -> web.Response:
             f"days must be between 1 and {settings.booking_horizon_days}.", field="days"
         )
     # Named as in the booking body and the booking form, so a client passes one name along.
+    if "duration" in request.query:  # the name before v1 settled on the booking body's
+        raise InvalidInput("Give the length as duration_minutes.", field="duration")
     duration = query_int(request, "duration_minutes")
     duration = settings.default_duration_minutes if duration is None else duration
     if not 10 <= duration <= 180:
