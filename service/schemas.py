@@ -56,6 +56,14 @@ Phone = Annotated[str, Field(pattern=r"^\+?[0-9 ]{5,20}$")]
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # PostgreSQL text cannot hold NUL: refused here, not as a 500 from the database.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
 
 class LoginInput(Strict):
     email: Annotated[str, Field(min_length=3, max_length=254)]

@@ -415,6 +415,7 @@ async def test_the_api_takes_json_types_as_they_are(
         ("specialist_id", str(world.specialist)),
         ("duration_minutes", "30"),
         ("duration_minutes", 30.5),
+        ("purpose", "Oppfølging\x00"),  # PostgreSQL text cannot hold NUL
     ]:
         body = {**booking_body(world, SLOT), field: value}
         resp = await client.post("/api/v1/consultations", json=body, headers=gp)

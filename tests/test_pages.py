@@ -573,6 +573,27 @@ async def test_propose_a_time_then_the_gp_accepts_it(
     assert c is not None and c.status == "confirmed"
 
 
+async def test_the_page_says_who_gets_no_invitation(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    world = await build_world(db)
+    cid = await book_via_api(
+        client,
+        world,
+        relatives=[{"name": "Son Utan Post"}, {"name": "Dotter Med", "email": "d@test.no"}],
+    )
+    await page_login(client, "gp")
+    html = await (await client.get(f"/samkonsultasjonar/{cid}")).text()
+    people = html.split('id="participants-title"', 1)[1].split("</section>", 1)[0]
+    lines = [text_of(li) for li in re.findall(r"<li[^>]*>(.*?)</li>", people, re.S)]
+    items = {line.split(" Pårørande")[0]: line for line in lines}
+    warning = "Inga e-postadresse: får inga invitasjon og inga lenkje til samtalen."
+    assert warning in items["Son Utan Post"]
+    assert warning not in items["Dotter Med"]
+    clinicians = [line for line in lines if line.startswith(("Kari Fastlege", "Siri Spesialist"))]
+    assert len(clinicians) == 2 and not [c for c in clinicians if warning in c]  # log in instead
+
+
 async def test_gp_reschedules_to_an_offered_free_time(
     client: Client, db: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -584,6 +605,7 @@ async def test_gp_reschedules_to_an_offered_free_time(
     assert f'<option value="{new_time}">fr. 9. jan. 2026 09:00</option>' in html
     # Its own time (10:00-10:30 on the 7th) does not block a move by a quarter of an hour.
     assert '<option value="2026-01-07T10:15:00+01:00">' in html
+    assert '<option value="2026-01-07T10:00:00+01:00">' not in html  # no move at all
     resp = await client.post(
         f"/samkonsultasjonar/{cid}/ny-tid",
         data={"csrf_token": csrf, "starts_at": new_time},

@@ -193,7 +193,9 @@ async def _reschedule_slots(
     except DomainError:
         return None
     local = LocalTime(choose_language(request), app[appkeys.SETTINGS].tz)
-    return slot_days(slots, local, None, open_days=0)
+    # Its own time is free of course (its held times do not count), but no move at all.
+    others = [slot for slot in slots if slot.start != c.starts_at]
+    return slot_days(others, local, None, open_days=0)
 
 
 async def _detail_page(
@@ -256,6 +258,11 @@ class Person:
     role: str
     email: str | None = None
     phone: str | None = None
+
+    @property
+    def uninvited(self) -> bool:
+        """A guest with no address: no invitation reaches them, so no link either."""
+        return self.role not in ("gp", "specialist") and not self.email
 
 
 def taking_part(c: Consultation, specialist_name: str | None) -> list[Person]:
