@@ -154,7 +154,9 @@ async def populate(url: str, new_patients: int = 2000) -> None:
             gp = n % GPS + 1
             sp = GPS + (n * 7) % SPECIALISTS + 1
             k = n // GPS  # the n-th consultation of this GP
-            day = -180 + (k * 11) % 240  # spread over -180..+60 days
+            # Spread over -180..+40 days: the benchmark's bookings go in weeks 7-8, inside the
+            # booking horizon (56 days) and clear of these.
+            day = -180 + (k * 11) % 221
             start_day = (NOW + timedelta(days=day)).date()
             while start_day.weekday() > 4:
                 start_day -= timedelta(days=2)
@@ -268,10 +270,11 @@ async def _login(session: aiohttp.ClientSession, base: str, email: str) -> str:
 
 
 def _free_slot(j: int) -> datetime:
-    """The j-th half-hour on weekdays from week 10 on, 08:00-16:00 Oslo (winter time)."""
+    """The j-th half-hour on weekdays from week 7 on, 08:00-16:00 Oslo (winter time); up to
+    160 of them stay inside the booking horizon."""
     weekday_index, slot = divmod(j, 16)
     weeks, day_in_week = divmod(weekday_index, 5)
-    monday = (NOW + timedelta(days=70)).date()
+    monday = (NOW + timedelta(days=42)).date()
     monday -= timedelta(days=monday.weekday())
     day = monday + timedelta(weeks=weeks, days=day_in_week)
     return datetime.combine(day, time(8), UTC) - OSLO_OFFSET + timedelta(minutes=30 * slot)
@@ -302,7 +305,7 @@ async def bookings_from_another_process(
 async def bench_bookings(
     base: str, total: int, concurrency: int, logged_in: Callable[[], None]
 ) -> dict[str, float]:
-    """`concurrency` GPs book in parallel, each into free slots of its own in week 10.
+    """`concurrency` GPs book in parallel, each into free slots of its own from week 7.
 
     Every GP logs in first; the clock starts when all are logged in, so the measurement is of
     bookings only (a login verifies an Argon2 hash, deliberately slow).
@@ -434,6 +437,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--profile", metavar="FILE", help="cProfile the server while booking")
     args = parser.parse_args()
+    if args.bookings > 20 * 160:
+        parser.error("at most 3200 bookings fit in the free slots inside the booking horizon")
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     print(f"Machine: {machine()}")
     print(f"Existing consultations: {EXISTING}")
