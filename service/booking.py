@@ -406,8 +406,13 @@ async def book(
     """
     if actor.role != "gp" or actor.gp_office_id is None:
         raise NotAllowed("Only a GP with a GP office can book a joint consultation.")
-    if (data.patient_id is None) == (data.patient is None):
+    if data.patient_id is not None and data.patient is not None:
         raise InvalidInput("Give either patient_id or patient, not both.", field="patient")
+    if data.patient_id is None and data.patient is None:
+        raise InvalidInput(
+            "Name the patient: patient_id for a known one, patient for a new one.",
+            field="patient_id",
+        )
     ref = reference
     if data.patient is not None:
         _municipality_of(ref, data.patient.postal_code, "patient.postal_code")

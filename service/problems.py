@@ -61,6 +61,14 @@ def validation_problem(exc: ValidationError) -> web.Response:
     )
 
 
+# aiohttp's own refusals say only "404: Not Found"; a client gets a sentence.
+_HTTP_DETAILS = {
+    404: "There is nothing at this address in the API; see /api/openapi.json.",
+    405: "This address does not take that method; see /api/openapi.json.",
+    413: "The request body is larger than the service accepts.",
+}
+
+
 def _slug(status: int) -> str:
     return {
         400: "bad-request",
@@ -107,9 +115,7 @@ def make_problem_middleware(
                 if render_page is None or not is_page(request.path):
                     raise
                 return await render_page(request, exc.status, exc.reason, "")
-            detail = exc.text or exc.reason
-            if exc.status == 413:
-                detail = "The request body is larger than the service accepts."
+            detail = _HTTP_DETAILS.get(exc.status) or exc.text or exc.reason
             return problem_response(exc.status, exc.reason, detail, type_slug=_slug(exc.status))
         except Exception:
             # The log gets the traceback but no request body: it may hold personal data.

@@ -263,6 +263,8 @@ async def compute_statistics(
             f"{tz.key}; rebuild it (docs/statistics.md, 'The summary')."
         )
     hospital_id = _hospital_id(hospitals, query.hospital)
+    if query.department_id is not None and query.department_id not in {d.id for d in departments}:
+        raise InvalidInput("Unknown department.", field="department_id")
     f = store.SummaryFilter(
         first_month=store.month_number(periods[0].start.year, periods[0].start.month),
         end_month=store.month_number(periods[-1].end.year, periods[-1].end.month),

@@ -404,6 +404,31 @@ async def test_malformed_json_and_oversized_body(
     assert await count(db, Consultation) == 0
 
 
+async def test_lookups_and_flags_answer_clearly(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """An unknown department is a 404 wherever it is named; a flag is true or false; a missing
+    patient is named as such; aiohttp's own 404 and 405 say something useful."""
+    world = await build_world(db)
+    gp = await login(client, "gp")
+    resp = await client.get("/api/v1/departments/999/specialists")
+    assert resp.status == 404 and (await resp.json())["field"] == "department_id"
+    assert (await client.get(f"/api/v1/departments/{world.geriatrics}/specialists")).status == 200
+    resp = await client.get("/api/v1/consultations", params={"upcoming": "maybe"})
+    assert resp.status == 422 and (await resp.json())["field"] == "upcoming"
+    assert (await client.get("/api/v1/consultations", params={"upcoming": "true"})).status == 200
+    body = booking_body(world, SLOT)
+    del body["patient_id"]
+    resp = await client.post("/api/v1/consultations", json=body, headers=gp)
+    assert resp.status == 422
+    assert (await resp.json())["field"] == "patient_id"
+    assert "not both" not in (await resp.json())["detail"]
+    missing = await client.get("/api/v1/nowhere")
+    assert missing.status == 404 and "openapi.json" in (await missing.json())["detail"]
+    wrong = await client.delete("/api/v1/departments", headers=gp)
+    assert wrong.status == 405 and "method" in (await wrong.json())["detail"]
+
+
 async def test_the_api_takes_json_types_as_they_are(
     client: Client, db: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -4,6 +4,7 @@ specialist then finds it on their list. Also the `samkons` command's own answers
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,6 +151,8 @@ def test_migrate_seed_and_create_user_from_the_command_line(
 ) -> None:
     assert cli.main(["migrate"]) == 0
     assert sqlite_env.exists(), "migrate creates the SQLite file and its folder"
+    # The scheduler's chatter about each job run stays out of the service's log.
+    assert logging.getLogger("apscheduler").getEffectiveLevel() == logging.WARNING
     assert cli.main(["seed-demo"]) == 0
     out = capsys.readouterr().out
     for email in ("fastlege@demo.samkons.no", "spesialist@demo.samkons.no"):

@@ -140,10 +140,16 @@ async def test_slot_query_errors(client: Client, db: async_sessionmaker[AsyncSes
             f"department_id={world.geriatrics}&specialist_id=9999&patient_id=9999",
             "specialist_id",
         ),
+        (f"department_id={world.geriatrics}&days=x", "days"),
+        (f"department_id={world.geriatrics}&days=-1", "days"),
+        (f"department_id={world.geriatrics}&days=57", "days"),
     ]:
         resp = await client.get(f"/api/v1/slots?{query}")
         assert resp.status in (404, 422), query
-        assert (await resp.json())["field"] == field
+        problem = await resp.json()
+        assert problem["field"] == field
+        if field == "days":  # the bounds that hold, not those of an id
+            assert problem["detail"] == "days must be a whole number from 1 to 56."
 
 
 async def test_slot_search_does_not_wait_for_a_writer(

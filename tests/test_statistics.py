@@ -432,6 +432,7 @@ async def test_filters_and_quarters(client: Client, db: async_sessionmaker[Async
         ({"patient_group": "adults"}, "patient_group"),
         ({"hospital": "rikshospitalet"}, "hospital"),
         ({"department_id": "x"}, "department_id"),
+        ({"department_id": "999"}, "department_id"),  # like an unknown municipality
     ],
 )
 async def test_bad_filters_are_422_with_the_field(

@@ -45,6 +45,17 @@ async def read_body(request: web.Request, model: type[M]) -> M:
         raise
 
 
+def query_number(request: web.Request, name: str, low: int, high: int, *, default: int) -> int:
+    """A whole number from low to high from the query string, or `default` when left out."""
+    value = request.query.get(name) or None
+    if value is None:
+        return default
+    number = int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
+    if number is None or not low <= number <= high:
+        raise InvalidInput(f"{name} must be a whole number from {low} to {high}.", field=name)
+    return number
+
+
 def query_int(request: web.Request, name: str, *, required: bool = False) -> int | None:
     value = request.query.get(name)
     if value is None or value == "":

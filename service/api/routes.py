@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service import accounts, appkeys, booking
 from service.api import calendar
 from service.api.echo import EchoOffer, end_echo, start_echo
-from service.api.io import parse_row_id, query_datetime, query_int, read_body
+from service.api.io import parse_row_id, query_datetime, query_int, query_number, read_body
 from service.api.spec import ApiRoute, RouteTable, openapi_document
 from service.api.statistics import STATISTICS_QUERY, get_statistics, get_statistics_csv
 from service.api.views import consultation_json, event_json, iso, slots_json
@@ -27,8 +27,8 @@ from service.auth import (
     start_session,
 )
 from service.clock import Clock
-from service.errors import InvalidInput
-from service.models import Consultation, WorkingHours
+from service.errors import InvalidInput, NotFound
+from service.models import Consultation, Department, WorkingHours
 from service.schemas import (
     AcceptInput,
     BookingInput,
@@ -119,6 +119,13 @@ async def logout(request: web.Request) -> web.Response:
 # --- directory -------------------------------------------------------------------------------
 
 
+def _query_flag(request: web.Request, name: str) -> bool:
+    value = request.query.get(name, "false")
+    if value not in ("true", "false"):
+        raise InvalidInput(f"{name} must be true or false.", field=name)
+    return value == "true"
+
+
 async def list_departments(request: web.Request) -> web.Response:
     require_actor(request)
     async with request.app[appkeys.READ_DB]() as db:
@@ -139,6 +146,8 @@ async def list_specialists(request: web.Request) -> web.Response:
     require_actor(request, "gp", "specialist", "coordinator")
     department_id = _path_int(request, "department_id")
     async with request.app[appkeys.READ_DB]() as db:
+        if await db.get(Department, department_id) is None:
+            raise NotFound("No such department.", field="department_id")
         rows = await db.run_sync(department_specialists, department_id)
     return web.json_response([{"id": u.id, "name": u.name} for u in rows])
 
@@ -166,19 +175,13 @@ async def list_slots(request: web.Request) -> web.Response:
         raise InvalidInput(
             f"from must be at most {settings.booking_horizon_days} days ahead.", field="from"
         )
-    days = query_int(request, "days")
-    days = 28 if days is None else days
-    if not 1 <= days <= settings.booking_horizon_days:
-        raise InvalidInput(
-            f"days must be between 1 and {settings.booking_horizon_days}.", field="days"
-        )
+    days = query_number(request, "days", 1, settings.booking_horizon_days, default=28)
     # Named as in the booking body and the booking form, so a client passes one name along.
     if "duration" in request.query:  # the name before v1 settled on the booking body's
         raise InvalidInput("Give the length as duration_minutes.", field="duration")
-    duration = query_int(request, "duration_minutes")
-    duration = settings.default_duration_minutes if duration is None else duration
-    if not 10 <= duration <= 180:
-        raise InvalidInput("duration_minutes must be between 10 and 180.", field="duration_minutes")
+    duration = query_number(
+        request, "duration_minutes", 10, 180, default=settings.default_duration_minutes
+    )
     department_id = query_int(request, "department_id", required=True)
     assert department_id is not None
     slots = await booking.find_slots(
@@ -205,7 +208,7 @@ async def list_consultations(request: web.Request) -> web.Response:
         request.app[appkeys.DB],
         actor,
         request.app[appkeys.CLOCK],
-        upcoming_only=request.query.get("upcoming") == "true",
+        upcoming_only=_query_flag(request, "upcoming"),
     )
     return web.json_response([consultation_json(c, settings.tz) for c in rows])
 
