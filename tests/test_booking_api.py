@@ -594,3 +594,40 @@ async def test_the_list_keeps_coming_consultations_however_many_are_past(
         "2026-01-14T10:00:00+01:00",
         "2026-01-07T10:00:00+01:00",
     ]
+
+
+async def test_a_new_patient_is_recognised_by_fodselsnummer(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """Booked as new twice, by the same GP office: one patient, with the latest contact details;
+    the number itself is not stored. Another office's GP cannot book (or change) them."""
+    world = await build_world(db)
+    before = await count(db, Patient)
+    gp = await login(client, "gp")
+
+    def body(starts_at: str, email: str) -> dict[str, object]:
+        new = {"name": "Ny Pasient", "postal_code": "5914", "fnr": "31129956715", "email": email}
+        return booking_body(world, starts_at, patient_id=None, patient=new)
+
+    first = await client.post("/api/v1/consultations", json=body(SLOT, "forst@test.no"), headers=gp)
+    assert first.status == 201, await first.text()
+    again = await client.post(
+        "/api/v1/consultations", json=body("2026-01-08T10:00:00+01:00", "sidan@test.no"), headers=gp
+    )
+    assert again.status == 201, await again.text()
+    assert (await first.json())["patient_id"] == (await again.json())["patient_id"]
+    assert await count(db, Patient) == before + 1
+    async with db() as s:
+        patient = await s.get(Patient, (await first.json())["patient_id"])
+    assert patient is not None and patient.email == "sidan@test.no"  # updated, and committed
+    assert patient.fnr_hash and "31129956715" not in patient.fnr_hash
+
+    await client.delete("/api/v1/session", headers=gp)
+    other = await login(client, "gp2")
+    body2 = body("2026-01-09T10:00:00+01:00", "x@test.no")
+    resp = await client.post("/api/v1/consultations", json=body2, headers=other)
+    assert resp.status == 403 and (await resp.json())["field"] == "patient"
+    async with db() as s:
+        unchanged = await s.get(Patient, patient.id)
+    assert unchanged is not None and unchanged.email == "sidan@test.no"
+    assert await count(db, Consultation) == 2
