@@ -257,9 +257,11 @@ def _body_blocks(
     # A cancelled consultation has no meeting to join or prepare for, and an unconfirmed time
     # not yet: its link comes with the confirmation.
     if kind != "cancel" and not unconfirmed:
+        blocks.append(_Block(texts.join_label, link=join_url))
+        # A clinician's link is the consultation's page behind their login: nothing to guard.
+        if recipient.role not in ("gp", "specialist"):
+            blocks.append(_Block(texts.personal_link))
         blocks += [
-            _Block(texts.join_label, link=join_url),
-            _Block(texts.personal_link),
             _Block(
                 texts.equipment_test,
                 link=f"{base_url.rstrip('/')}{EQUIPMENT_TEST_PATH}?lang={recipient.language}",

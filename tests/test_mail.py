@@ -301,6 +301,8 @@ def test_join_link_and_equipment_test_link_in_both_bodies() -> None:
     assert link in plain and f'href="{link}"' in html
     # The equipment test opens in the recipient's language (Sven reads bokmål).
     assert f"{BASE_URL}/test-utstyr?lang=nb" in plain
+    # His link opens only behind his login: no warning to keep it to himself.
+    assert "personlig" not in plain
     assert f'href="{BASE_URL}/test-utstyr?lang=nb"' in html
 
 
