@@ -24,7 +24,7 @@ import collections
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, Literal, ParamSpec, TypeVar, cast
 
 import aiosqlite
 from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection
@@ -140,13 +140,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     _cursor_cls = OneHopCursor
 
     def commit(self) -> None:
-        driver = cast(aiosqlite.Connection, self._connection)
-        if driver._connection is not None and _on_own_thread(driver):
-            try:
-                driver._conn.commit()
-            except Exception as error:
-                self._handle_exception(error)
-        else:
+        if not self._directly("commit"):
             super().commit()
 
     def rollback(self) -> None:
@@ -154,14 +148,22 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         if driver._connection is not None and not driver._connection.in_transaction:
             # The pool resets every connection handed back with a ROLLBACK; when no
             # transaction is open (the usual case) that would be a round trip for nothing.
+            # `run_transaction` hands a connection back only once its work is done, so
+            # nothing on the connection's thread can be about to open one.
             return
-        if driver._connection is not None and _on_own_thread(driver):
-            try:
-                driver._conn.rollback()
-            except Exception as error:
-                self._handle_exception(error)
-        else:
+        if not self._directly("rollback"):
             super().rollback()
+
+    def _directly(self, method: Literal["commit", "rollback"]) -> bool:
+        """Call sqlite3's `method` at once when on the connection's own thread; else False."""
+        driver = cast(aiosqlite.Connection, self._connection)
+        if driver._connection is None or not _on_own_thread(driver):
+            return False
+        try:
+            getattr(driver._conn, method)()
+        except Exception as error:
+            self._handle_exception(error)
+        return True
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
