@@ -411,7 +411,7 @@ async def book(
     if data.patient_id is None and data.patient is None:
         raise InvalidInput(
             "Name the patient: patient_id for a known one, patient for a new one.",
-            field="patient_id",
+            field="patient",
         )
     ref = reference
     if data.patient is not None:

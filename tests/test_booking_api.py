@@ -421,7 +421,7 @@ async def test_lookups_and_flags_answer_clearly(
     del body["patient_id"]
     resp = await client.post("/api/v1/consultations", json=body, headers=gp)
     assert resp.status == 422
-    assert (await resp.json())["field"] == "patient_id"
+    assert (await resp.json())["field"] == "patient"
     assert "not both" not in (await resp.json())["detail"]
     missing = await client.get("/api/v1/nowhere")
     assert missing.status == 404 and "openapi.json" in (await missing.json())["detail"]
