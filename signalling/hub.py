@@ -86,7 +86,6 @@ CLOSE_REPLACED = 4001
 CLOSE_REMOVED = 4002
 CLOSE_ABUSE = 4003
 CLOSE_JOIN_TIMEOUT = 4004
-CLOSE_TOO_SLOW = 4013
 CLOSE_FLOOD = 4029
 
 EndReason = Literal["leave", "replaced", "removed"]
@@ -172,7 +171,19 @@ class _Connection:
         if self.closing:
             return
         if not self.outbox.put(frame):
-            self.close(CLOSE_TOO_SLOW, "too slow")
+            self.give_up()
+
+    def give_up(self) -> None:
+        """Drop a browser that stopped reading: its queue is full and its socket buffers too.
+
+        A close frame would wait behind everything it does not read, and the room would show
+        it present until the heartbeat noticed (20 s and more); cutting the connection ends its
+        handler now, which takes it out of the room. Its tab reconnects if it is still alive.
+        """
+        self.closing = True
+        self.outbox.clear()
+        if self.transport is not None:
+            self.transport.abort()
 
     def close(self, code: int, reason: str) -> None:
         """Close after the frames already queued have been sent."""
