@@ -20,7 +20,7 @@ from service.models import (
     WorkingHours,
 )
 from service.passwords import MIN_LENGTH, hash_password, verify_password_async
-from service.schemas import ExceptionInput, WeekInput, as_row_id
+from service.schemas import MAX_ROW_ID, ExceptionInput, WeekInput
 from service.storage import directory
 from service.throttle import LoginThrottle
 
@@ -74,16 +74,15 @@ async def create_user(
         email = _EMAIL.validate_python(email.strip())
     except ValidationError as exc:
         raise InvalidInput("That is not an e-mail address.", field="email") from exc
-    for field, model, row_id in (
-        ("gp_office_id", GpOffice, gp_office_id),
-        ("department_id", Department, department_id),
+    for field, what, model, row_id in (
+        ("gp_office_id", "gp office", GpOffice, gp_office_id),
+        ("department_id", "department", Department, department_id),
     ):
+        # An id past what a row can have names nothing; the drivers would refuse to send it.
         if row_id is not None and (
-            as_row_id(str(row_id)) is None or not await db.get(model, row_id)
+            not 1 <= row_id <= MAX_ROW_ID or await db.get(model, row_id) is None
         ):
-            raise NotFound(
-                f"There is no {field.removesuffix('_id').replace('_', ' ')} {row_id}.", field=field
-            )
+            raise NotFound(f"There is no {what} {row_id}.", field=field)
     if await directory.user_by_email(db, email) is not None:
         raise InvalidInput("An account with that e-mail exists already.", field="email")
     user = User(

@@ -150,9 +150,8 @@ def check_bookable(
     is refused (field ``ends_at``) already when the ``Interval`` is built. The time need not lie
     on the slot grid.
     """
+    _check_not_past(interval.start, now)
     start, end = _utc(interval.start), _utc(interval.end)
-    if start < _utc(_require_aware(now, "now")):
-        raise InvalidInput("The start time is in the past.", field="starts_at")
     if _common_working_spans(calendars, (start, end), tz) != [(start, end)]:
         raise InvalidInput("The time is outside the clinicians' working hours.", field="starts_at")
     clinicians_busy = (busy for cal in calendars for busy in cal.busy)
@@ -160,6 +159,24 @@ def check_bookable(
         raise SlotTaken("A clinician already has a consultation at this time.", field="starts_at")
     if _overlaps_any((start, end), extra_busy):
         raise SlotTaken("The patient already has a consultation at this time.", field="starts_at")
+
+
+def check_horizon(start: datetime, now: datetime, horizon: timedelta) -> None:
+    """Refuse a start in the past or further ahead than `horizon` (field ``starts_at``).
+
+    Safe for any datetime: it does no arithmetic that a start in year 1 or 9999 would overflow,
+    so callers check this before working out ends and margins.
+    """
+    _check_not_past(start, now)
+    if start - now > horizon:
+        raise InvalidInput(
+            f"Consultations can be booked at most {horizon.days} days ahead.", field="starts_at"
+        )
+
+
+def _check_not_past(start: datetime, now: datetime) -> None:
+    if start < _require_aware(now, "now"):
+        raise InvalidInput("The start time is in the past.", field="starts_at")
 
 
 def _window(window_start: datetime, window_end: datetime) -> _Span:

@@ -26,6 +26,7 @@ from service.availability import (
     Interval,
     WeeklyHours,
     check_bookable,
+    check_horizon,
     find_common_slots,
 )
 from service.clock import Clock
@@ -341,17 +342,8 @@ def _specialists_for(db: Session, department_id: int, specialist_id: int | None)
 def _span(
     now: datetime, settings: Settings, starts_at: datetime, duration: timedelta
 ) -> tuple[datetime, datetime]:
-    """The consultation's start and end, if it starts between now and the booking horizon.
-
-    Checked before any arithmetic on the time: a start in year 1 or 9999 would overflow.
-    """
-    horizon = settings.booking_horizon_days
-    if starts_at < now:
-        raise InvalidInput("The start time is in the past.", field="starts_at")
-    if starts_at - now > timedelta(days=horizon):
-        raise InvalidInput(
-            f"Consultations can be booked at most {horizon} days ahead.", field="starts_at"
-        )
+    """The consultation's start and end, if it starts between now and the booking horizon."""
+    check_horizon(starts_at, now, timedelta(days=settings.booking_horizon_days))
     return starts_at, starts_at + duration
 
 

@@ -40,7 +40,7 @@ from service.settings import Settings
 from service.storage import directory
 from service.storage.engine import make_engine, make_sessionmaker
 from service.tokens import hash_token, new_id, new_room_id, new_token
-from service.travel import Mode, PatientLocation, load_reference_data
+from service.travel import Mode, PatientLocation, ReferenceData, load_reference_data
 from service.travel_inputs import TravelFacts, Traveller, encode_travel_key, local_site_for
 
 DEMO_PASSWORD = "demo-samkons-2026"  # noqa: S105 - printed for demo logins on purpose
@@ -120,10 +120,10 @@ class DemoLogin:
     password: str
 
 
-def _postal_codes_by_municipality() -> dict[str, list[str]]:
+def _postal_codes_by_municipality(reference: ReferenceData) -> dict[str, list[str]]:
     """Street-address postal codes (category G) by municipality: nobody lives in a PO box."""
     codes: dict[str, list[str]] = {}
-    for code, place in sorted(load_reference_data().postal_codes.items()):
+    for code, place in sorted(reference.postal_codes.items()):
         if place.category == "G":
             codes.setdefault(place.municipality_number, []).append(code)
     return codes
@@ -157,6 +157,7 @@ async def _seed(
 ) -> None:
     rng = random.Random(2026)  # noqa: S311 - repeatable demo data, not a secret
     now = clock.now()
+    reference = load_reference_data()
     password_hash = hash_password(DEMO_PASSWORD)
     async with sessionmaker() as db, db.begin():
         hospitals = {
@@ -229,7 +230,7 @@ async def _seed(
                 for d in range(5)
             )
         patients: list[Patient] = []
-        codes_in = _postal_codes_by_municipality()
+        codes_in = _postal_codes_by_municipality(reference)
         for office, (_, municipality, office_code) in zip(offices, OFFICES, strict=True):
             # Patients live around the municipality, not all at the office's address.
             codes = codes_in.get(municipality) or [office_code]
@@ -252,7 +253,9 @@ async def _seed(
         await db.flush()  # surveys point at participants; no ORM relationship orders the inserts
         db.add_all(surveys)
 
-    await _coming(sessionmaker, settings, clock, gps[0], specialists, departments, patients)
+    await _coming(
+        sessionmaker, settings, clock, reference, gps[0], specialists, departments, patients
+    )
 
 
 # The pilot's roll-out: Alver and Austrheim first, the rest of the region joining month by month.
@@ -574,13 +577,13 @@ async def _coming(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     clock: Clock,
+    reference: ReferenceData,
     gp: User,
     specialists: list[User],
     departments: list[Department],
     patients: list[Patient],
 ) -> None:
     """Coming consultations for the demo GP, booked through the real booking path."""
-    reference = load_reference_data()
     actor = Actor.of(gp)
     own = [p for p in patients if p.gp_office_id == gp.gp_office_id]
     tz = settings.tz

@@ -30,6 +30,7 @@ from icalendar import Calendar
 from service.errors import InvalidInput
 from service.i18n import load_translations
 from service.invites import InviteAttendee, InviteEvent
+from service.join import CLINICIAN_ROLES
 
 MailKind = Literal["invite", "update", "cancel", "reminder"]
 
@@ -259,7 +260,7 @@ def _body_blocks(
     if kind != "cancel" and not unconfirmed:
         blocks.append(_Block(texts.join_label, link=join_url))
         # A clinician's link is the consultation's page behind their login: nothing to guard.
-        if recipient.role not in ("gp", "specialist"):
+        if recipient.role not in CLINICIAN_ROLES:
             blocks.append(_Block(texts.personal_link))
         blocks += [
             _Block(

@@ -137,7 +137,7 @@ async def consultation_cancelled(
         PlannedMail(
             r,
             "cancel",
-            settings.base_url if _uses_token(r) else clinician_join_url(settings.base_url, c.id),
+            _link_without_token(r, c, settings),
             now,
         )
         for r in everyone
@@ -161,12 +161,7 @@ async def _send_requests(
     confirmed = c.status != "requested"
     plans = []
     for r in everyone:
-        if confirmed:
-            url = _join_url_for(r, c, settings)
-        else:
-            url = (
-                settings.base_url if _uses_token(r) else clinician_join_url(settings.base_url, c.id)
-            )
+        url = _join_url_for(r, c, settings) if confirmed else _link_without_token(r, c, settings)
         plans.append(PlannedMail(r, "update" if r.address in invited else "invite", url, now))
         if confirmed:
             plans += [
@@ -324,9 +319,15 @@ def _uses_token(r: Recipient) -> bool:
     return uses_join_token(r.attendee.role, r.user_id)
 
 
+def _link_without_token(r: Recipient, c: Consultation, settings: Settings) -> str:
+    """Where a mail without a (new) personal link points: a clinician's consultation page, or
+    the service itself for a guest."""
+    return settings.base_url if _uses_token(r) else clinician_join_url(settings.base_url, c.id)
+
+
 def _join_url_for(r: Recipient, c: Consultation, settings: Settings) -> str:
     if not _uses_token(r):
-        return clinician_join_url(settings.base_url, c.id)
+        return _link_without_token(r, c, settings)
     assert r.participant is not None  # only participant rows join without an account
     token = new_token()
     r.participant.token_hash = hash_token(token)

@@ -20,16 +20,21 @@ RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 ROW_ID_RULE = f"a whole number between 1 and {MAX_ROW_ID}"
 
 
-def as_row_id(text: str) -> int | None:
-    """`text` (from a path, query string or form) as an id that can name a row, else None.
+def as_whole_number(text: str, low: int, high: int) -> int | None:
+    """`text` (from a path, query string or form) as a whole number from low to high, else None.
 
     Only ASCII digits: `int` also reads signs, spaces, underscores and other scripts' digits,
     and `str.isdigit` lets through characters such as "²" that `int` then refuses.
     """
-    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ROW_ID)):
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(high)):
         return None
     number = int(text)
-    return number if 1 <= number <= MAX_ROW_ID else None
+    return number if low <= number <= high else None
+
+
+def as_row_id(text: str) -> int | None:
+    """`text` as an id that can name a row, else None."""
+    return as_whole_number(text, 1, MAX_ROW_ID)
 
 
 Language = Literal["nn", "nb", "en"]

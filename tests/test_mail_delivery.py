@@ -8,6 +8,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -60,6 +61,26 @@ def smtp() -> Iterator[SmtpSink]:
 async def deliver(db: Db, clock: FakeClock, settings: Settings, sink: SmtpSink) -> DeliveryReport:
     configured = smtp_settings(settings, sink)
     return await Jobs(db, clock, configured, transport_for(configured)).deliver_outbox()
+
+
+async def link_refused(db: Db, clock: FakeClock, link: str, refusal: type[Exception]) -> None:
+    """At the consultation's time (8 January, 11:00), `link` does not let anyone in."""
+    clock.set(datetime(2026, 1, 8, 11, tzinfo=OSLO))
+    async with db() as s:
+        with pytest.raises(refusal):
+            await resolve_join_token(s, link.rsplit("/", 1)[1], clock.now())
+
+
+async def one_mail_each(
+    db: Db, clock: FakeClock, settings: Settings, smtp: SmtpSink
+) -> list[EmailMessage]:
+    """Deliver what is due, which must be exactly one mail to each participant with an address."""
+    assert (await deliver(db, clock, settings, smtp)).sent == len(EVERYONE_WITH_MAIL)
+    messages = []
+    for address in EVERYONE_WITH_MAIL:
+        (message,) = smtp.to(address)
+        messages.append(message)
+    return messages
 
 
 def only_event(ics: bytes) -> tuple[Calendar, dict[str, object]]:
@@ -166,9 +187,7 @@ async def test_reschedule_keeps_the_uid_and_raises_the_sequence_then_cancel(
     await act(client, "gp", cid, "reschedule", {"starts_at": "2026-01-08T11:00:00+01:00"})
     # Back to a request: everyone hears of the new time, marked as not confirmed yet, with no
     # link, no alarm and no reminders; their old links still say "not confirmed".
-    assert (await deliver(db, clock, settings, smtp)).sent == len(EVERYONE_WITH_MAIL)
-    for address in EVERYONE_WITH_MAIL:
-        (message,) = smtp.to(address)
+    for message in await one_mail_each(db, clock, settings, smtp):
         cal, event = only_event(calendar_part(message))
         assert cal["METHOD"] == "REQUEST"
         assert event["UID"] == f"{cid}@samkons"
@@ -183,33 +202,23 @@ async def test_reschedule_keeps_the_uid_and_raises_the_sequence_then_cancel(
     assert "ikkje er stadfesta enno" in smtp.to("p1@test.no")[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     async with db() as s:  # no reminders for an unconfirmed time
         assert not [m for m in await outbox_store.mails_of(s, cid) if m.status == "pending"]
-    clock.set(datetime(2026, 1, 8, 11, tzinfo=OSLO))
-    async with db() as s:
-        with pytest.raises(JoinNotOpen):
-            await resolve_join_token(s, first_link.rsplit("/", 1)[1], clock.now())
+    await link_refused(db, clock, first_link, JoinNotOpen)
     smtp.received.clear()
 
     # Confirmed again: the update carries a new link; the old one no longer opens anything.
     clock.set(datetime(2026, 1, 5, 12, tzinfo=OSLO))
     await act(client, "specialist", cid, "accept")
-    assert (await deliver(db, clock, settings, smtp)).sent == len(EVERYONE_WITH_MAIL)
-    for address in EVERYONE_WITH_MAIL:
-        (message,) = smtp.to(address)
+    for message in await one_mail_each(db, clock, settings, smtp):
         _, event = only_event(calendar_part(message))
         assert (event["SEQUENCE"], event["STATUS"]) == (3, "CONFIRMED")
     new_link = join_url_of(smtp.to("p1@test.no")[0])
     assert new_link != first_link
-    clock.set(datetime(2026, 1, 8, 11, tzinfo=OSLO))
-    async with db() as s:
-        with pytest.raises(NotFound):
-            await resolve_join_token(s, first_link.rsplit("/", 1)[1], clock.now())
+    await link_refused(db, clock, first_link, NotFound)
     smtp.received.clear()
 
     clock.set(datetime(2026, 1, 6, 9, tzinfo=OSLO))
     await act(client, "gp", cid, "cancel")
-    assert (await deliver(db, clock, settings, smtp)).sent == len(EVERYONE_WITH_MAIL)
-    for address in EVERYONE_WITH_MAIL:
-        (message,) = smtp.to(address)
+    for message in await one_mail_each(db, clock, settings, smtp):
         calendar = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
         assert calendar.get_param("method") == "CANCEL"
         cal, event = only_event(calendar_part(message))
@@ -221,10 +230,7 @@ async def test_reschedule_keeps_the_uid_and_raises_the_sequence_then_cancel(
         assert seen["method"] == "CANCEL"
         assert seen["events"][0]["status"] == "CANCELLED"
         assert seen["events"][0]["uid"] == f"{cid}@samkons"
-    clock.set(datetime(2026, 1, 8, 11, tzinfo=OSLO))
-    async with db() as s:
-        with pytest.raises(NotFound):
-            await resolve_join_token(s, new_link.rsplit("/", 1)[1], clock.now())
+    await link_refused(db, clock, new_link, NotFound)
 
 
 async def test_cancelling_a_request_never_confirmed_tells_only_the_clinicians(

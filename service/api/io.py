@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from service.errors import DomainError, InvalidInput
-from service.schemas import ROW_ID_RULE, as_row_id
+from service.schemas import ROW_ID_RULE, as_row_id, as_whole_number
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -45,13 +45,21 @@ async def read_body(request: web.Request, model: type[M]) -> M:
         raise
 
 
+def query_flag(request: web.Request, name: str) -> bool:
+    """A true/false switch from the query string; left out is false."""
+    value = request.query.get(name, "false")
+    if value not in ("true", "false"):
+        raise InvalidInput(f"{name} must be true or false.", field=name)
+    return value == "true"
+
+
 def query_number(request: web.Request, name: str, low: int, high: int, *, default: int) -> int:
     """A whole number from low to high from the query string, or `default` when left out."""
     value = request.query.get(name) or None
     if value is None:
         return default
-    number = int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
-    if number is None or not low <= number <= high:
+    number = as_whole_number(value, low, high)
+    if number is None:
         raise InvalidInput(f"{name} must be a whole number from {low} to {high}.", field=name)
     return number
 

@@ -14,7 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service import accounts, appkeys, booking
 from service.api import calendar
 from service.api.echo import EchoOffer, end_echo, start_echo
-from service.api.io import parse_row_id, query_datetime, query_int, query_number, read_body
+from service.api.io import (
+    parse_row_id,
+    query_datetime,
+    query_flag,
+    query_int,
+    query_number,
+    read_body,
+)
 from service.api.spec import ApiRoute, RouteTable, openapi_document
 from service.api.statistics import STATISTICS_QUERY, get_statistics, get_statistics_csv
 from service.api.views import consultation_json, event_json, iso, slots_json
@@ -119,13 +126,6 @@ async def logout(request: web.Request) -> web.Response:
 # --- directory -------------------------------------------------------------------------------
 
 
-def _query_flag(request: web.Request, name: str) -> bool:
-    value = request.query.get(name, "false")
-    if value not in ("true", "false"):
-        raise InvalidInput(f"{name} must be true or false.", field=name)
-    return value == "true"
-
-
 async def list_departments(request: web.Request) -> web.Response:
     require_actor(request)
     async with request.app[appkeys.READ_DB]() as db:
@@ -208,7 +208,7 @@ async def list_consultations(request: web.Request) -> web.Response:
         request.app[appkeys.DB],
         actor,
         request.app[appkeys.CLOCK],
-        upcoming_only=_query_flag(request, "upcoming"),
+        upcoming_only=query_flag(request, "upcoming"),
     )
     return web.json_response([consultation_json(c, settings.tz) for c in rows])
 

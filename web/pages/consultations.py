@@ -20,6 +20,7 @@ from service import appkeys, booking
 from service.auth import Actor, require_actor
 from service.errors import Conflict, DomainError, InvalidTransition, NotAllowed, NotFound
 from service.i18n import N_
+from service.join import CLINICIAN_ROLES
 from service.mail_log import mails_for
 from service.models import Consultation, ConsultationEvent, Department, User
 from service.schemas import AcceptInput, CancelInput, TimeInput
@@ -262,7 +263,7 @@ class Person:
     @property
     def uninvited(self) -> bool:
         """A guest with no address: no invitation reaches them, so no link either."""
-        return self.role not in ("gp", "specialist") and not self.email
+        return self.role not in CLINICIAN_ROLES and not self.email
 
 
 def taking_part(c: Consultation, specialist_name: str | None) -> list[Person]:
