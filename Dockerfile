@@ -17,5 +17,5 @@ USER samkons
 
 EXPOSE 8080
 # Migrations run before the server starts; replicas queue on a PostgreSQL advisory lock
-# (service/migrations/env.py), so the first migrates and the rest find nothing to do.
+# (service/storage/migrations/env.py), so the first migrates and the rest find nothing to do.
 CMD ["sh", "-c", "samkons migrate && exec samkons serve"]

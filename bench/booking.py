@@ -40,13 +40,17 @@ from sqlalchemy import event, insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service import appkeys
-from service.accesslog import RedactingAccessLogger, access_logger
-from service.app import create_app
-from service.auth import Actor
-from service.booking import SlotQuery, find_slots
-from service.clock import FakeClock
-from service.models import (
+from service.domain.actor import Actor
+from service.domain.clock import FakeClock
+from service.domain.passwords import hash_password
+from service.http import appkeys
+from service.http.accesslog import RedactingAccessLogger, access_logger
+from service.http.app import create_app
+from service.http.runtime import tune_garbage_collector
+from service.settings import Settings
+from service.storage.engine import make_engine, make_sessionmaker
+from service.storage.migrate import upgrade_to_head
+from service.storage.models import (
     Booking,
     Consultation,
     Department,
@@ -56,11 +60,7 @@ from service.models import (
     User,
     WorkingHours,
 )
-from service.passwords import hash_password
-from service.runtime import tune_garbage_collector
-from service.settings import Settings
-from service.storage.engine import make_engine, make_sessionmaker
-from service.storage.migrate import upgrade_to_head
+from service.usecases.booking import SlotQuery, find_slots
 
 EXISTING = 10_000
 GPS = 100

@@ -1,8 +1,9 @@
 """Benchmark: invites built per second, and mails queued per second through the booking path.
 
 1. *Invites built*: one participant's complete mail (iTIP REQUEST .ics with VTIMEZONE plus the
-   multipart MIME message around it), pure CPU, as `service.notifications` renders it.
-2. *Mails queued*: a GP books and the specialist accepts, through `service.booking` on a fresh
+   multipart MIME message around it), pure CPU, as `service.usecases.notifications` renders it.
+2. *Mails queued*: a GP books and the specialist accepts, through `service.usecases.booking` on a
+fresh
    migrated SQLite file; each acceptance writes the invites and reminders of five participants
    into the outbox in its transaction. Reported per acceptance and per mail.
 
@@ -28,12 +29,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service import booking
-from service.auth import Actor
-from service.clock import FakeClock
-from service.invites import InviteAttendee, InviteEvent, build_invite
-from service.mail import build_invite_email
-from service.models import (
+from service.domain.actor import Actor
+from service.domain.clock import FakeClock
+from service.domain.invites import InviteAttendee, InviteEvent, build_invite
+from service.domain.mail import build_invite_email
+from service.domain.schemas import AcceptInput, BookingInput, PersonInput
+from service.domain.travel import load_reference_data
+from service.settings import Settings
+from service.storage.engine import make_engine, make_sessionmaker
+from service.storage.migrate import upgrade_to_head_async
+from service.storage.models import (
     Department,
     GpOffice,
     Hospital,
@@ -42,11 +47,7 @@ from service.models import (
     User,
     WorkingHours,
 )
-from service.schemas import AcceptInput, BookingInput, PersonInput
-from service.settings import Settings
-from service.storage.engine import make_engine, make_sessionmaker
-from service.storage.migrate import upgrade_to_head_async
-from service.travel import load_reference_data
+from service.usecases import booking
 
 REFERENCE = load_reference_data()
 OSLO = ZoneInfo("Europe/Oslo")
@@ -267,7 +268,7 @@ def report(results: Results) -> str:
             "only, so cheaper than an invite), mints their join links and commits all of it in",
             "one transaction with the state change. Most of that time is rendering, done in a",
             "worker thread so the event loop stays free; `icalendar` serialising and re-parsing",
-            "the .ics (the method check in `service/mail.py`) is most of an invite's cost.",
+            "the .ics (the method check in `service/domain/mail.py`) is most of an invite's cost.",
             "A pilot confirms a few dozen consultations a day, far below either rate.",
             "",
         ]

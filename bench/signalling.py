@@ -49,7 +49,7 @@ from aiohttp import WSMsgType, web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.runtime import tune_garbage_collector
+from service.http.runtime import tune_garbage_collector
 from service.settings import Settings
 from signalling.hub import HubConfig, SignallingHub, add_routes
 from signalling.identity import Identity

@@ -47,14 +47,21 @@ from sqlalchemy import Table, insert, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.app import create_app
-from service.clock import FakeClock
-from service.models import PATIENT_GROUPS, Consultation, Department, GpOffice, Hospital, User
-from service.passwords import hash_password
+from service.domain.clock import FakeClock
+from service.domain.passwords import hash_password
+from service.domain.travel_inputs import TravelFacts, Traveller, encode_travel_key
+from service.http.app import create_app
 from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
 from service.storage.migrate import alembic_config, upgrade_to_head
-from service.travel_inputs import TravelFacts, Traveller, encode_travel_key
+from service.storage.models import (
+    PATIENT_GROUPS,
+    Consultation,
+    Department,
+    GpOffice,
+    Hospital,
+    User,
+)
 
 PG_ADMIN_DSN = os.environ.get("SAMKONS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 BENCH_DB = "samkons_bench_stats"

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler.outbox import DeliveryReport, Transport, deliver_due
-from service.clock import Clock
-from service.lifecycle import ClosedCounts, close_finished
-from service.retention import ErasedCounts, erase_expired
+from service.domain.clock import Clock
 from service.settings import Settings
-from service.survey import invite_finished
+from service.usecases.lifecycle import ClosedCounts, close_finished
+from service.usecases.retention import ErasedCounts, erase_expired
+from service.usecases.survey import invite_finished
 
 log = logging.getLogger(__name__)
 

@@ -29,11 +29,11 @@ from typing import Protocol
 import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.clock import Clock
+from service.domain.clock import Clock
+from service.domain.tokens import new_id
 from service.settings import Settings
 from service.storage import outbox as store
 from service.storage.outbox import ClaimedMail
-from service.tokens import new_id
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from scheduler.jobs import Jobs
 from scheduler.outbox import transport_for
-from service import appkeys
+from service.http import appkeys
 from service.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ from service.settings import Settings
 
 
 def _serve(settings: Settings) -> None:
-    from service.accesslog import RedactingAccessLogger, access_logger
-    from service.app import create_app
-    from service.runtime import tune_garbage_collector
+    from service.http.accesslog import RedactingAccessLogger, access_logger
+    from service.http.app import create_app
+    from service.http.runtime import tune_garbage_collector
 
     app = create_app(settings)
     tune_garbage_collector(settings.gc_young_threshold)
@@ -50,9 +50,9 @@ def _ensure_sqlite_dir(settings: Settings) -> None:
 
 
 async def _create_user(settings: Settings, args: argparse.Namespace) -> None:
-    from service.accounts import create_user
-    from service.clock import SystemClock
+    from service.domain.clock import SystemClock
     from service.storage.engine import make_engine, make_sessionmaker
+    from service.usecases.accounts import create_user
 
     password = args.password or getpass.getpass("Password: ")
     engine = make_engine(settings.database_url)
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"samkons: configuration refused: {exc}", file=sys.stderr)
         return 2
-    from service.errors import DomainError
+    from service.domain.errors import DomainError
 
     try:
         if args.command == "serve":

@@ -18,11 +18,18 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.auth import Actor
-from service.booking import book
-from service.clock import Clock, SystemClock
-from service.errors import DomainError
-from service.models import (
+from service.domain.actor import Actor
+from service.domain.clock import Clock, SystemClock
+from service.domain.errors import DomainError
+from service.domain.passwords import hash_password
+from service.domain.schemas import BookingInput, PersonInput
+from service.domain.tokens import hash_token, new_id, new_room_id, new_token
+from service.domain.travel import Mode, PatientLocation, ReferenceData, load_reference_data
+from service.domain.travel_inputs import TravelFacts, Traveller, encode_travel_key, local_site_for
+from service.settings import Settings
+from service.storage import directory
+from service.storage.engine import make_engine, make_sessionmaker
+from service.storage.models import (
     Consultation,
     ConsultationEvent,
     Department,
@@ -34,14 +41,7 @@ from service.models import (
     User,
     WorkingHours,
 )
-from service.passwords import hash_password
-from service.schemas import BookingInput, PersonInput
-from service.settings import Settings
-from service.storage import directory
-from service.storage.engine import make_engine, make_sessionmaker
-from service.tokens import hash_token, new_id, new_room_id, new_token
-from service.travel import Mode, PatientLocation, ReferenceData, load_reference_data
-from service.travel_inputs import TravelFacts, Traveller, encode_travel_key, local_site_for
+from service.usecases.booking import book
 
 DEMO_PASSWORD = "demo-samkons-2026"  # noqa: S105 - printed for demo logins on purpose
 

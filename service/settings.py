@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     # process that logs the user out or in); 0 reads the account on every request.
     actor_cache_seconds: float = 5.0
 
-    # Serving: the garbage collector's young-generation threshold (service/runtime.py; Python's
+    # Serving: the garbage collector's young-generation threshold (service/http/runtime.py; Python's
     # default is 700, which costs a busy signalling hub a sixth of its CPU).
     gc_young_threshold: int = Field(20_000, ge=700)
 

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
-from service.clock import Clock, SystemClock
+from service.domain.clock import Clock, SystemClock
 from signalling.codec import RelayedFrame, parse_relayed_frame
 from signalling.mailbox import Mailbox
 from signalling.rooms import Member, RoomView
@@ -396,7 +396,7 @@ class RedisBackplane:
         self._tasks = []
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
             self._pubsub = None
         with contextlib.suppress(Exception):
             await self._redis.delete(self._instance_key(self._instance_id))

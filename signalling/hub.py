@@ -24,7 +24,7 @@ from typing import Literal
 from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.abc import AbstractStreamWriter
 
-from service.clock import Clock, SystemClock
+from service.domain.clock import Clock, SystemClock
 from signalling.backplane import (
     Backplane,
     BackplaneEvent,

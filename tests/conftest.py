@@ -22,12 +22,12 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.app import create_app
-from service.clock import FakeClock
-from service.models import Base
+from service.domain.clock import FakeClock
+from service.http.app import create_app
 from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
 from service.storage.migrate import upgrade_to_head
+from service.storage.models import Base
 
 PG_ADMIN_DSN = os.environ.get("SAMKONS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI") == "true"

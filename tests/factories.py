@@ -10,8 +10,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.models import Department, GpOffice, Hospital, Patient, User, WorkingHours
-from service.passwords import hash_password
+from service.domain.passwords import hash_password
+from service.storage.models import Department, GpOffice, Hospital, Patient, User, WorkingHours
 
 PASSWORD = "correct horse battery"
 _HASH = hash_password(PASSWORD)  # argon2 is slow on purpose; hash once for every test user

@@ -15,8 +15,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.models import OutboxMail
 from service.settings import Settings
+from service.storage.models import OutboxMail
 from tests.factories import Client, World, booking_body, login
 
 JOIN_URL = re.compile(r"https?://[^\s<>\"]+/(?:bli-med|samkonsultasjonar)/[A-Za-z0-9_\-]+")

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import ClientWebSocketResponse, WSMsgType, web
 from aiohttp.test_utils import TestClient
 
-from service.clock import Clock
+from service.domain.clock import Clock
 from signalling.backplane import Backplane
 from signalling.hub import HubConfig, SignallingHub, add_routes
 from signalling.identity import Identity, SessionEvent, SessionRecorder

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from service.accesslog import RedactingAccessLogger, loggable_path, redact_path
+from service.http.accesslog import RedactingAccessLogger, loggable_path, redact_path
 
 
 def test_paths_with_tokens_are_redacted() -> None:

@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.auth import Actor, ActorCache
-from service.clock import FakeClock
-from service.models import User
+from service.domain.actor import Actor
+from service.domain.clock import FakeClock
+from service.http.auth import ActorCache
+from service.storage.models import User
 from tests.factories import PASSWORD, Client, booking_body, build_world, login
 
 

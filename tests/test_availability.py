@@ -1,4 +1,4 @@
-"""Tests for service.availability: working hours, exceptions, busy time and common slots."""
+"""Tests for service.domain.availability: working hours, exceptions, busy time and common slots."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.availability import (
+from service.domain.availability import (
     ClinicianCalendar,
     Interval,
     WeeklyHours,
@@ -15,7 +15,7 @@ from service.availability import (
     find_common_slots,
     working_intervals,
 )
-from service.errors import InvalidInput, SlotTaken
+from service.domain.errors import InvalidInput, SlotTaken
 
 OSLO = ZoneInfo("Europe/Oslo")
 MONDAY, SATURDAY, SUNDAY = 0, 5, 6

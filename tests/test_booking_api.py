@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.clock import FakeClock
-from service.models import AuditRecord, Booking, Consultation, Participant, Patient
+from service.domain.clock import FakeClock
+from service.storage.models import AuditRecord, Booking, Consultation, Participant, Patient
 from tests.factories import Client, booking_body, build_world, login
 
 # Wednesday 7 January 2026, 10:00 in Oslo (UTC+1); the clock stands at Monday 5 January.
@@ -250,7 +250,7 @@ async def test_the_database_itself_refuses_overlaps(db: async_sessionmaker[Async
     """Bypassing the application: the exclusion constraint / trigger still says no."""
     from sqlalchemy.exc import IntegrityError
 
-    from service.models import Consultation as C
+    from service.storage.models import Consultation as C
     from tests.factories import CREATED
 
     world = await build_world(db)

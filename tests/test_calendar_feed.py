@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler.jobs import Jobs
 from scheduler.outbox import EmlTransport
-from service.clock import FakeClock
+from service.domain.clock import FakeClock
 from service.settings import Settings
 from tests.factories import Client, build_world, login
 from tests.mail_support import EVERYONE_WITH_MAIL, book, book_confirmed

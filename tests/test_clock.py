@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service.clock import FakeClock, SystemClock
+from service.domain.clock import FakeClock, SystemClock
 
 
 def test_system_clock_timestamp_is_now() -> None:

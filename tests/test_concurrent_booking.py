@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.models import (
+from service.storage.models import (
     AuditRecord,
     Booking,
     Consultation,

@@ -15,12 +15,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import cli
-from service.app import create_app
-from service.clock import FakeClock
 from service.demo import DEMO_PASSWORD, seed_demo
-from service.models import Consultation, GpOffice, Participant, Patient, User
+from service.domain.clock import FakeClock
+from service.domain.travel import load_reference_data
+from service.http.app import create_app
 from service.settings import Settings
-from service.travel import load_reference_data
+from service.storage.models import Consultation, GpOffice, Participant, Patient, User
 from tests.factories import Client
 from tests.test_pages import CONSULTATION_URL, csrf_of, text_of
 

@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestServer
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
 
-from service import appkeys
-from service.app import create_app
+from service.http import appkeys
+from service.http.app import create_app
 from service.settings import Settings
 from signalling.peer import FrameCounts, SyntheticVideoTrack, rtc_configuration
 from tests.signalling_support import use_loopback_if_alone

@@ -1,4 +1,5 @@
-"""Tests for service.fnr: fødselsnummer, D-, H- and Tenor numbers, control digits, birth dates.
+"""Tests for service.domain.fnr: fødselsnummer, D-, H- and Tenor numbers, control digits, birth
+dates.
 
 Valid numbers are built here with the control rule as Skatteetaten states it (the weighted sum
 of all digits up to and including a control digit is divisible by 11), not with the module's
@@ -11,8 +12,8 @@ from datetime import date
 
 import pytest
 
-from service.errors import InvalidInput
-from service.fnr import birth_date_of, validate_fnr
+from service.domain.errors import InvalidInput
+from service.domain.fnr import birth_date_of, validate_fnr
 
 FIRST_CHECK_WEIGHTS = (3, 7, 6, 1, 8, 9, 4, 5, 2, 1)
 SECOND_CHECK_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2, 1)

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.models import Consultation
-from service.schemas import MAX_ROW_ID
+from service.domain.schemas import MAX_ROW_ID
+from service.storage.models import Consultation
 from tests.factories import Client, booking_body, build_world, login
 from tests.test_pages import SLOT, booking_form, csrf_of, page_login, text_of
 

@@ -1,4 +1,5 @@
-"""Tests for service.invites: parsed back with icalendar and with Mozilla's ical.js under Node."""
+"""Tests for service.domain.invites: parsed back with icalendar and with Mozilla's ical.js under
+Node."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar, Component, Event, vCalAddress, vRecur
 
-from service.errors import InvalidInput
-from service.invites import (
+from service.domain.errors import InvalidInput
+from service.domain.invites import (
     InviteAttendee,
     InviteEvent,
     build_feed,

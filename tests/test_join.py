@@ -10,19 +10,19 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.clock import FakeClock
-from service.errors import NotFound
-from service.join import (
+from service.domain.clock import FakeClock
+from service.domain.errors import NotFound
+from service.domain.join import (
     JoinNotOpen,
     JoinState,
     guest_join_url,
     join_state,
     join_window,
-    resolve_join_token,
     uses_join_token,
 )
-from service.models import OutboxMail, Participant
-from service.tokens import hash_token
+from service.domain.tokens import hash_token
+from service.storage.models import OutboxMail, Participant
+from service.usecases.join_links import resolve_join_token
 from tests.factories import Client, build_world
 from tests.mail_support import act, book, book_confirmed, join_url_of, parse_raw
 

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler.jobs import Jobs
 from scheduler.outbox import EmlTransport
-from service.clock import FakeClock
-from service.lifecycle import ClosedCounts
-from service.models import AuditRecord, Booking, Consultation, ConsultationEvent
+from service.domain.clock import FakeClock
 from service.settings import Settings
+from service.storage.models import AuditRecord, Booking, Consultation, ConsultationEvent
+from service.usecases.lifecycle import ClosedCounts
 from tests.factories import Client, build_world
 from tests.mail_support import act, book, book_confirmed
 

@@ -1,4 +1,5 @@
-"""Tests for service.mail: MIME structure, iMIP method agreement, languages and what stays out."""
+"""Tests for service.domain.mail: MIME structure, iMIP method agreement, languages and what stays
+out."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from service.errors import InvalidInput
-from service.invites import InviteAttendee, InviteEvent, build_invite
-from service.mail import MailKind, build_invite_email, describe_when
+from service.domain.errors import InvalidInput
+from service.domain.invites import InviteAttendee, InviteEvent, build_invite
+from service.domain.mail import MailKind, build_invite_email, describe_when
 
 OSLO = ZoneInfo("Europe/Oslo")
 SENDER = "Samkonsultasjon <noreply@samkons.example>"

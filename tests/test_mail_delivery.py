@@ -17,12 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler.jobs import Jobs
 from scheduler.outbox import LEASE, DeliveryReport, transport_for
-from service.clock import FakeClock
-from service.errors import NotFound
-from service.join import JoinNotOpen, resolve_join_token
+from service.domain.clock import FakeClock
+from service.domain.errors import NotFound
+from service.domain.join import JoinNotOpen
 from service.settings import Settings
 from service.storage import outbox as outbox_store
 from service.storage.engine import make_engine, make_sessionmaker
+from service.usecases.join_links import resolve_join_token
 from tests.factories import Client, build_world
 from tests.mail_support import (
     EVERYONE_WITH_MAIL,

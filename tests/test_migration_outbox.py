@@ -11,9 +11,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
-from service.models import Base
 from service.storage.engine import make_engine
 from service.storage.migrate import alembic_config
+from service.storage.models import Base
 
 
 async def _differences(url: str) -> list[object]:

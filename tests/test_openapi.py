@@ -6,7 +6,7 @@ import re
 
 from aiohttp import web
 
-from service.app import create_app
+from service.http.app import create_app
 from service.settings import Settings
 
 
@@ -27,8 +27,8 @@ def test_every_api_route_is_documented_and_every_documented_route_exists() -> No
         if route.resource and route.resource.canonical == "/api/openapi.json":
             doc = route
     assert doc is not None
-    from service.api.routes import route_table
-    from service.api.spec import openapi_document
+    from service.http.api.routes import route_table
+    from service.http.api.spec import openapi_document
 
     document = openapi_document(route_table(), version="test")
     documented = {(m, p) for p, ops in document["paths"].items() for m in ops}

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.models import Consultation, Participant, Patient, User
+from service.storage.models import Consultation, Participant, Patient, User
 from tests.factories import (
     EMAILS,
     PASSWORD,
@@ -770,7 +770,7 @@ async def test_an_unexpected_failure_is_a_readable_500_page(
     async def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("service.booking.overview", broken)
+    monkeypatch.setattr("service.usecases.booking.overview", broken)
     resp = await client.get("/samkonsultasjonar")
     assert resp.status == 500
     text = text_of(await resp.text())

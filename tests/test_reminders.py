@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler.jobs import Jobs
 from scheduler.outbox import DeliveryReport, transport_for
-from service.app import create_app
-from service.clock import FakeClock
-from service.notifications import reminder_times
+from service.domain.clock import FakeClock
+from service.http.app import create_app
 from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
+from service.usecases.notifications import reminder_times
 from tests.factories import Client, build_world
 from tests.mail_support import (
     EVERYONE_WITH_MAIL,

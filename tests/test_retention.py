@@ -12,16 +12,16 @@ from sqlalchemy.orm import selectinload
 
 from scheduler.jobs import Jobs
 from scheduler.outbox import EmlTransport
-from service.clock import FakeClock
-from service.models import (
+from service.domain.clock import FakeClock
+from service.settings import Settings
+from service.storage.models import (
     Booking,
     Consultation,
     ConsultationEvent,
     OutboxMail,
     Patient,
 )
-from service.retention import ErasedCounts
-from service.settings import Settings
+from service.usecases.retention import ErasedCounts
 from tests.factories import Client, World, booking_body, build_world, login
 from tests.mail_support import act, book_confirmed
 

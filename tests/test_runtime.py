@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from service import cli
-from service.runtime import tune_garbage_collector
+from service.http.runtime import tune_garbage_collector
 from service.settings import Settings
 
 

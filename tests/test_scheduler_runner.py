@@ -10,9 +10,9 @@ import pytest
 from aiohttp import web
 
 from scheduler.runner import JobRunner
-from service import appkeys
-from service.app import create_app
-from service.clock import FakeClock
+from service.domain.clock import FakeClock
+from service.http import appkeys
+from service.http.app import create_app
 from service.settings import Settings
 
 

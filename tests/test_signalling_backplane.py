@@ -14,7 +14,7 @@ import pytest
 from aiohttp.test_utils import BaseTestServer, TestClient
 from redis.asyncio import Redis
 
-from service.clock import FakeClock
+from service.domain.clock import FakeClock
 from signalling.backplane import (
     Backplane,
     BackplaneEvent,

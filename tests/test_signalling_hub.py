@@ -13,7 +13,7 @@ import pytest
 from aiohttp import WSServerHandshakeError
 from aiohttp.test_utils import TestClient
 
-from service.clock import FakeClock
+from service.domain.clock import FakeClock
 from signalling.backplane import BackplaneEvent, EventHandler, MemoryBackplane, RosterChanged
 from signalling.codec import MAX_MESSAGE_BYTES
 from signalling.hub import (

@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from service.clock import FakeClock, SystemClock
+from service.domain.clock import FakeClock, SystemClock
 from signalling.codec import Admit
 from signalling.peer import MeshPeer, ReconnectPolicy
 from signalling.turn import mint_turn_credentials

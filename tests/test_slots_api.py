@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.clock import FakeClock
-from service.models import User
+from service.domain.clock import FakeClock
+from service.storage.models import User
 from tests.factories import Client, booking_body, build_world, login
 
 

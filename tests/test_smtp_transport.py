@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler.jobs import Jobs
 from scheduler.outbox import DeliveryReport, retry_delay, transport_for
-from service.clock import FakeClock
+from service.domain.clock import FakeClock
 from service.settings import Settings
 from tests.factories import Client, build_world
 from tests.mail_support import EVERYONE_WITH_MAIL, SmtpSink, book_confirmed, outbox_rows

@@ -1,4 +1,4 @@
-"""Tests for service.states: every allowed and every refused consultation transition."""
+"""Tests for service.domain.states: every allowed and every refused consultation transition."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from service.errors import InvalidTransition, NotAllowed
-from service.states import (
+from service.domain.errors import InvalidTransition, NotAllowed
+from service.domain.states import (
     ACTIVE_STATUSES,
     Action,
     ConsultationStatus,

@@ -19,19 +19,19 @@ import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.app import create_app
-from service.clock import FakeClock
-from service.models import Consultation, Participant, Survey
-from service.settings import Settings
-from service.tokens import hash_token, new_id, new_room_id
-from service.travel import (
+from service.domain.clock import FakeClock
+from service.domain.tokens import hash_token, new_id, new_room_id
+from service.domain.travel import (
     ReferenceData,
     TravellerInput,
     load_factor_set,
     load_reference_data,
     travel_avoided,
 )
-from service.travel_inputs import TravelFacts, Traveller, encode_travel_key
+from service.domain.travel_inputs import TravelFacts, Traveller, encode_travel_key
+from service.http.app import create_app
+from service.settings import Settings
+from service.storage.models import Consultation, Participant, Survey
 from tests.factories import Client, World, build_world, login
 
 OSLO = ZoneInfo("Europe/Oslo")

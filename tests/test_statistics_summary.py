@@ -25,10 +25,16 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.app import create_app
-from service.auth import Actor
-from service.clock import FakeClock
-from service.models import (
+from service.domain.actor import Actor
+from service.domain.clock import FakeClock
+from service.domain.schemas import SurveyAnswerInput
+from service.domain.tokens import new_id, new_room_id
+from service.domain.travel import load_factor_set, load_reference_data
+from service.http.app import create_app
+from service.settings import Settings
+from service.storage.engine import make_engine, make_sessionmaker
+from service.storage.migrate import alembic_config
+from service.storage.models import (
     SUMMARY_KEY,
     Consultation,
     StatisticsCounts,
@@ -37,16 +43,10 @@ from service.models import (
     StatisticsTravelKey,
     Survey,
 )
-from service.retention import erase_expired
-from service.schemas import SurveyAnswerInput
-from service.settings import Settings
-from service.statistics import StatisticsQuery, SummaryOutOfStep, compute_statistics
-from service.storage.engine import make_engine, make_sessionmaker
-from service.storage.migrate import alembic_config
 from service.storage.statistics import quantiles_from_histogram
-from service.survey import answer_survey, create_survey_invitations
-from service.tokens import new_id, new_room_id
-from service.travel import load_factor_set, load_reference_data
+from service.usecases.retention import erase_expired
+from service.usecases.statistics import StatisticsQuery, SummaryOutOfStep, compute_statistics
+from service.usecases.survey import answer_survey, create_survey_invitations
 from tests.conftest import PG_ADMIN_DSN
 from tests.factories import World, build_world, login
 from tests.test_statistics import seed

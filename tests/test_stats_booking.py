@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.api.routes import route_table
-from service.models import Consultation, Participant, Patient
-from service.travel_inputs import decode_travel_key
+from service.domain.travel_inputs import decode_travel_key
+from service.http.api.routes import route_table
+from service.storage.models import Consultation, Participant, Patient
 from tests.factories import Client, booking_body, build_world, login
 
 SLOT = "2026-01-07T10:00:00+01:00"

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from playwright.async_api import async_playwright
 
-from service.app import create_app
-from service.clock import FakeClock
 from service.demo import seed_demo
+from service.domain.clock import FakeClock
+from service.http.app import create_app
 from service.settings import Settings
 
 CHROMIUM = Path("/usr/bin/chromium")

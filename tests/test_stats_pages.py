@@ -110,7 +110,7 @@ async def test_page_is_for_evaluators(
 async def test_stylesheet_is_served_from_the_project() -> None:
     from aiohttp.test_utils import TestClient, TestServer
 
-    from service.app import create_app
+    from service.http.app import create_app
     from service.settings import Settings
 
     async with TestClient(TestServer(create_app(Settings(mode="test")))) as c:

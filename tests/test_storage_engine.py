@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import QueuePool
 
-from service.models import GpOffice
 from service.storage.engine import (
     make_database,
     make_engine,
@@ -25,6 +24,7 @@ from service.storage.engine import (
     make_sessionmaker,
     run_transaction,
 )
+from service.storage.models import GpOffice
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from service.suppression import THRESHOLD, Sum, is_small, suppress
+from service.domain.suppression import THRESHOLD, Sum, is_small, suppress
 
 Cell = tuple[int, int]  # (row, column); row/column -1 is the margin (a total)
 SEED, TABLES = 5, 150

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.clock import FakeClock
-from service.models import Consultation, Participant, Survey
-from service.survey import create_survey_invitations
-from service.tokens import hash_token
+from service.domain.clock import FakeClock
+from service.domain.tokens import hash_token
+from service.storage.models import Consultation, Participant, Survey
+from service.usecases.survey import create_survey_invitations
 from tests.factories import Client, booking_body, build_world, login
 
 SLOT = "2026-01-07T10:00:00+01:00"

@@ -21,11 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler.jobs import Jobs
 from scheduler.outbox import DeliveryReport, transport_for
-from service.clock import FakeClock
-from service.models import Consultation, OutboxMail, Survey
+from service.domain.clock import FakeClock
 from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
-from service.survey import invite_finished
+from service.storage.models import Consultation, OutboxMail, Survey
+from service.usecases.survey import invite_finished
 from tests.factories import Client, build_world, login
 from tests.mail_support import (
     SmtpSink,

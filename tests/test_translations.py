@@ -12,7 +12,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from service.i18n import load_translations, po_path
+from service.domain.i18n import load_translations, po_path
 
 ROOT = Path(__file__).resolve().parent.parent
 METHOD_MAP = [

@@ -1,4 +1,5 @@
-"""Tests for service.travel: hand-computed examples, the local trip, overrides, data integrity.
+"""Tests for service.domain.travel: hand-computed examples, the local trip, overrides, data
+integrity.
 
 Expected values are computed here from the formula in docs/green-health.md with the factor values
 written out below, never by calling the implementation.
@@ -14,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from service.data import derive_reference_data as derive
-from service.errors import InvalidInput
-from service.travel import (
+from service.domain.errors import InvalidInput
+from service.domain.travel import (
     DATA_DIR,
     MODES,
     Coordinate,

@@ -19,10 +19,10 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.clock import FakeClock
-from service.models import Consultation, ConsultationEvent, SessionEventRecord
+from service.domain.clock import FakeClock
 from service.settings import Settings
-from service.video import (
+from service.storage.models import Consultation, ConsultationEvent, SessionEventRecord
+from service.usecases.video import (
     SessionFacts,
     account_session,
     admitted_present,

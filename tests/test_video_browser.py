@@ -21,9 +21,9 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import BrowserContext, Dialog, Page, async_playwright
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service import appkeys
-from service.app import create_app
-from service.clock import SystemClock
+from service.domain.clock import SystemClock
+from service.http import appkeys
+from service.http.app import create_app
 from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
 from signalling.codec import Admit

@@ -21,11 +21,11 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.app import create_app
-from service.clock import SystemClock
-from service.models import Consultation, SessionEventRecord
+from service.domain.clock import SystemClock
+from service.http.app import create_app
 from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
+from service.storage.models import Consultation, SessionEventRecord
 from signalling.codec import Admit, AdmitAll
 from signalling.peer import MeshPeer, ReconnectPolicy
 from tests.factories import EMAILS, PASSWORD, World, build_world

@@ -15,9 +15,9 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.clock import FakeClock
-from service.models import AuditRecord
+from service.domain.clock import FakeClock
 from service.settings import Settings
+from service.storage.models import AuditRecord
 from tests.factories import Client, World, build_world, login
 from tests.video_support import Call, make_call
 from web.pages.labels import CALL_ROLE

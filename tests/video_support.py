@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.models import Consultation, Participant
-from service.tokens import hash_token, new_id, new_room_id, new_token
+from service.domain.tokens import hash_token, new_id, new_room_id, new_token
+from service.storage.models import Consultation, Participant
 from tests.factories import CREATED, World
 
 ORIGIN = "http://127.0.0.1:8080"  # the test settings' base URL: the default allowed origin

@@ -1,16 +1,17 @@
 """The pages of a consultation's mails: each sent .eml, for clinicians who may see it.
 
 The consultation page itself lives in `web/pages.py`; it lists the mails with
-`service.mail_log.mails_of_consultation` and links to the files served here.
+`service.usecases.mail_log.mails_of_consultation` and links to the files served here.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from service import appkeys, mail_log
-from service.auth import require_actor
-from service.errors import NotFound
+from service.domain.errors import NotFound
+from service.http import appkeys
+from service.http.auth import require_actor
+from service.usecases import mail_log
 
 
 async def show_eml(request: web.Request) -> web.StreamResponse:

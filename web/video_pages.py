@@ -25,13 +25,15 @@ from typing import Any, Final, Literal
 
 from aiohttp import web
 
-from service import appkeys, booking
-from service.auth import CLINICIAN_ROLES, require_actor
-from service.i18n import LANGUAGES
-from service.models import Consultation
+from service.domain.i18n import LANGUAGES
+from service.domain.roles import CLINICIANS as CLINICIAN_ROLES
+from service.domain.tokens import hash_token, new_id
+from service.http import appkeys
+from service.http.auth import require_actor
 from service.storage import consultations as consultations_store
-from service.tokens import hash_token, new_id
-from service.video import (
+from service.storage.models import Consultation
+from service.usecases import booking
+from service.usecases.video import (
     LOGIN_ONLY_ROLES,
     RoomRefusal,
     ice_servers_from_settings,

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.models import Consultation, User
+from service.storage.models import Consultation, User
 
 FEED_LIMIT = 500
 

@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
-from service.errors import SlotTaken
-from service.models import (
+from service.domain.errors import SlotTaken
+from service.storage.models import (
     AvailabilityException,
     Booking,
     Consultation,

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from service.models import AvailabilityException, Department, Patient, User, WorkingHours
+from service.storage.models import AvailabilityException, Department, Patient, User, WorkingHours
 
 
 async def departments(db: AsyncSession) -> list[Department]:

@@ -9,7 +9,7 @@ from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from service.models import Booking, Consultation, OutboxMail, Patient, Survey
+from service.storage.models import Booking, Consultation, OutboxMail, Patient, Survey
 
 
 async def ended_still_open(

@@ -10,7 +10,7 @@ from alembic.config import Config
 
 def alembic_config(url: str) -> Config:
     config = Config()
-    config.set_main_option("script_location", "service:migrations")
+    config.set_main_option("script_location", "service.storage:migrations")
     config.set_main_option("sqlalchemy.url", url)
     return config
 

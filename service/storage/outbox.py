@@ -15,7 +15,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from service.models import Consultation, OutboxMail
+from service.storage.models import Consultation, OutboxMail
 
 CALENDAR_KINDS = ("invite", "update", "cancel")
 REQUEST_KINDS = ("invite", "update")

@@ -1,7 +1,8 @@
 """Statistics queries: counts, sums and percentiles read from the pre-aggregated summary.
 
 Nothing here reads consultations: the summary tables (`statistics_counts`, `_durations`,
-`_travel`; see `service.models` and migration 0007) hold one row per local month, municipality,
+`_travel`; see `service.storage.models` and migration 0007) hold one row per local month,
+municipality,
 patient group, hospital, department and status (or duration in minutes, or travel key), kept in
 step by database triggers. A request reads some thousands of rows, whatever the number of
 consultations. Periods are whole local months (the summary's `month` numbers them), so a period
@@ -37,7 +38,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.selectable import CTE, Subquery
 
-from service.models import (
+from service.storage.models import (
     Department,
     Hospital,
     StatisticsCalendar,

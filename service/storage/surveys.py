@@ -9,7 +9,7 @@ from sqlalchemy import and_, case, exists, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.models import Consultation, Participant, Survey, User
+from service.storage.models import Consultation, Participant, Survey, User
 
 # Whose answer about travelling counts when several answered: the patient knows best.
 ANSWER_PRIORITY = ("patient", "relative", "gp", "specialist", "municipal_staff", "interpreter")

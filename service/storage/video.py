@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.models import Consultation, Participant, SessionEventRecord, User
+from service.storage.models import Consultation, Participant, SessionEventRecord, User
 
 
 async def consultation_by_room(

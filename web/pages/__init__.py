@@ -1,6 +1,7 @@
 """The server-rendered pages: routes, templates, static files and translations.
 
-`setup_web(app)` wires everything in; `render_error_page` is what `service.problems` uses to show
+`setup_web(app)` wires everything in; `render_error_page` is what `service.http.problems` uses to
+show
 an error to a person rather than to an API client.
 """
 

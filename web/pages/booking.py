@@ -3,7 +3,8 @@
 One plain form serves readers with and without JavaScript: «Show free times» posts the form back
 and it returns with the common free slots (everything typed is kept, and no personal data goes
 into a URL); a GET with the choices in the query does the same for links. With JavaScript the
-slot list refreshes in place from `/api/v1/slots`. Booking goes through `service.booking.book`
+slot list refreshes in place from `/api/v1/slots`. Booking goes through
+`service.usecases.booking.book`
 with the same `BookingInput` as the API, and every refusal comes back as the form with messages.
 """
 
@@ -19,14 +20,16 @@ from typing import Any, Final
 from aiohttp import web
 from pydantic import ValidationError
 
-from service import appkeys, booking
-from service.auth import Actor, require_actor
-from service.availability import Interval
-from service.errors import Conflict, DomainError
-from service.i18n import N_
-from service.models import Department, Patient, User
-from service.schemas import BookingInput, as_row_id
+from service.domain.actor import Actor
+from service.domain.availability import Interval
+from service.domain.errors import Conflict, DomainError
+from service.domain.i18n import N_
+from service.domain.schemas import BookingInput, as_row_id
+from service.http import appkeys
+from service.http.auth import require_actor
 from service.storage import directory
+from service.storage.models import Department, Patient, User
+from service.usecases import booking
 from web.pages.context import flash, render
 from web.pages.form_errors import FormErrors, from_domain, from_validation
 from web.pages.i18n import LocalTime, choose_language

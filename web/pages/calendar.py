@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from service import appkeys
-from service.auth import require_actor
-from service.calendar_feed import create_feed, feed_url, has_feed, revoke_feed, webcal_url
-from service.i18n import N_
+from service.domain.i18n import N_
+from service.http import appkeys
+from service.http.auth import require_actor
+from service.usecases.calendar_feed import create_feed, feed_url, has_feed, revoke_feed, webcal_url
 from web.pages.context import flash, render
 from web.pages.navigation import see_other
 

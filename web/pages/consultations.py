@@ -16,18 +16,20 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from pydantic import ValidationError
 
-from service import appkeys, booking
-from service.auth import Actor, require_actor
-from service.errors import Conflict, DomainError, InvalidTransition, NotAllowed, NotFound
-from service.i18n import N_
-from service.join import CLINICIAN_ROLES
-from service.mail_log import mails_for
-from service.models import Consultation, ConsultationEvent, Department, User
-from service.schemas import AcceptInput, CancelInput, TimeInput
-from service.states import Action, ConsultationStatus, Side, apply
+from service.domain.actor import Actor
+from service.domain.errors import Conflict, DomainError, InvalidTransition, NotAllowed, NotFound
+from service.domain.i18n import N_
+from service.domain.roles import ACCOUNT_PARTICIPANTS
+from service.domain.schemas import AcceptInput, CancelInput, TimeInput
+from service.domain.states import Action, ConsultationStatus, Side, apply
+from service.http import appkeys
+from service.http.auth import require_actor
 from service.storage import directory
 from service.storage.consultations import department_specialists
-from service.video import join_window, room_refusal
+from service.storage.models import Consultation, ConsultationEvent, Department, User
+from service.usecases import booking
+from service.usecases.mail_log import mails_for
+from service.usecases.video import join_window, room_refusal
 from web.pages import labels
 from web.pages.booking import DURATIONS, SLOT_WINDOW, SlotDay, slot_days
 from web.pages.context import flash, render
@@ -263,7 +265,7 @@ class Person:
     @property
     def uninvited(self) -> bool:
         """A guest with no address: no invitation reaches them, so no link either."""
-        return self.role not in CLINICIAN_ROLES and not self.email
+        return self.role not in ACCOUNT_PARTICIPANTS and not self.email
 
 
 def taking_part(c: Consultation, specialist_name: str | None) -> list[Person]:

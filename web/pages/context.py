@@ -19,9 +19,10 @@ from aiohttp import web
 from aiohttp_session import get_session
 from babel.support import NullTranslations
 
-from service import appkeys
-from service.auth import Actor, csrf_token, current_actor
-from service.i18n import LANGUAGES, N_, load_translations
+from service.domain.actor import Actor
+from service.domain.i18n import LANGUAGES, N_, load_translations
+from service.http import appkeys
+from service.http.auth import csrf_token, current_actor
 from web.pages import labels
 from web.pages.i18n import (
     LANGUAGE_NAMES,

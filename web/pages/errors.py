@@ -1,6 +1,7 @@
 """Error pages in the reader's language: 403, 404, 500, CSRF failures and the rest.
 
-`render_error_page` is what `service.problems` calls for errors on page paths: domain errors and
+`render_error_page` is what `service.http.problems` calls for errors on page paths: domain errors
+and
 aiohttp's own HTTP errors (unknown path, wrong method).
 A request that needs a login is sent to the login page instead of being shown an error.
 """
@@ -13,7 +14,7 @@ from typing import Final
 from aiohttp import web
 from yarl import URL
 
-from service.i18n import N_
+from service.domain.i18n import N_
 from web.pages.context import render
 from web.pages.form_errors import KNOWN_DETAILS
 from web.pages.navigation import see_other

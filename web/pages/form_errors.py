@@ -12,8 +12,8 @@ from typing import Final
 
 from pydantic import ValidationError
 
-from service.errors import Conflict, DomainError, InvalidTransition, NotAllowed, NotFound
-from service.i18n import N_
+from service.domain.errors import Conflict, DomainError, InvalidTransition, NotAllowed, NotFound
+from service.domain.i18n import N_
 
 CHECK_FIELD: Final = N_("Check this field.")
 REQUIRED: Final = N_("This field is required.")

@@ -1,6 +1,6 @@
 """Languages of the pages: gettext catalogs, the reader's language, and local dates and times.
 
-The catalogs are shared with the e-mails (`service.i18n`). Each language gets its own Jinja2
+The catalogs are shared with the e-mails (`service.domain.i18n`). Each language gets its own Jinja2
 environment with its translations installed, so macros and includes translate without having to
 pass the context around.
 """
@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from babel.dates import format_date, format_skeleton, format_time
 
-from service import appkeys
-from service.auth import current_actor
-from service.i18n import LANGUAGES
+from service.domain.i18n import LANGUAGES
+from service.http import appkeys
+from service.http.auth import current_actor
 
 LANGUAGE_NAMES: Final = {"nn": "Nynorsk", "nb": "Bokmål", "en": "English"}
 LANG_COOKIE: Final = "samkons_lang"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from service.i18n import N_
+from service.domain.i18n import N_
 
 STATUS: Final = {
     "requested": N_("Requested"),

@@ -7,7 +7,7 @@ from typing import Final
 
 from aiohttp import web
 
-from service.auth import Actor
+from service.domain.actor import Actor
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import ValidationError
 
-from service import accounts, appkeys
-from service.auth import current_actor, end_session, start_session
-from service.errors import NotAuthenticated, TooManyRequests
-from service.schemas import LoginInput
+from service.domain.errors import NotAuthenticated, TooManyRequests
+from service.domain.schemas import LoginInput
+from service.http import appkeys
+from service.http.auth import current_actor, end_session, start_session
+from service.usecases import accounts
 from web.pages.context import render
 from web.pages.form_errors import FormErrors, from_domain, from_validation
 from web.pages.navigation import safe_next, see_other, start_page

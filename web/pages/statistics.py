@@ -13,13 +13,14 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from service import appkeys
-from service.api.statistics import report_for
-from service.auth import require_actor
-from service.errors import InvalidInput
-from service.i18n import N_
-from service.models import PATIENT_GROUPS
-from service.statistics import (
+from service.domain.errors import InvalidInput
+from service.domain.i18n import N_
+from service.http import appkeys
+from service.http.api.statistics import report_for
+from service.http.auth import require_actor
+from service.storage import statistics as stats_store
+from service.storage.models import PATIENT_GROUPS
+from service.usecases.statistics import (
     COUNT_MEASURES,
     EVALUATOR_ROLES,
     HIDDEN,
@@ -27,7 +28,6 @@ from service.statistics import (
     Display,
     Row,
 )
-from service.storage import statistics as stats_store
 from web.charts import horizontal_bars, value_text, vertical_bars
 from web.pages import labels
 from web.pages.context import render, translator

@@ -12,12 +12,12 @@ from urllib.parse import urlencode
 from aiohttp import web
 from pydantic import ValidationError
 
-from service import appkeys
-from service.auth import csrf_exempt
-from service.errors import NotFound
-from service.i18n import N_
-from service.schemas import SurveyAnswerInput
-from service.survey import OpenSurvey, SurveyAnswered, answer_survey, open_survey
+from service.domain.errors import NotFound
+from service.domain.i18n import N_
+from service.domain.schemas import SurveyAnswerInput
+from service.http import appkeys
+from service.http.auth import csrf_exempt
+from service.usecases.survey import OpenSurvey, SurveyAnswered, answer_survey, open_survey
 from web.pages.context import render
 from web.pages.i18n import language_from_query
 

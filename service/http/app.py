@@ -1,0 +1,147 @@
+"""The application factory: `create_app(settings)` assembles everything.
+
+Nothing is created at import time; the database engine and other resources open and close in
+`cleanup_ctx`, so tests can build as many independent apps as they like.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+
+from aiohttp import web
+from aiohttp_session import session_middleware
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.domain.clock import Clock, SystemClock
+from service.domain.errors import DomainError
+from service.domain.travel import FactorSet, load_factor_set, load_reference_data
+from service.domain.travel_inputs import TravelPerKey
+from service.http import appkeys
+from service.http.api.calendar import setup_calendar_feed
+from service.http.api.routes import setup_api
+from service.http.auth import ActorCache, actor_middleware, session_storage
+from service.http.problems import make_problem_middleware
+from service.settings import Settings
+from service.storage.engine import make_database, make_read_sessionmaker, make_sessionmaker
+from service.usecases.throttle import LoginThrottle
+from service.usecases.video import DbAuthenticator, DbSessionRecorder, hub_config
+from signalling.backplane import Backplane, MemoryBackplane, RedisBackplane
+from signalling.echo import EchoService
+from signalling.hub import SignallingHub, add_routes
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; media-src 'self' blob: mediastream:; "
+        "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    )
+    return response
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    database = make_database(app[appkeys.SETTINGS].database_url)
+    app[appkeys.ENGINE] = database.writes
+    app[appkeys.DB] = make_sessionmaker(database.writes)
+    app[appkeys.READ_DB] = make_read_sessionmaker(database.reads)
+    yield
+    await database.dispose()
+
+
+def _redis_client(client: Redis) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def lifetime(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await client.aclose()
+
+    return lifetime
+
+
+def _signalling_hub(app: web.Application, settings: Settings, clock: Clock) -> SignallingHub:
+    """The video rooms: Redis backplane when configured (several instances), else in memory."""
+    backplane: Backplane = MemoryBackplane()
+    if settings.redis_url:
+        # The client connects lazily on first use; it is closed after the hub, in cleanup.
+        client = Redis.from_url(settings.redis_url)
+        app.cleanup_ctx.append(_redis_client(client))
+        backplane = RedisBackplane(client)
+
+    def sessionmaker() -> async_sessionmaker[AsyncSession]:
+        return app[appkeys.DB]
+
+    return SignallingHub(
+        hub_config(settings),
+        DbAuthenticator(sessionmaker, clock),
+        recorder=DbSessionRecorder(sessionmaker),
+        backplane=backplane,
+        clock=clock,
+    )
+
+
+async def _close_echo(app: web.Application) -> None:
+    await app[appkeys.ECHO].close()
+
+
+def green_factor_set(settings: Settings) -> FactorSet:
+    """The shipped factor set with the settings' overrides; a bad override stops the start."""
+    try:
+        return load_factor_set(settings.green_factor_overrides)
+    except DomainError as exc:
+        raise ValueError(f"SAMKONS_GREEN_FACTOR_OVERRIDES: {exc.detail}") from exc
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> web.Application:
+    from scheduler.runner import scheduler_ctx
+    from web.mail_pages import setup_mail_pages
+    from web.pages import render_error_page, setup_web
+    from web.pages.navigation import is_page_path
+    from web.video_pages import setup_video_pages
+
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[
+            security_headers,
+            make_problem_middleware(render_error_page, is_page_path),
+            session_middleware(session_storage(settings)),
+            actor_middleware,
+        ],
+    )
+    app[appkeys.SETTINGS] = settings
+    app[appkeys.CLOCK] = clock
+    app[appkeys.THROTTLE] = LoginThrottle(
+        per_account=settings.login_attempts_per_account,
+        per_address=settings.login_attempts_per_address,
+        window_seconds=settings.login_window_seconds,
+        redis_url=settings.redis_url,
+    )
+    app[appkeys.ACTOR_CACHE] = ActorCache(clock, timedelta(seconds=settings.actor_cache_seconds))
+    app[appkeys.REFERENCE_DATA] = load_reference_data()
+    app[appkeys.FACTOR_SET] = green_factor_set(settings)
+    app[appkeys.TRAVEL_PER_KEY] = TravelPerKey(app[appkeys.REFERENCE_DATA], app[appkeys.FACTOR_SET])
+    app.cleanup_ctx.append(_database)
+    # After the database: the scheduler's jobs use it, and stop before it closes.
+    app.cleanup_ctx.append(scheduler_ctx)
+    hub = _signalling_hub(app, settings, clock)
+    app[appkeys.SIGNALLING_HUB] = hub
+    add_routes(app, hub)
+    app[appkeys.ECHO] = EchoService(settings.max_echo_sessions)
+    app.on_shutdown.append(_close_echo)
+    setup_api(app)
+    setup_calendar_feed(app)
+    setup_web(app)
+    setup_mail_pages(app)
+    setup_video_pages(app)
+    return app

@@ -1,0 +1,178 @@
+"""Accounts: login, creating users, and clinicians' working hours and absences."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, time
+
+from pydantic import EmailStr, TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.domain.actor import Actor
+from service.domain.clock import Clock
+from service.domain.errors import InvalidInput, NotAllowed, NotAuthenticated, NotFound
+from service.domain.passwords import MIN_LENGTH, hash_password, verify_password_async
+from service.domain.schemas import MAX_ROW_ID, ExceptionInput, WeekInput
+from service.storage import directory
+from service.storage.models import (
+    ACCOUNT_ROLES,
+    AvailabilityException,
+    Department,
+    GpOffice,
+    User,
+    WorkingHours,
+)
+from service.usecases.throttle import LoginThrottle
+
+CLINICIANS = ("gp", "specialist")
+_EMAIL: TypeAdapter[str] = TypeAdapter(EmailStr)
+
+
+async def authenticate(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    throttle: LoginThrottle,
+    email: str,
+    password: str,
+    address: str,
+) -> User:
+    await throttle.check(email, address)
+    async with sessionmaker() as db:
+        user = await directory.user_by_email(db, email)
+    ok = await verify_password_async(user.password_hash if user else None, password)
+    if user is None or not ok or not user.active:
+        await throttle.failed(email, address)
+        raise NotAuthenticated("Wrong e-mail or password.")
+    await throttle.succeeded(email)
+    return user
+
+
+async def create_user(
+    db: AsyncSession,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    password: str,
+    now: datetime,
+    gp_office_id: int | None = None,
+    department_id: int | None = None,
+    language: str = "nn",
+) -> User:
+    if role not in ACCOUNT_ROLES:
+        raise InvalidInput(f"Unknown role {role!r}.", field="role")
+    if len(password) < MIN_LENGTH:
+        raise InvalidInput(
+            f"The password must have at least {MIN_LENGTH} characters.", field="password"
+        )
+    if role == "gp" and gp_office_id is None:
+        raise InvalidInput("A GP belongs to a GP office.", field="gp_office_id")
+    if role in ("specialist", "coordinator") and department_id is None:
+        raise InvalidInput(
+            "A specialist or coordinator belongs to a department.", field="department_id"
+        )
+    try:
+        email = _EMAIL.validate_python(email.strip())
+    except ValidationError as exc:
+        raise InvalidInput("That is not an e-mail address.", field="email") from exc
+    for field, what, model, row_id in (
+        ("gp_office_id", "gp office", GpOffice, gp_office_id),
+        ("department_id", "department", Department, department_id),
+    ):
+        # An id past what a row can have names nothing; the drivers would refuse to send it.
+        if row_id is not None and (
+            not 1 <= row_id <= MAX_ROW_ID or await db.get(model, row_id) is None
+        ):
+            raise NotFound(f"There is no {what} {row_id}.", field=field)
+    if await directory.user_by_email(db, email) is not None:
+        raise InvalidInput("An account with that e-mail exists already.", field="email")
+    user = User(
+        email=email.strip().lower(),
+        name=name,
+        role=role,
+        password_hash=hash_password(password),
+        gp_office_id=gp_office_id,
+        department_id=department_id,
+        language=language,
+        active=True,
+        created_at=now,
+    )
+    db.add(user)
+    await db.flush()
+    return user
+
+
+def _require_clinician(actor: Actor) -> None:
+    if actor.role not in CLINICIANS:
+        raise NotAllowed("Only GPs and specialists have working hours here.")
+
+
+def _parse_time(value: str) -> time:
+    return time(0) if value == "24:00" else time.fromisoformat(value)
+
+
+async def set_week(
+    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, data: WeekInput
+) -> list[WorkingHours]:
+    _require_clinician(actor)
+    hours: list[tuple[int, time, time]] = []
+    for i, h in enumerate(data.hours):
+        start = _parse_time(h.start)
+        end = time(23, 59, 59) if h.end == "24:00" else _parse_time(h.end)
+        if end <= start:
+            raise InvalidInput("Working hours must end after they start.", field=f"hours.{i}.end")
+        hours.append((h.weekday, start, end))
+    hours.sort()
+    for (d1, _s1, e1), (d2, s2, _e2) in itertools.pairwise(hours):
+        if d1 == d2 and s2 < e1:
+            raise InvalidInput("Working hours on one day overlap.", field="hours")
+    async with sessionmaker() as db, db.begin():
+        await directory.replace_working_hours(db, actor.user_id, hours)
+    async with sessionmaker() as db:
+        return await directory.working_hours_of(db, actor.user_id)
+
+
+async def week_of(
+    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor
+) -> list[WorkingHours]:
+    _require_clinician(actor)
+    async with sessionmaker() as db:
+        return await directory.working_hours_of(db, actor.user_id)
+
+
+async def add_exception(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    actor: Actor,
+    clock: Clock,
+    data: ExceptionInput,
+) -> AvailabilityException:
+    _require_clinician(actor)
+    if data.ends_at <= data.starts_at:
+        raise InvalidInput("The end must be after the start.", field="ends_at")
+    if data.ends_at <= clock.now():
+        raise InvalidInput("The absence is over already.", field="ends_at")
+    async with sessionmaker() as db, db.begin():
+        row = AvailabilityException(
+            user_id=actor.user_id,
+            starts_at=data.starts_at,
+            ends_at=data.ends_at,
+            reason=data.reason,
+        )
+        db.add(row)
+    return row
+
+
+async def exceptions(
+    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor
+) -> list[AvailabilityException]:
+    _require_clinician(actor)
+    async with sessionmaker() as db:
+        return await directory.exceptions_of(db, actor.user_id)
+
+
+async def remove_exception(
+    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, exception_id: int
+) -> None:
+    _require_clinician(actor)
+    async with sessionmaker() as db, db.begin():
+        if not await directory.delete_exception(db, actor.user_id, exception_id):
+            raise NotFound("No such absence.")
