@@ -26,7 +26,7 @@ from typing import Any, Final, Literal
 from aiohttp import web
 
 from service.domain.i18n import LANGUAGES
-from service.domain.roles import CLINICIANS as CLINICIAN_ROLES
+from service.domain.permissions import CONSULTATION_READERS
 from service.domain.tokens import hash_token, new_id
 from service.http import appkeys
 from service.http.auth import require_actor
@@ -162,7 +162,7 @@ async def rejoin_page(request: web.Request) -> web.Response:
 
 
 async def clinician_call_page(request: web.Request) -> web.Response:
-    actor = require_actor(request, *sorted(CLINICIAN_ROLES))
+    actor = require_actor(request, *sorted(CONSULTATION_READERS))
     app = request.app
     consultation = await booking.read(
         app[appkeys.DB], actor, app[appkeys.CLOCK], request.match_info["consultation_id"]

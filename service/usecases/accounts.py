@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.domain.actor import Actor
 from service.domain.clock import Clock
-from service.domain.errors import InvalidInput, NotAllowed, NotAuthenticated, NotFound
+from service.domain.errors import InvalidInput, NotAuthenticated, NotFound
 from service.domain.passwords import MIN_LENGTH, hash_password, verify_password_async
+from service.domain.permissions import require_calendar_keeper
 from service.domain.schemas import MAX_ROW_ID, ExceptionInput, WeekInput
 from service.storage import directory
 from service.storage.models import (
@@ -24,7 +25,6 @@ from service.storage.models import (
 )
 from service.usecases.throttle import LoginThrottle
 
-CLINICIANS = ("gp", "specialist")
 _EMAIL: TypeAdapter[str] = TypeAdapter(EmailStr)
 
 
@@ -102,8 +102,7 @@ async def create_user(
 
 
 def _require_clinician(actor: Actor) -> None:
-    if actor.role not in CLINICIANS:
-        raise NotAllowed("Only GPs and specialists have working hours here.")
+    require_calendar_keeper(actor)
 
 
 def _parse_time(value: str) -> time:

@@ -29,6 +29,12 @@ from service.domain.availability import (
 )
 from service.domain.clock import Clock
 from service.domain.errors import InvalidInput, NotAllowed, NotFound, SlotTaken
+from service.domain.permissions import (
+    can_see,
+    require_consultation_reader,
+    side_of,
+    visible_scope,
+)
 from service.domain.schemas import (
     AcceptInput,
     BookingInput,
@@ -62,8 +68,6 @@ from service.storage.models import (
 from service.usecases import notifications
 from service.usecases.audit import audit, audit_now
 
-HOSPITAL_SIDE_ROLES = frozenset({"specialist", "coordinator"})
-
 
 @dataclass(frozen=True, slots=True)
 class SlotQuery:
@@ -77,14 +81,6 @@ class SlotQuery:
     excluding_consultation: str | None = None
 
 
-def side_of(actor: Actor) -> Side:
-    if actor.role == "gp":
-        return Side.GP
-    if actor.role in HOSPITAL_SIDE_ROLES:
-        return Side.HOSPITAL
-    raise NotAllowed("Only GPs, specialists and coordinators take part in bookings.")
-
-
 def _transition(c: Consultation, action: Action, actor: Actor) -> Transition:
     awaiting = Side(c.awaiting) if c.awaiting else None
     return apply(ConsultationStatus(c.status), awaiting, action, side_of(actor))
@@ -96,19 +92,6 @@ def _store_transition(c: Consultation, t: Transition, now: datetime) -> None:
     if t.bumps_revision:
         c.revision += 1
     c.updated_at = now
-
-
-def can_see(actor: Actor, consultation: Consultation) -> bool:
-    if actor.role == "gp":
-        return consultation.gp_id == actor.user_id
-    if actor.role in HOSPITAL_SIDE_ROLES:
-        return consultation.department_id == actor.department_id
-    return False
-
-
-def require_consultation_reader(actor: Actor) -> None:
-    if actor.role not in ("gp", "specialist", "coordinator"):
-        raise NotAllowed("Your role has no access to consultations.")
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -125,7 +108,7 @@ async def list_for(
     """Upcoming consultations soonest first, or (by default) all, newest first."""
     require_consultation_reader(actor)
     now = clock.now()
-    gp_id, department_id = _scope(actor)
+    gp_id, department_id = visible_scope(actor)
     async with sessionmaker() as db, db.begin():
         if upcoming_only:
             rows = await store.list_consultations(
@@ -157,7 +140,7 @@ async def overview(
 ) -> Overview:
     require_consultation_reader(actor)
     now = clock.now()
-    gp_id, department_id = _scope(actor)
+    gp_id, department_id = visible_scope(actor)
     async with sessionmaker() as db, db.begin():
         coming = await store.list_consultations(
             db, gp_id=gp_id, department_id=department_id, ending_after=now, limit=1000
@@ -173,13 +156,6 @@ async def overview(
         shown = coming + earlier[:earlier_limit]
         audit(db, at=now, actor=actor, action="list", consultation_ids=[c.id for c in shown])
     return Overview(coming, earlier[:earlier_limit], len(earlier) > earlier_limit)
-
-
-def _scope(actor: Actor) -> tuple[int | None, int | None]:
-    """(gp_id, department_id) filter: a GP sees their own, the hospital side its department's."""
-    if actor.role == "gp":
-        return actor.user_id, None
-    return None, actor.department_id or -1
 
 
 async def read(

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.domain.actor import Actor
 from service.domain.errors import DomainError, InvalidInput, NotAllowed
+from service.domain.permissions import STATISTICS_READERS
 from service.domain.schemas import ROW_ID_RULE, as_row_id
 from service.domain.suppression import THRESHOLD, CellState, Sum, suppress
 from service.domain.travel import ZERO, Amounts, FactorSet, ReferenceData
@@ -34,7 +35,7 @@ from service.storage import statistics as store
 from service.storage.models import PARTICIPANT_ROLES, PATIENT_GROUPS
 
 GroupBy = Literal["month", "quarter"]
-EVALUATOR_ROLES = frozenset({"evaluator", "admin"})
+EVALUATOR_ROLES = STATISTICS_READERS
 STATUS_MEASURES = ("completed", "cancelled", "no_show", "open")
 COUNT_MEASURES = ("booked", *STATUS_MEASURES)
 TRAVEL_MEASURES = (

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.domain import join
 from service.domain.actor import Actor
 from service.domain.clock import Clock
+from service.domain.permissions import may_join_with_login
 from service.domain.roles import ACCOUNT_PARTICIPANTS
 from service.domain.states import Action, ConsultationStatus, apply
 from service.domain.tokens import hash_token
@@ -39,7 +40,6 @@ from service.settings import Settings
 from service.storage import consultations as consultations_store
 from service.storage import video as store
 from service.storage.models import Consultation, Participant
-from service.usecases.booking import can_see
 from signalling.hub import HubConfig
 from signalling.identity import Identity, SessionEvent
 from signalling.turn import ice_servers_for, mint_turn_credentials
@@ -234,7 +234,7 @@ class DbAuthenticator:
         async with self._sessionmaker()() as db:
             consultation = await store.consultation_by_room(db, room_id)
             # A room the clinician may not see answers like one that does not exist.
-            if consultation is None or not can_see(actor, consultation):
+            if consultation is None or not may_join_with_login(actor, consultation):
                 raise web.HTTPForbidden(text="not a participant of this room")
             row = await store.clinician_participant(db, consultation.id, actor.user_id)
         refusal = room_refusal(

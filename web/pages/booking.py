@@ -24,6 +24,7 @@ from service.domain.actor import Actor
 from service.domain.availability import Interval
 from service.domain.errors import Conflict, DomainError
 from service.domain.i18n import N_
+from service.domain.permissions import BOOKERS
 from service.domain.schemas import BookingInput, as_row_id
 from service.http import appkeys
 from service.http.auth import require_actor
@@ -283,13 +284,13 @@ async def _page(
 
 
 async def booking_page(request: web.Request) -> web.Response:
-    actor = require_actor(request, "gp")
+    actor = require_actor(request, *BOOKERS)
     values = form_values(request.query, SLOT_CHOICES)
     return await _page(request, actor, values, FormErrors(), search=bool(values))
 
 
 async def booking_submit(request: web.Request) -> web.Response:
-    actor = require_actor(request, "gp")
+    actor = require_actor(request, *BOOKERS)
     form = await request.post()
     values = form_values(form)
     if form.get("intent") == "slots":

@@ -8,6 +8,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from service.domain.i18n import N_
+from service.domain.permissions import CONSULTATION_READERS
 from service.http import appkeys
 from service.http.auth import require_actor
 from service.usecases.calendar_feed import create_feed, feed_url, has_feed, revoke_feed, webcal_url
@@ -15,17 +16,16 @@ from web.pages.context import flash, render
 from web.pages.navigation import see_other
 
 CALENDAR = "/min-kalender"
-CLINICIANS = ("gp", "specialist", "coordinator")
 
 
 async def calendar_page(request: web.Request) -> web.Response:
-    actor = require_actor(request, *CLINICIANS)
+    actor = require_actor(request, *CONSULTATION_READERS)
     subscribed = await has_feed(request.app[appkeys.DB], actor)
     return await render(request, "calendar.html", {"subscribed": subscribed, "new_url": None})
 
 
 async def calendar_create(request: web.Request) -> web.Response:
-    actor = require_actor(request, *CLINICIANS)
+    actor = require_actor(request, *CONSULTATION_READERS)
     token = await create_feed(request.app[appkeys.DB], actor)
     url = feed_url(request.app[appkeys.SETTINGS].base_url, token)
     # Rendered directly, not redirected: the address must not pass through a URL or the session.
@@ -37,7 +37,7 @@ async def calendar_create(request: web.Request) -> web.Response:
 
 
 async def calendar_revoke(request: web.Request) -> web.Response:
-    actor = require_actor(request, *CLINICIANS)
+    actor = require_actor(request, *CONSULTATION_READERS)
     await revoke_feed(request.app[appkeys.DB], actor)
     await flash(request, N_("The calendar address no longer works."))
     return see_other(CALENDAR)

@@ -9,19 +9,21 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from multidict import MultiDictProxy
 from pydantic import ValidationError
 
+from service.domain import permissions
 from service.domain.actor import Actor
-from service.domain.errors import Conflict, DomainError, InvalidTransition, NotAllowed, NotFound
+from service.domain.errors import Conflict, DomainError, NotFound
 from service.domain.i18n import N_
+from service.domain.permissions import CONSULTATION_READERS, allowed_actions
 from service.domain.roles import ACCOUNT_PARTICIPANTS
 from service.domain.schemas import AcceptInput, CancelInput, TimeInput
-from service.domain.states import Action, ConsultationStatus, Side, apply
+from service.domain.states import Action, Side
 from service.http import appkeys
 from service.http.auth import require_actor
 from service.storage import directory
@@ -39,9 +41,6 @@ from web.pages.navigation import CONSULTATIONS, consultation_url, see_other
 
 Form = MultiDictProxy[Any]
 Change = Callable[[Actor, str, Form], Awaitable[None]]
-
-READERS: Final = ("gp", "specialist", "coordinator")
-OFFERED_ACTIONS: Final = (Action.ACCEPT, Action.PROPOSE_TIME, Action.RESCHEDULE, Action.CANCEL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +101,7 @@ async def _names(
 
 
 def reader_side(actor: Actor) -> Side:
-    return booking.side_of(actor)
+    return permissions.side_of(actor)
 
 
 def summary(c: Consultation, names: Names, actor: Actor) -> Summary:
@@ -131,27 +130,13 @@ def split_upcoming(
     return upcoming, sorted(earlier, key=lambda c: c.starts_at, reverse=True)
 
 
-def allowed_actions(c: Consultation, actor: Actor) -> set[Action]:
-    """The actions the state machine allows this reader on this consultation now."""
-    status = ConsultationStatus(c.status)
-    awaiting = Side(c.awaiting) if c.awaiting else None
-    allowed = set()
-    for action in OFFERED_ACTIONS:
-        try:
-            apply(status, awaiting, action, reader_side(actor))
-        except (InvalidTransition, NotAllowed):
-            continue
-        allowed.add(action)
-    return allowed
-
-
 # --- the list ----------------------------------------------------------------------------------
 
 EARLIER_SHOWN = 20
 
 
 async def consultations_page(request: web.Request) -> web.Response:
-    actor = require_actor(request, *READERS)
+    actor = require_actor(request, *CONSULTATION_READERS)
     clock = request.app[appkeys.CLOCK]
     show_all = request.query.get("tidlegare") == "alle"
     view = await booking.overview(
@@ -289,7 +274,7 @@ def _history_entry(e: ConsultationEvent, names: Names) -> HistoryEntry:
 
 
 async def consultation_page(request: web.Request) -> web.Response:
-    actor = require_actor(request, *READERS)
+    actor = require_actor(request, *CONSULTATION_READERS)
     return await _detail_page(request, actor, request.match_info["consultation_id"])
 
 
@@ -298,7 +283,7 @@ async def consultation_page(request: web.Request) -> web.Response:
 
 async def _act(request: web.Request, form_name: str, success: str, change: Change) -> web.Response:
     """Run one change; on success go back to the page with a message, else show why not."""
-    actor = require_actor(request, *READERS)
+    actor = require_actor(request, *CONSULTATION_READERS)
     consultation_id = request.match_info["consultation_id"]
     form = await request.post()
     try:
@@ -378,7 +363,7 @@ async def new_time_submit(request: web.Request) -> web.Response:
 
 
 async def cancel_page(request: web.Request) -> web.Response:
-    actor = require_actor(request, *READERS)
+    actor = require_actor(request, *CONSULTATION_READERS)
     app = request.app
     c = await booking.read(
         app[appkeys.DB], actor, app[appkeys.CLOCK], request.match_info["consultation_id"]

@@ -8,6 +8,7 @@ from typing import Final
 from aiohttp import web
 
 from service.domain.actor import Actor
+from service.domain.permissions import CONSULTATION_READERS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -29,7 +30,7 @@ def consultation_url(consultation_id: str) -> str:
 def start_page(actor: Actor | None) -> str:
     if actor is None:
         return LOGIN
-    if actor.role in ("gp", "specialist", "coordinator"):
+    if actor.role in CONSULTATION_READERS:
         return CONSULTATIONS
     return STATISTICS
 

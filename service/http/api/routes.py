@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.domain.clock import Clock
 from service.domain.errors import InvalidInput, NotFound
+from service.domain.permissions import BOOKERS, CONSULTATION_READERS
 from service.domain.schemas import (
     AcceptInput,
     BookingInput,
@@ -144,7 +145,7 @@ async def list_departments(request: web.Request) -> web.Response:
 
 
 async def list_specialists(request: web.Request) -> web.Response:
-    require_actor(request, "gp", "specialist", "coordinator")
+    require_actor(request, *CONSULTATION_READERS)
     department_id = _path_int(request, "department_id")
     async with request.app[appkeys.READ_DB]() as db:
         if await db.get(Department, department_id) is None:
@@ -154,7 +155,7 @@ async def list_specialists(request: web.Request) -> web.Response:
 
 
 async def list_patients(request: web.Request) -> web.Response:
-    actor = require_actor(request, "gp")
+    actor = require_actor(request, *BOOKERS)
     async with request.app[appkeys.READ_DB]() as db:
         rows = await directory.patients_of_office(db, actor.gp_office_id or -1)
     return web.json_response(
@@ -166,7 +167,7 @@ async def list_patients(request: web.Request) -> web.Response:
 
 
 async def list_slots(request: web.Request) -> web.Response:
-    actor = require_actor(request, "gp")
+    actor = require_actor(request, *BOOKERS)
     settings, clock = request.app[appkeys.SETTINGS], request.app[appkeys.CLOCK]
     now = clock.now()
     # No free time lies in the past: an earlier `from` searches from now (and a date in year 1
