@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.domain.actor import Actor
 from service.domain.clock import FakeClock
-from service.http.auth import ActorCache
+from service.http.actor_cache import ActorCache
 from service.storage.models import User
 from tests.factories import PASSWORD, Client, booking_body, build_world, login
 

@@ -20,9 +20,10 @@ from service.domain.errors import DomainError
 from service.domain.travel import FactorSet, load_factor_set, load_reference_data
 from service.domain.travel_inputs import TravelPerKey
 from service.http import appkeys
+from service.http.actor_cache import ActorCache
 from service.http.api.calendar import setup_calendar_feed
 from service.http.api.routes import setup_api
-from service.http.auth import ActorCache, actor_middleware, session_storage
+from service.http.auth import actor_middleware, session_storage
 from service.http.problems import make_problem_middleware
 from service.settings import Settings
 from service.storage.engine import make_database, make_read_sessionmaker, make_sessionmaker

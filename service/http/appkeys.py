@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -11,14 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from service.domain.clock import Clock
 from service.domain.travel import FactorSet, ReferenceData
 from service.domain.travel_inputs import TravelPerKey
+from service.http.actor_cache import ActorCache
 from service.settings import Settings
 from service.usecases.throttle import LoginThrottle
 from signalling.echo import EchoService
 from signalling.hub import SignallingHub
-
-if TYPE_CHECKING:
-    # service.http.auth reads its keys from here: named only for the type checker to avoid a cycle.
-    from service.http.auth import ActorCache
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -26,7 +21,7 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 DB = web.AppKey("db", async_sessionmaker[AsyncSession])
 # Sessions for work that only reads (no write lock on SQLite): see service/storage/engine.py.
 READ_DB = web.AppKey("read_db", async_sessionmaker[AsyncSession])
-ACTOR_CACHE: web.AppKey[ActorCache] = web.AppKey("actor_cache")
+ACTOR_CACHE = web.AppKey("actor_cache", ActorCache)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
 SIGNALLING_HUB = web.AppKey("signalling_hub", SignallingHub)

@@ -12,20 +12,18 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
-from sqlalchemy import select
 
 from service.domain.actor import Actor
-from service.domain.clock import Clock
 from service.domain.errors import NotAllowed, NotAuthenticated
 from service.http import appkeys
 from service.settings import Settings
-from service.storage.models import GpOffice, User
+from service.storage import accounts as accounts_store
+from service.storage.models import User
 
 SESSION_COOKIE = "samkons_session"
 SESSION_MAX_AGE = 12 * 3600
@@ -35,52 +33,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 ACTOR_KEY = web.RequestKey("samkons.actor", Actor)
-
-
-class ActorCache:
-    """Logged-in accounts read in the last `ttl`, so most requests need not read the account.
-
-    In-process only: another process sees an account change when its entry lapses, so `ttl`
-    bounds how long a deactivated account or a changed role can go unnoticed. `forget` drops an
-    account at once, and a load that started before a `forget` is not stored afterwards.
-    """
-
-    MAX_ENTRIES = 10_000
-
-    def __init__(self, clock: Clock, ttl: timedelta) -> None:
-        self._clock = clock
-        self._ttl = ttl
-        self._entries: dict[int, tuple[Actor, datetime]] = {}
-        self._generation: dict[int, int] = {}
-
-    def get(self, user_id: int) -> Actor | None:
-        entry = self._entries.get(user_id)
-        if entry is None:
-            return None
-        actor, loaded_at = entry
-        # Also stale when the clock went back since the load (the wall clock can jump).
-        if not timedelta(0) <= self._clock.now() - loaded_at < self._ttl:
-            del self._entries[user_id]
-            return None
-        return actor
-
-    def generation(self, user_id: int) -> int:
-        """Take before loading; `put` stores the load only if nothing was forgotten since."""
-        return self._generation.get(user_id, 0)
-
-    def put(self, actor: Actor, generation: int) -> None:
-        if self._ttl <= timedelta(0) or generation != self.generation(actor.user_id):
-            return
-        now = self._clock.now()
-        if len(self._entries) >= self.MAX_ENTRIES:
-            self._entries = {k: v for k, v in self._entries.items() if now - v[1] < self._ttl}
-            if len(self._entries) >= self.MAX_ENTRIES:
-                self._entries.clear()
-        self._entries[actor.user_id] = (actor, now)
-
-    def forget(self, user_id: int) -> None:
-        self._entries.pop(user_id, None)
-        self._generation[user_id] = self.generation(user_id) + 1
 
 
 def session_storage(settings: Settings) -> EncryptedCookieStorage:
@@ -146,17 +98,11 @@ async def _load_actor(request: web.Request) -> Actor | None:
         return cached
     generation = cache.generation(uid)
     async with request.app[appkeys.READ_DB]() as db:
-        row = (
-            await db.execute(
-                select(User, GpOffice.municipality_number)
-                .outerjoin(GpOffice, GpOffice.id == User.gp_office_id)
-                .where(User.id == uid)
-            )
-        ).first()
-    if row is None or not row[0].active:
+        found = await accounts_store.account_with_municipality(db, uid)
+    if found is None or not found[0].active:
         session.invalidate()
         return None
-    actor = Actor.of(row[0], row[1])
+    actor = Actor.of(*found)
     cache.put(actor, generation)
     return actor
 
