@@ -51,7 +51,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from service.http.runtime import tune_garbage_collector
 from service.settings import Settings
-from signalling.hub import HubConfig, SignallingHub, add_routes
+from signalling.config import HubConfig
+from signalling.hub import SignallingHub, add_routes
 from signalling.identity import Identity
 
 ORIGIN = "http://bench.invalid"

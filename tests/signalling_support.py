@@ -17,7 +17,8 @@ from aiohttp.test_utils import TestClient
 
 from service.domain.clock import Clock
 from signalling.backplane import Backplane
-from signalling.hub import HubConfig, SignallingHub, add_routes
+from signalling.config import HubConfig
+from signalling.hub import SignallingHub, add_routes
 from signalling.identity import Identity, SessionEvent, SessionRecorder
 
 ORIGIN = "https://samkons.test"

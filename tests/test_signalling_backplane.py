@@ -36,7 +36,7 @@ from signalling.codec import (
     Offer,
     relay_frame,
 )
-from signalling.hub import CLOSE_REMOVED, CLOSE_REPLACED
+from signalling.connection import CLOSE_REMOVED, CLOSE_REPLACED
 from signalling.identity import Identity
 from signalling.peer import MeshPeer, ReconnectPolicy
 from signalling.rooms import Member

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from service.domain.clock import FakeClock
 from signalling.backplane import BackplaneEvent, EventHandler, MemoryBackplane, RosterChanged
 from signalling.codec import MAX_MESSAGE_BYTES
-from signalling.hub import (
+from signalling.connection import (
     CLOSE_ABUSE,
     CLOSE_FLOOD,
     CLOSE_JOIN_TIMEOUT,

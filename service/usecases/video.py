@@ -40,7 +40,7 @@ from service.settings import Settings
 from service.storage import consultations as consultations_store
 from service.storage import video as store
 from service.storage.models import Consultation, Participant
-from signalling.hub import HubConfig
+from signalling.config import HubConfig
 from signalling.identity import Identity, SessionEvent
 from signalling.turn import ice_servers_for, mint_turn_credentials
 
