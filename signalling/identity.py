@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
 
-from aiohttp import web
+if TYPE_CHECKING:
+    # Only the protocol's signature names it: an identity and a recorder need no aiohttp.
+    from aiohttp import web
 
 SessionEvent: TypeAlias = Literal["join", "admit", "leave", "disconnect", "remove"]
 

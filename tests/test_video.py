@@ -10,6 +10,8 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,10 +21,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.domain.clock import FakeClock
-from service.settings import Settings
-from service.storage.models import Consultation, ConsultationEvent, SessionEventRecord
-from service.usecases.video import (
+from service.domain.calls import (
     SessionFacts,
     account_session,
     admitted_present,
@@ -31,6 +30,9 @@ from service.usecases.video import (
     room_refusal,
     user_id_of,
 )
+from service.domain.clock import FakeClock
+from service.settings import Settings
+from service.storage.models import Consultation, ConsultationEvent, SessionEventRecord
 from tests.factories import Client, World, build_world, login
 from tests.signalling_support import closed_with, receive_type, roster_until, states
 from tests.video_support import ORIGIN, Call, make_call
@@ -60,6 +62,16 @@ def test_clinician_room_ids_come_from_their_row_or_their_account() -> None:
     assert user_id_of("user-17") == 17
     assert user_id_of("a1b2c3") is None
     assert user_id_of("user-x") is None
+
+
+@pytest.mark.parametrize("module", ["service.domain.calls", "service.usecases.video"])
+def test_the_video_rules_and_use_cases_load_neither_http_nor_media(module: str) -> None:
+    # A fresh interpreter: this one has loaded everything already.
+    probe = f"import sys, {module}; print(sorted({{'aiohttp', 'aiortc'}} & set(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
 
 
 def test_in_call_means_the_latest_event_is_admit() -> None:

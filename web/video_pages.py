@@ -25,21 +25,15 @@ from typing import Any, Final, Literal
 
 from aiohttp import web
 
+from service.domain.calls import LOGIN_ONLY_ROLES, RoomRefusal, join_window, room_refusal
 from service.domain.i18n import LANGUAGES
 from service.domain.permissions import CONSULTATION_READERS
-from service.domain.tokens import hash_token, new_id
+from service.domain.tokens import new_id
 from service.http import appkeys
 from service.http.auth import require_actor
-from service.storage import consultations as consultations_store
+from service.http.video import ice_servers_from_settings
 from service.storage.models import Consultation
-from service.usecases import booking
-from service.usecases.video import (
-    LOGIN_ONLY_ROLES,
-    RoomRefusal,
-    ice_servers_from_settings,
-    join_window,
-    room_refusal,
-)
+from service.usecases import booking, video
 from web.pages.context import ENV_KEYS
 from web.pages.i18n import LANGUAGE_NAMES, language_from_query, remember_language
 from web.pages.i18n import choose_language as shared_choose_language
@@ -137,8 +131,7 @@ def _no_referrer(response: web.Response) -> web.Response:
 async def join_page(request: web.Request) -> web.Response:
     """A participant's personal link: the waiting room and then the call."""
     token = request.match_info["token"]
-    async with request.app[appkeys.DB]() as db:
-        participant = await consultations_store.participant_for_token(db, hash_token(token))
+    participant = await video.guest_by_link(request.app[appkeys.DB], token)
     if participant is None:
         language = choose_language(request, None)
         kind: Closed = "link_invalid"

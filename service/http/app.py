@@ -12,8 +12,6 @@ from datetime import timedelta
 
 from aiohttp import web
 from aiohttp_session import session_middleware
-from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.domain.clock import Clock, SystemClock
 from service.domain.errors import DomainError
@@ -25,13 +23,12 @@ from service.http.api.calendar import setup_calendar_feed
 from service.http.api.routes import setup_api
 from service.http.auth import actor_middleware, session_storage
 from service.http.problems import make_problem_middleware
+from service.http.video import signalling_hub
 from service.settings import Settings
 from service.storage.engine import make_database, make_read_sessionmaker, make_sessionmaker
 from service.usecases.throttle import LoginThrottle
-from service.usecases.video import DbAuthenticator, DbSessionRecorder, hub_config
-from signalling.backplane import Backplane, MemoryBackplane, RedisBackplane
 from signalling.echo import EchoService
-from signalling.hub import SignallingHub, add_routes
+from signalling.hub import add_routes
 
 log = logging.getLogger(__name__)
 
@@ -59,35 +56,6 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.READ_DB] = make_read_sessionmaker(database.reads)
     yield
     await database.dispose()
-
-
-def _redis_client(client: Redis) -> Callable[[web.Application], AsyncIterator[None]]:
-    async def lifetime(_: web.Application) -> AsyncIterator[None]:
-        yield
-        await client.aclose()
-
-    return lifetime
-
-
-def _signalling_hub(app: web.Application, settings: Settings, clock: Clock) -> SignallingHub:
-    """The video rooms: Redis backplane when configured (several instances), else in memory."""
-    backplane: Backplane = MemoryBackplane()
-    if settings.redis_url:
-        # The client connects lazily on first use; it is closed after the hub, in cleanup.
-        client = Redis.from_url(settings.redis_url)
-        app.cleanup_ctx.append(_redis_client(client))
-        backplane = RedisBackplane(client)
-
-    def sessionmaker() -> async_sessionmaker[AsyncSession]:
-        return app[appkeys.DB]
-
-    return SignallingHub(
-        hub_config(settings),
-        DbAuthenticator(sessionmaker, clock),
-        recorder=DbSessionRecorder(sessionmaker),
-        backplane=backplane,
-        clock=clock,
-    )
 
 
 async def _close_echo(app: web.Application) -> None:
@@ -135,7 +103,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.cleanup_ctx.append(_database)
     # After the database: the scheduler's jobs use it, and stop before it closes.
     app.cleanup_ctx.append(scheduler_ctx)
-    hub = _signalling_hub(app, settings, clock)
+    hub = signalling_hub(app, settings, clock)
     app[appkeys.SIGNALLING_HUB] = hub
     add_routes(app, hub)
     app[appkeys.ECHO] = EchoService(settings.max_echo_sessions)

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from service.domain import permissions
 from service.domain.actor import Actor
+from service.domain.calls import join_window, room_refusal
 from service.domain.errors import Conflict, DomainError, NotFound
 from service.domain.i18n import N_
 from service.domain.permissions import CONSULTATION_READERS, allowed_actions
@@ -31,7 +32,6 @@ from service.storage.consultations import department_specialists
 from service.storage.models import Consultation, ConsultationEvent, Department, User
 from service.usecases import booking
 from service.usecases.mail_log import mails_for
-from service.usecases.video import join_window, room_refusal
 from web.pages import labels
 from web.pages.booking import DURATIONS, SLOT_WINDOW, SlotDay, slot_days
 from web.pages.context import flash, render

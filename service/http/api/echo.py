@@ -19,7 +19,7 @@ from service.domain.tokens import new_id
 from service.http import appkeys
 from service.http.api.io import read_body
 from service.http.auth import csrf_exempt
-from service.usecases.video import ice_servers_from_settings
+from service.http.video import ice_servers_from_settings
 from signalling.codec import IceServer
 from signalling.echo import EchoBusy, EchoOfferRefused
 
