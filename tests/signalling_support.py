@@ -1,15 +1,18 @@
-"""Shared pieces of the signalling tests: a fake authenticator, a recorder, socket helpers."""
+"""Shared pieces of the signalling and video tests: a fake authenticator, a recorder, socket
+helpers, waiting for a condition, and whether media flows between peers."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import aiohttp
 import aioice.ice
 import pytest
 from aiohttp import ClientWebSocketResponse, WSMsgType, web
@@ -20,6 +23,9 @@ from signalling.backplane import Backplane
 from signalling.config import HubConfig
 from signalling.hub import SignallingHub, add_routes
 from signalling.identity import Identity, SessionEvent, SessionRecorder
+from signalling.peer import MeshPeer, ReconnectPolicy
+
+T = TypeVar("T")
 
 ORIGIN = "https://samkons.test"
 ROOM = "rm-4kq9d2"
@@ -227,7 +233,80 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.transport.abort()
 
 
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.02)
+async def eventually(
+    condition: Callable[[], bool],
+    timeout: float = 5.0,
+    what: str = "the condition",
+    *,
+    interval: float = 0.02,
+) -> None:
+    """Wait until `condition()` holds; fail the test naming `what` after `timeout` seconds."""
+    try:
+        async with asyncio.timeout(timeout):
+            while not condition():
+                await asyncio.sleep(interval)
+    except TimeoutError:
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
+
+
+async def eventually_async(
+    read: Callable[[], Awaitable[T]],
+    until: Callable[[T], object] = bool,
+    *,
+    timeout: float = 5.0,
+    what: str = "the condition",
+    interval: float = 0.05,
+) -> T:
+    """Read until `until(value)` holds (by default: the value is truthy) and return the value.
+
+    For what only an await can tell: a database row, a browser's state.
+    """
+    found: T | None = None
+    try:
+        async with asyncio.timeout(timeout):
+            while not until(value := await read()):
+                found = value
+                await asyncio.sleep(interval)
+            return value
+    except TimeoutError:
+        raise AssertionError(
+            f"timed out after {timeout}s waiting for {what}; last read {found!r}"
+        ) from None
+
+
+# Reconnects within a second, and gives up only well after a test would have failed anyway.
+FAST_RECONNECT = ReconnectPolicy(initial=0.2, maximum=1.0, give_up_after=20.0)
+
+
+async def start_peer(
+    peers: list[MeshPeer],
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    origin: str = ORIGIN,
+    policy: ReconnectPolicy = FAST_RECONNECT,
+    timeout: float = 5.0,
+    trickle: bool = False,
+) -> MeshPeer:
+    """A mesh peer that has joined the room at `url`; kept in `peers` for the test to close."""
+    peer = MeshPeer(session, url, origin=origin, policy=policy, trickle=trickle)
+    peers.append(peer)
+    peer.start()
+    await asyncio.wait_for(peer.joined.wait(), timeout)
+    return peer
+
+
+# Enough frames each way that media is flowing, not just a first frame that slipped through.
+MIN_AUDIO_FRAMES = 10
+MIN_VIDEO_FRAMES = 5
+
+
+def media_flows_everywhere(
+    peers: list[MeshPeer], *, audio: int = MIN_AUDIO_FRAMES, video: int = MIN_VIDEO_FRAMES
+) -> bool:
+    """Every peer has received at least `audio` and `video` frames from every other peer."""
+    for receiver, sender in itertools.permutations(peers, 2):
+        counts = receiver.frames_from(sender.participant_id)
+        if counts.audio < audio or counts.video < video:
+            return False
+    return True

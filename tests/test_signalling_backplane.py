@@ -49,6 +49,7 @@ from tests.signalling_support import (
     eventually,
     join,
     make_app,
+    media_flows_everywhere,
     receive_type,
     roster_until,
     states,
@@ -413,7 +414,7 @@ async def test_media_between_peers_on_two_instances(
                 await asyncio.wait_for(peer.joined.wait(), 5)
             await eventually(lambda: len(peers[0].roster) == 3)
             await peers[0].send(AdmitAll())
-            await eventually(lambda: _media_everywhere(peers), timeout=30)
+            await eventually(lambda: media_flows_everywhere(peers), 30, "media across instances")
         finally:
             for peer in peers:
                 await peer.close()
@@ -421,13 +422,3 @@ async def test_media_between_peers_on_two_instances(
 
 def _url(server: BaseTestServer, token: str) -> str:
     return str(server.make_url(f"/ws/{ROOM}?token={token}"))
-
-
-def _media_everywhere(peers: list[MeshPeer]) -> bool:
-    return all(
-        receiver.frames_from(sender.participant_id).video >= 5
-        and receiver.frames_from(sender.participant_id).audio >= 10
-        for receiver in peers
-        for sender in peers
-        if receiver is not sender
-    )

@@ -443,9 +443,7 @@ async def test_leave_is_recorded_as_leave(client: Client, recorder: ListRecorder
 
 
 async def roster_wait_recorded(recorder: ListRecorder, participant: str, event: str) -> None:
-    async with asyncio.timeout(5):
-        while event not in recorder.of(participant):
-            await asyncio.sleep(0.01)
+    await eventually(lambda: event in recorder.of(participant), what=f"{event} recorded")
 
 
 async def test_media_state_is_shown_to_everyone(client: Client) -> None:

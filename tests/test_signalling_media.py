@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -14,19 +13,22 @@ from aiohttp.test_utils import TestServer
 from signalling.codec import Admit, AdmitAll
 from signalling.peer import MeshPeer, ReconnectPolicy
 from tests.signalling_support import (
+    FAST_RECONNECT,
     ORIGIN,
     ROOM,
     FakeAuthenticator,
     ListRecorder,
     TcpCutter,
+    eventually,
     make_app,
+    media_flows_everywhere,
     routable_addresses,
     use_loopback_if_alone,
 )
+from tests.signalling_support import (
+    start_peer as joined_peer,
+)
 
-MIN_AUDIO_FRAMES = 10
-MIN_VIDEO_FRAMES = 5
-FAST_RECONNECT = ReconnectPolicy(initial=0.2, maximum=1.0, give_up_after=20.0)
 PEOPLE = [
     ("t-gp", "gp1", "gp", True),
     ("t-spec", "sp1", "specialist", True),
@@ -89,28 +91,7 @@ async def start_peer(
     *,
     trickle: bool = False,
 ) -> MeshPeer:
-    peer = MeshPeer(session, url(port, token), origin=ORIGIN, policy=policy, trickle=trickle)
-    peers.append(peer)
-    peer.start()
-    await asyncio.wait_for(peer.joined.wait(), 5)
-    return peer
-
-
-async def eventually(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    try:
-        async with asyncio.timeout(timeout):
-            while not condition():
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
-
-
-def media_flows_everywhere(peers: list[MeshPeer]) -> bool:
-    for receiver, sender in itertools.permutations(peers, 2):
-        counts = receiver.frames_from(sender.participant_id)
-        if counts.audio < MIN_AUDIO_FRAMES or counts.video < MIN_VIDEO_FRAMES:
-            return False
-    return True
+    return await joined_peer(peers, session, url(port, token), policy=policy, trickle=trickle)
 
 
 def test_loopback_only_machines_are_told_apart() -> None:

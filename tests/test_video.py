@@ -6,7 +6,6 @@ upgrade; consultations and join tokens are written straight into the database.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -34,7 +33,13 @@ from service.domain.clock import FakeClock
 from service.settings import Settings
 from service.storage.models import Consultation, ConsultationEvent, SessionEventRecord
 from tests.factories import Client, World, build_world, login
-from tests.signalling_support import closed_with, receive_type, roster_until, states
+from tests.signalling_support import (
+    closed_with,
+    eventually_async,
+    receive_type,
+    roster_until,
+    states,
+)
 from tests.video_support import ORIGIN, Call, make_call
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
@@ -410,21 +415,17 @@ async def _eventually_status(
     db: async_sessionmaker[AsyncSession], call: Call, status: str
 ) -> Consultation:
     # The recorder runs right after the hub has answered, so give it a moment.
-    for _ in range(100):
-        consultation = await _consultation(db, call)
-        if consultation.status == status:
-            return consultation
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"status stayed {consultation.status}, expected {status}")
+    return await eventually_async(
+        lambda: _consultation(db, call), lambda c: c.status == status, what=f"status {status}"
+    )
 
 
 async def _eventually_ended(db: async_sessionmaker[AsyncSession], call: Call) -> Consultation:
-    for _ in range(100):
-        consultation = await _consultation(db, call)
-        if consultation.actual_ended_at is not None:
-            return consultation
-        await asyncio.sleep(0.05)
-    raise AssertionError("the call never ended")
+    return await eventually_async(
+        lambda: _consultation(db, call),
+        lambda c: c.actual_ended_at is not None,
+        what="the call to end",
+    )
 
 
 # --- TURN credentials from settings ------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,8 @@ from service.storage.engine import make_engine, make_sessionmaker
 from signalling.codec import Admit
 from signalling.peer import MeshPeer, ReconnectPolicy
 from tests.factories import EMAILS, PASSWORD, build_world
-from tests.signalling_support import TcpCutter, use_loopback_if_alone
+from tests.signalling_support import TcpCutter, eventually_async, use_loopback_if_alone
+from tests.signalling_support import start_peer as joined_peer
 from tests.video_support import Call, make_call
 
 pytestmark = pytest.mark.browser
@@ -152,16 +153,6 @@ def base(server: TestServer) -> str:
     return f"http://127.0.0.1:{server.port}"
 
 
-async def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    try:
-        async with asyncio.timeout(timeout):
-            while not (result := await check()):
-                await asyncio.sleep(0.2)
-            return result
-    except TimeoutError:
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
-
-
 async def inbound(page: Page) -> list[dict[str, Any]]:
     result: list[dict[str, Any]] = await page.evaluate("window.samkonsCall.inboundVideo()")
     return result
@@ -181,18 +172,19 @@ async def video_both_ways(page: Page, peer: MeshPeer, browser_participant: str) 
     async def python_receives() -> bool:
         return peer.frames_from(browser_participant).video >= MIN_FRAMES
 
-    await eventually(page_receives, 30, "video frames in the browser")
-    await eventually(python_receives, 30, "video frames from the browser in Python")
+    await eventually_async(
+        page_receives, timeout=30, what="video frames in the browser", interval=0.2
+    )
+    await eventually_async(
+        python_receives, timeout=30, what="video frames from the browser in Python", interval=0.2
+    )
 
 
 async def start_peer(
     session: aiohttp.ClientSession, peers: list[MeshPeer], url: str, origin: str
 ) -> MeshPeer:
-    peer = MeshPeer(session, url, origin=origin, policy=ReconnectPolicy(initial=0.2, maximum=1.0))
-    peers.append(peer)
-    peer.start()
-    await asyncio.wait_for(peer.joined.wait(), 10)
-    return peer
+    policy = ReconnectPolicy(initial=0.2, maximum=1.0)
+    return await joined_peer(peers, session, url, origin=origin, policy=policy, timeout=10)
 
 
 async def test_patient_in_chromium_waits_then_meets_an_aiortc_specialist(
@@ -221,7 +213,7 @@ async def test_patient_in_chromium_waits_then_meets_an_aiortc_specialist(
     async def patient_listed() -> bool:
         return patient_id in specialist.roster
 
-    await eventually(patient_listed, 10, "the patient in the list")
+    await eventually_async(patient_listed, timeout=10, what="the patient in the list", interval=0.2)
     # The specialist's id (user-<n>) sorts after the patient's hex id: the browser offers.
     assert patient_id < specialist.participant_id
     await specialist.send(Admit(participant_id=patient_id))
@@ -290,7 +282,7 @@ async def test_gp_in_chromium_removes_a_patient_who_must_then_be_let_in_again(
 
     gp.once("dialog", answer_no)
     await remove.click()
-    await eventually(asked, 5, "the question")
+    await eventually_async(asked, timeout=5, what="the question", interval=0.2)
     assert questions[0].startswith("Ta ") and "ut av samtalen?" in questions[0]
     await gp.wait_for_timeout(1000)
     assert await patient.get_attribute("#call-root", "data-state") == "connected"
@@ -348,7 +340,9 @@ async def test_chromium_reconnects_after_its_socket_is_cut_and_media_flows_again
             gp = patient.roster.get(call.gp_participant)
             return gp is not None and gp.connection != first_connection
 
-        await eventually(rejoined, 10, "the browser to rejoin with a new connection")
+        await eventually_async(
+            rejoined, timeout=10, what="the browser to rejoin with a new connection", interval=0.2
+        )
         await video_both_ways(page, patient, call.gp_participant)
         assert loop.time() - cut_at < 10, "media again within 10 s of the cut"
         assert await page.get_attribute("#call-root", "data-state") == "connected"
@@ -379,4 +373,4 @@ async def test_precheck_page_round_trip_through_the_echo_peer(
     async def released() -> bool:
         return server.app[appkeys.ECHO].active == 0
 
-    await eventually(released, 5, "the echo session to end")
+    await eventually_async(released, timeout=5, what="the echo session to end", interval=0.2)

@@ -7,7 +7,6 @@ session record are tested on both databases in test_video.py.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import shutil
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -27,14 +26,17 @@ from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
 from service.storage.models import Consultation, SessionEventRecord
 from signalling.codec import Admit, AdmitAll
-from signalling.peer import MeshPeer, ReconnectPolicy
+from signalling.peer import MeshPeer
 from tests.factories import EMAILS, PASSWORD, World, build_world
-from tests.signalling_support import TcpCutter, use_loopback_if_alone
+from tests.signalling_support import (
+    TcpCutter,
+    eventually,
+    eventually_async,
+    media_flows_everywhere,
+    start_peer,
+    use_loopback_if_alone,
+)
 from tests.video_support import ORIGIN, Call, make_call
-
-MIN_AUDIO_FRAMES = 10
-MIN_VIDEO_FRAMES = 5
-FAST_RECONNECT = ReconnectPolicy(initial=0.2, maximum=1.0, give_up_after=20.0)
 
 
 @pytest.fixture(autouse=True)
@@ -124,11 +126,9 @@ async def join(
     call: Call,
     role: str | None = None,
 ) -> MeshPeer:
-    peer = MeshPeer(session, f"{base}{call.ws_path(role)}", origin=ORIGIN, policy=FAST_RECONNECT)
-    peers.append(peer)
-    peer.start()
-    await asyncio.wait_for(peer.joined.wait(), 10)
-    return peer
+    return await start_peer(
+        peers, session, f"{base}{call.ws_path(role)}", origin=ORIGIN, timeout=10
+    )
 
 
 async def clinician(
@@ -141,23 +141,6 @@ async def clinician(
     session = sessions()
     await logged_in(session, base, who)
     return await join(peers, session, base, call)
-
-
-async def eventually(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    try:
-        async with asyncio.timeout(timeout):
-            while not condition():
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
-
-
-def media_flows_everywhere(mesh: list[MeshPeer]) -> bool:
-    for receiver, sender in itertools.permutations(mesh, 2):
-        counts = receiver.frames_from(sender.participant_id)
-        if counts.audio < MIN_AUDIO_FRAMES or counts.video < MIN_VIDEO_FRAMES:
-            return False
-    return True
 
 
 async def events_of(
@@ -247,19 +230,13 @@ async def test_a_cut_socket_reconnects_and_media_flows_again_within_10_seconds(
         assert gp.peer_connection_of(patient.participant_id) is not old_pc
         assert patient.is_admitted  # re-admitted without waiting again
         expected = ["join", "admit", "disconnect", "join", "admit"]
-        await eventually_async(lambda: events_of(db, call, patient.participant_id), expected, 5)
+        await eventually_async(
+            lambda: events_of(db, call, patient.participant_id),
+            lambda events: events == expected,
+            what=f"the events {expected}",
+        )
     finally:
         await cutter.close()
-
-
-async def eventually_async(read: Callable[[], Any], expected: object, timeout: float) -> None:
-    found = None
-    try:
-        async with asyncio.timeout(timeout):
-            while (found := await read()) != expected:
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        raise AssertionError(f"expected {expected}, found {found}") from None
 
 
 async def test_participants_on_two_instances_meet_through_redis(
