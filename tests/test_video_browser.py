@@ -27,10 +27,14 @@ from service.http.app import create_app
 from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
 from signalling.codec import Admit
-from signalling.peer import MeshPeer, ReconnectPolicy
+from signalling.peer import MeshPeer
 from tests.factories import EMAILS, PASSWORD, build_world
-from tests.signalling_support import TcpCutter, eventually_async, use_loopback_if_alone
-from tests.signalling_support import start_peer as joined_peer
+from tests.signalling_support import (
+    TcpCutter,
+    eventually_async,
+    start_peer,
+    use_loopback_if_alone,
+)
 from tests.video_support import Call, make_call
 
 pytestmark = pytest.mark.browser
@@ -180,13 +184,6 @@ async def video_both_ways(page: Page, peer: MeshPeer, browser_participant: str) 
     )
 
 
-async def start_peer(
-    session: aiohttp.ClientSession, peers: list[MeshPeer], url: str, origin: str
-) -> MeshPeer:
-    policy = ReconnectPolicy(initial=0.2, maximum=1.0)
-    return await joined_peer(peers, session, url, origin=origin, policy=policy, timeout=10)
-
-
 async def test_patient_in_chromium_waits_then_meets_an_aiortc_specialist(
     server: TestServer,
     call: Call,
@@ -206,7 +203,7 @@ async def test_patient_in_chromium_waits_then_meets_an_aiortc_specialist(
     ) as resp:
         assert resp.status == 200
     specialist = await start_peer(
-        session, peers, f"{base(server)}{call.ws_path()}", origin=base(server)
+        peers, session, f"{base(server)}{call.ws_path()}", origin=base(server), timeout=10
     )
     patient_id = call.participants["patient"]
 
@@ -239,7 +236,7 @@ async def test_gp_in_chromium_admits_an_aiortc_patient_with_the_button(
     await page.wait_for_selector("#call-root[data-state='connected']", timeout=10000)
 
     patient = await start_peer(
-        session, peers, f"{base(server)}{call.ws_path('patient')}", origin=base(server)
+        peers, session, f"{base(server)}{call.ws_path('patient')}", origin=base(server), timeout=10
     )
     admit = page.locator(f"button.admit[data-participant='{patient.participant_id}']")
     await admit.click(timeout=10000)
@@ -326,7 +323,11 @@ async def test_chromium_reconnects_after_its_socket_is_cut_and_media_flows_again
         await page.goto(f"http://127.0.0.1:{cutter_port}/samkonsultasjonar/{call.id}/video")
         await page.wait_for_selector("#call-root[data-state='connected']", timeout=10000)
         patient = await start_peer(
-            session, peers, f"{base(server)}{call.ws_path('patient')}", origin=base(server)
+            peers,
+            session,
+            f"{base(server)}{call.ws_path('patient')}",
+            origin=base(server),
+            timeout=10,
         )
         await page.locator("button.admit").click(timeout=10000)
         await video_both_ways(page, patient, call.gp_participant)
