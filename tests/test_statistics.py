@@ -21,14 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.domain.clock import FakeClock
 from service.domain.tokens import hash_token, new_id, new_room_id
-from service.domain.travel import (
-    ReferenceData,
-    TravellerInput,
-    load_factor_set,
-    load_reference_data,
-    travel_avoided,
-)
-from service.domain.travel_inputs import TravelFacts, Traveller, encode_travel_key
+from service.domain.travel.calculation import TravellerInput, travel_avoided
+from service.domain.travel.factors import load_factor_set
+from service.domain.travel.keys import TravelFacts, Traveller, encode_travel_key
+from service.domain.travel.reference import ReferenceData, load_reference_data
 from service.http.app import create_app
 from service.settings import Settings
 from service.storage.models import Consultation, Participant, Survey

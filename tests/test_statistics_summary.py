@@ -29,7 +29,8 @@ from service.domain.actor import Actor
 from service.domain.clock import FakeClock
 from service.domain.schemas import SurveyAnswerInput
 from service.domain.tokens import new_id, new_room_id
-from service.domain.travel import load_factor_set, load_reference_data
+from service.domain.travel.factors import load_factor_set
+from service.domain.travel.reference import load_reference_data
 from service.http.app import create_app
 from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker

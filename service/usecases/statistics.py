@@ -29,8 +29,10 @@ from service.domain.errors import DomainError, InvalidInput, NotAllowed
 from service.domain.permissions import STATISTICS_READERS
 from service.domain.schemas import ROW_ID_RULE, as_row_id
 from service.domain.suppression import THRESHOLD, CellState, Sum, suppress
-from service.domain.travel import ZERO, Amounts, FactorSet, ReferenceData
-from service.domain.travel_inputs import AMOUNT_FIELDS, TravelPerKey
+from service.domain.travel.calculation import ZERO, Amounts
+from service.domain.travel.factors import FactorSet
+from service.domain.travel.keys import AMOUNT_FIELDS, TravelPerKey
+from service.domain.travel.reference import ReferenceData
 from service.storage import statistics as store
 from service.storage.models import PARTICIPANT_ROLES, PATIENT_GROUPS
 
