@@ -9,6 +9,8 @@ import io
 import json
 import random
 import statistics as pystats
+import subprocess
+import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -19,6 +21,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.domain import statistics_query, statistics_report
 from service.domain.clock import FakeClock
 from service.domain.tokens import hash_token, new_id, new_room_id
 from service.domain.travel.calculation import TravellerInput, travel_avoided
@@ -27,6 +30,7 @@ from service.domain.travel.keys import TravelFacts, Traveller, encode_travel_key
 from service.domain.travel.reference import ReferenceData, load_reference_data
 from service.http.app import create_app
 from service.settings import Settings
+from service.storage import models
 from service.storage.models import Consultation, Participant, Survey
 from tests.factories import Client, World, build_world, login
 
@@ -488,3 +492,21 @@ def test_bad_factor_override_stops_the_start() -> None:
 def test_factor_overrides_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAMKONS_GREEN_FACTOR_OVERRIDES", json.dumps({"detour_factor": 1.4}))
     assert Settings().green_factor_overrides == {"detour_factor": 1.4}
+
+
+def test_the_statistics_rows_name_the_groups_and_roles_the_schema_allows() -> None:
+    # The report's rows come from the domain's vocabulary; the database's checks from the models.
+    assert statistics_query.PATIENT_GROUPS == models.PATIENT_GROUPS
+    assert statistics_report.PARTICIPANT_ROLES == models.PARTICIPANT_ROLES
+
+
+@pytest.mark.parametrize(
+    "module", ["service.domain.statistics_query", "service.domain.statistics_report"]
+)
+def test_the_statistics_domain_loads_no_web_video_or_database_library(module: str) -> None:
+    code = (
+        f"import sys, {module}; "
+        "print(sorted(m for m in ('aiohttp', 'aiortc', 'sqlalchemy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

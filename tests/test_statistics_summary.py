@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.domain.actor import Actor
 from service.domain.clock import FakeClock
 from service.domain.schemas import SurveyAnswerInput
+from service.domain.statistics_query import StatisticsQuery
 from service.domain.tokens import new_id, new_room_id
 from service.domain.travel.factors import load_factor_set
 from service.domain.travel.reference import load_reference_data
@@ -46,7 +47,7 @@ from service.storage.models import (
 )
 from service.storage.statistics import quantiles_from_histogram
 from service.usecases.retention import erase_expired
-from service.usecases.statistics import StatisticsQuery, SummaryOutOfStep, compute_statistics
+from service.usecases.statistics import SummaryOutOfStep, compute_statistics
 from service.usecases.survey import answer_survey, create_survey_invitations
 from tests.conftest import PG_ADMIN_DSN
 from tests.factories import World, build_world, login
