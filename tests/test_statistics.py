@@ -9,8 +9,6 @@ import io
 import json
 import random
 import statistics as pystats
-import subprocess
-import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -498,15 +496,3 @@ def test_the_statistics_rows_name_the_groups_and_roles_the_schema_allows() -> No
     # The report's rows come from the domain's vocabulary; the database's checks from the models.
     assert statistics_query.PATIENT_GROUPS == models.PATIENT_GROUPS
     assert statistics_report.PARTICIPANT_ROLES == models.PARTICIPANT_ROLES
-
-
-@pytest.mark.parametrize(
-    "module", ["service.domain.statistics_query", "service.domain.statistics_report"]
-)
-def test_the_statistics_domain_loads_no_web_video_or_database_library(module: str) -> None:
-    code = (
-        f"import sys, {module}; "
-        "print(sorted(m for m in ('aiohttp', 'aiortc', 'sqlalchemy') if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"

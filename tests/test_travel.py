@@ -10,8 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -733,22 +731,3 @@ def test_detour_factor_is_the_rounded_median_of_the_table() -> None:
     median = (ratios[3] + ratios[4]) / 2
     assert median == pytest.approx(1.63, abs=0.01)
     assert round(median, 1) == DETOUR
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        "service.domain.travel",
-        "service.domain.travel.reference",
-        "service.domain.travel.factors",
-        "service.domain.travel.calculation",
-        "service.domain.travel.keys",
-    ],
-)
-def test_the_travel_modules_load_no_web_video_or_database_library(module: str) -> None:
-    code = (
-        f"import sys, {module}; "
-        "print(sorted(m for m in ('aiohttp', 'aiortc', 'sqlalchemy') if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
