@@ -34,7 +34,7 @@ from service.domain.clock import FakeClock
 from service.domain.invites import InviteAttendee, InviteEvent, build_invite
 from service.domain.mail import build_invite_email
 from service.domain.schemas import AcceptInput, BookingInput, PersonInput
-from service.domain.travel import load_reference_data
+from service.domain.travel.reference import load_reference_data
 from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
 from service.storage.migrate import upgrade_to_head_async

@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from service.domain.clock import FakeClock
 from service.domain.passwords import hash_password
-from service.domain.travel_inputs import TravelFacts, Traveller, encode_travel_key
+from service.domain.travel.keys import TravelFacts, Traveller, encode_travel_key
 from service.http.app import create_app
 from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker

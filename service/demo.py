@@ -24,8 +24,9 @@ from service.domain.errors import DomainError
 from service.domain.passwords import hash_password
 from service.domain.schemas import BookingInput, PersonInput
 from service.domain.tokens import hash_token, new_id, new_room_id, new_token
-from service.domain.travel import Mode, PatientLocation, ReferenceData, load_reference_data
-from service.domain.travel_inputs import TravelFacts, Traveller, encode_travel_key, local_site_for
+from service.domain.travel.calculation import Mode, PatientLocation
+from service.domain.travel.keys import TravelFacts, Traveller, encode_travel_key, local_site_for
+from service.domain.travel.reference import ReferenceData, load_reference_data
 from service.settings import Settings
 from service.storage import directory
 from service.storage.engine import make_engine, make_sessionmaker

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service import cli
 from service.demo import DEMO_PASSWORD, seed_demo
 from service.domain.clock import FakeClock
-from service.domain.travel import load_reference_data
+from service.domain.travel.reference import load_reference_data
 from service.http.app import create_app
 from service.settings import Settings
 from service.storage.models import Consultation, GpOffice, Participant, Patient, User

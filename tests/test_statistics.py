@@ -19,19 +19,20 @@ import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.domain import statistics_query, statistics_report
+from service.domain.actor import Actor
 from service.domain.clock import FakeClock
+from service.domain.errors import NotAllowed
 from service.domain.tokens import hash_token, new_id, new_room_id
-from service.domain.travel import (
-    ReferenceData,
-    TravellerInput,
-    load_factor_set,
-    load_reference_data,
-    travel_avoided,
-)
-from service.domain.travel_inputs import TravelFacts, Traveller, encode_travel_key
+from service.domain.travel.calculation import TravellerInput, travel_avoided
+from service.domain.travel.factors import load_factor_set
+from service.domain.travel.keys import TravelFacts, Traveller, encode_travel_key
+from service.domain.travel.reference import ReferenceData, load_reference_data
 from service.http.app import create_app
 from service.settings import Settings
+from service.storage import models
 from service.storage.models import Consultation, Participant, Survey
+from service.usecases.statistics import filter_departments
 from tests.factories import Client, World, build_world, login
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -492,3 +493,26 @@ def test_bad_factor_override_stops_the_start() -> None:
 def test_factor_overrides_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAMKONS_GREEN_FACTOR_OVERRIDES", json.dumps({"detour_factor": 1.4}))
     assert Settings().green_factor_overrides == {"detour_factor": 1.4}
+
+
+def test_the_statistics_rows_name_the_groups_and_roles_the_schema_allows() -> None:
+    # The report's rows come from the domain's vocabulary; the database's checks from the models.
+    assert statistics_query.PATIENT_GROUPS == models.PATIENT_GROUPS
+    assert statistics_report.PARTICIPANT_ROLES == models.PARTICIPANT_ROLES
+
+
+async def test_the_department_filter_lists_every_department_for_evaluators_only(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    world = await build_world(db)
+
+    def actor(user_id: int, role: str) -> Actor:
+        return Actor(user_id, role, "Someone", "nn", gp_office_id=None, department_id=None)
+
+    found = await filter_departments(db, actor(world.evaluator, "evaluator"))
+    assert {(d.id, d.hospital_id) for d in found} == {
+        (world.geriatrics, world.haukeland),
+        (world.psychiatry, world.haraldsplass),
+    }
+    with pytest.raises(NotAllowed):
+        await filter_departments(db, actor(world.gp, "gp"))

@@ -15,6 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,21 +23,27 @@ import asyncpg
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import Connection, delete, func, inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.domain import statistics_query
 from service.domain.actor import Actor
 from service.domain.clock import FakeClock
 from service.domain.schemas import SurveyAnswerInput
+from service.domain.statistics_query import StatisticsQuery
 from service.domain.tokens import new_id, new_room_id
-from service.domain.travel import load_factor_set, load_reference_data
+from service.domain.travel.factors import load_factor_set
+from service.domain.travel.reference import load_reference_data
 from service.http.app import create_app
 from service.settings import Settings
+from service.storage import statistics as stats_store
 from service.storage.engine import make_engine, make_sessionmaker
 from service.storage.migrate import alembic_config
 from service.storage.models import (
     SUMMARY_KEY,
+    Base,
     Consultation,
+    StatisticsCalendar,
     StatisticsCounts,
     StatisticsDurations,
     StatisticsTravel,
@@ -45,7 +52,7 @@ from service.storage.models import (
 )
 from service.storage.statistics import quantiles_from_histogram
 from service.usecases.retention import erase_expired
-from service.usecases.statistics import StatisticsQuery, SummaryOutOfStep, compute_statistics
+from service.usecases.statistics import SummaryOutOfStep, compute_statistics
 from service.usecases.survey import answer_survey, create_survey_invitations
 from tests.conftest import PG_ADMIN_DSN
 from tests.factories import World, build_world, login
@@ -431,6 +438,58 @@ async def test_the_migration_back_fills_the_summary_from_existing_rows(empty_url
 
 
 # --------------------------------------------------------------------------- reading
+
+
+def _summary_migration() -> ModuleType:
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    revision = script.get_revision(SUMMARY_REVISION)
+    assert revision is not None
+    return revision.module
+
+
+def test_the_runtime_reads_the_columns_and_years_migration_0007_made() -> None:
+    # The migration keeps its own frozen copy of the lists (migrations are history): this is
+    # what keeps that copy and the one the statistics read from drifting apart.
+    migration = _summary_migration()
+    assert migration.KEY == SUMMARY_KEY
+    assert migration.COUNT_SUMS == stats_store.COUNT_SUMS
+    assert migration.SURVEY_SUMS == stats_store.SURVEY_SUMS
+    assert (migration.FIRST_YEAR, migration.LAST_YEAR) == (
+        statistics_query.FIRST_YEAR,
+        statistics_query.LAST_YEAR,
+    )
+    declared = [c.name for c in StatisticsCounts.__table__.columns]
+    runtime = [*SUMMARY_KEY, "status", *stats_store.COUNT_SUMS, *stats_store.SURVEY_SUMS]
+    assert sorted(declared) == sorted(runtime)
+
+
+async def test_the_migrated_summary_has_the_models_columns_and_calendar(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    tables: tuple[type[Base], ...] = (
+        StatisticsCalendar,
+        StatisticsCounts,
+        StatisticsDurations,
+        StatisticsTravel,
+        StatisticsTravelKey,
+    )
+
+    def columns(connection: Connection) -> dict[str, set[str]]:
+        found = inspect(connection)
+        return {
+            t.__tablename__: {c["name"] for c in found.get_columns(t.__tablename__)} for t in tables
+        }
+
+    async with db() as s:
+        migrated = await s.run_sync(lambda session: columns(session.connection()))
+        month = StatisticsCalendar.month
+        first, last = (await s.execute(select(func.min(month), func.max(month)))).one()
+    assert migrated == {t.__tablename__: {c.name for c in t.__table__.columns} for t in tables}
+    # The query refuses dates outside the years the calendar has months for.
+    assert (first, last) == (
+        statistics_query.FIRST_YEAR * 12,
+        statistics_query.LAST_YEAR * 12 + 11,
+    )
 
 
 def test_percentiles_from_a_histogram_equal_percentile_cont() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.domain.travel_inputs import decode_travel_key
+from service.domain.travel.keys import decode_travel_key
 from service.http.api.routes import route_table
 from service.storage.models import Consultation, Participant, Patient
 from tests.factories import Client, booking_body, build_world, login

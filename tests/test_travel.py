@@ -16,21 +16,22 @@ import pytest
 
 from service.data import derive_reference_data as derive
 from service.domain.errors import InvalidInput
-from service.domain.travel import (
-    DATA_DIR,
+from service.domain.travel.calculation import (
     MODES,
-    Coordinate,
-    FactorSet,
     Mode,
-    ReferenceData,
     TravelAvoided,
     TravellerInput,
     aggregate_travel_avoided,
-    load_factor_set,
+    travel_avoided,
+)
+from service.domain.travel.factors import FactorSet, load_factor_set
+from service.domain.travel.reference import (
+    DATA_DIR,
+    Coordinate,
+    ReferenceData,
     load_reference_data,
     municipality_for_postal_code,
     straight_line_km,
-    travel_avoided,
 )
 
 # Factor values of set samkons-green-health 2024.1, written out.

@@ -1,5 +1,6 @@
 """Shipped reference data for «grønn helse» (municipalities, postal codes, hospitals, factors).
 
 A package so the CSV/JSON/Markdown files beside this module are installed with the service; the
-files are read by `service.domain.travel` and rebuilt by `service.data.derive_reference_data`.
+files are read by `service.domain.travel` (`reference`, `factors`) and rebuilt by
+`service.data.derive_reference_data`.
 """

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.domain.travel import Coordinate, straight_line_km
+from service.domain.travel.reference import Coordinate, straight_line_km
 
 # Shipped detour factor and driving-time fit (must equal factors.json; a test checks this).
 DETOUR_FACTOR = 1.6

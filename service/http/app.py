@@ -15,8 +15,9 @@ from aiohttp_session import session_middleware
 
 from service.domain.clock import Clock, SystemClock
 from service.domain.errors import DomainError
-from service.domain.travel import FactorSet, load_factor_set, load_reference_data
-from service.domain.travel_inputs import TravelPerKey
+from service.domain.travel.factors import FactorSet, load_factor_set
+from service.domain.travel.keys import TravelPerKey
+from service.domain.travel.reference import load_reference_data
 from service.http import appkeys
 from service.http.actor_cache import ActorCache
 from service.http.api.calendar import setup_calendar_feed

@@ -7,8 +7,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.domain.clock import Clock
-from service.domain.travel import FactorSet, ReferenceData
-from service.domain.travel_inputs import TravelPerKey
+from service.domain.travel.factors import FactorSet
+from service.domain.travel.keys import TravelPerKey
+from service.domain.travel.reference import ReferenceData
 from service.http.actor_cache import ActorCache
 from service.settings import Settings
 from service.usecases.throttle import LoginThrottle

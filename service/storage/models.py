@@ -210,7 +210,7 @@ class Consultation(Base):
     # Anonymous facts kept after retention erases personal data (statistics need them).
     municipality_number: Mapped[str | None] = mapped_column(String(4))
     hospital_id: Mapped[int] = mapped_column(ForeignKey("hospitals.id"))
-    # Travel inputs without anyone's postal code (see service/domain/travel_inputs.py), and the
+    # Travel inputs without anyone's postal code (see service/domain/travel/keys.py), and the
     # patient's own survey answer about travelling, which corrects the booking's assumption.
     travel_key: Mapped[str | None] = mapped_column(String(400))
     patient_travel_confirmed: Mapped[bool | None]

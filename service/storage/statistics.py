@@ -51,6 +51,32 @@ from service.storage.models import (
 # Breakdowns in the order of the GROUPING() bit mask (first argument is the highest bit).
 DIMENSIONS = ("period", "municipality", "patient_group", "department")
 OPEN_STATUSES = ("requested", "confirmed", "in_progress")
+# The sums `statistics_counts` keeps beside its grain (`SUMMARY_KEY`) and status, in migration
+# 0007's order: what a consultation adds, then what its surveys add. The models declare the same
+# columns; tests/test_statistics_summary.py checks the migration, the models and these agree.
+COUNT_SUMS = (
+    "consultations",
+    "with_relatives",
+    "relatives",
+    "interpreters",
+    "municipal_staff",
+    "patients",
+    "specialists",
+)
+SURVEY_SUMS = (
+    "surveys_invited",
+    "surveys_answered",
+    "satisfaction_1",
+    "satisfaction_2",
+    "satisfaction_3",
+    "satisfaction_4",
+    "satisfaction_5",
+    "would_travel_yes",
+    "would_travel_no",
+    "physical_visit_yes",
+    "physical_visit_no",
+    "with_free_text",
+)
 
 
 @asynccontextmanager
@@ -225,17 +251,6 @@ def _key(m: Mapping[str, Any], dimension: str | None) -> str | None:
     return None if value is None else str(value)
 
 
-_STATUS_SUMS = (
-    "consultations",
-    "with_relatives",
-    "relatives",
-    "interpreters",
-    "municipal_staff",
-    "patients",
-    "specialists",
-)
-
-
 async def status_counts(db: AsyncSession, f: SummaryFilter) -> list[StatusRow]:
     """Counts per status for each breakdown and overall (some hundreds of rows)."""
     t = StatisticsCounts
@@ -246,7 +261,7 @@ async def status_counts(db: AsyncSession, f: SummaryFilter) -> list[StatusRow]:
             t.patient_group.label("patient_group"),
             t.department_id.label("department"),
             t.status.label("status"),
-            *(getattr(t, name) for name in _STATUS_SUMS),
+            *(getattr(t, name) for name in COUNT_SUMS),
         )
         .where(*_where(t, f))
         .subquery("base")
@@ -256,12 +271,12 @@ async def status_counts(db: AsyncSession, f: SummaryFilter) -> list[StatusRow]:
         base,
         [*DIMENSIONS, None],
         [base.c.status],
-        [func.sum(base.c[name]).label(name) for name in _STATUS_SUMS],
+        [func.sum(base.c[name]).label(name) for name in COUNT_SUMS],
     )
     result = []
     for row in (await db.execute(stmt)).all():
         m = row._mapping
-        values = [int(m[name] or 0) for name in _STATUS_SUMS]
+        values = [int(m[name] or 0) for name in COUNT_SUMS]
         if values[0] == 0:
             continue  # consultations all moved away or deleted: the rows stay behind as zeros
         dimension = _dimension_of(int(m["mask"]))
@@ -440,25 +455,9 @@ async def travel_sums(
     return result
 
 
-_SURVEY_SUMS = (
-    "surveys_invited",
-    "surveys_answered",
-    "satisfaction_1",
-    "satisfaction_2",
-    "satisfaction_3",
-    "satisfaction_4",
-    "satisfaction_5",
-    "would_travel_yes",
-    "would_travel_no",
-    "physical_visit_yes",
-    "physical_visit_no",
-    "with_free_text",
-)
-
-
 async def survey_counts(db: AsyncSession, f: SummaryFilter) -> SurveyCounts:
     t = StatisticsCounts
-    stmt = select(*(func.coalesce(func.sum(getattr(t, name)), 0) for name in _SURVEY_SUMS)).where(
+    stmt = select(*(func.coalesce(func.sum(getattr(t, name)), 0) for name in SURVEY_SUMS)).where(
         *_where(t, f)
     )
     n = [int(x) for x in (await db.execute(stmt)).one()]

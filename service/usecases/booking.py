@@ -52,8 +52,8 @@ from service.domain.states import (
     apply,
 )
 from service.domain.tokens import keyed_hash, new_id, new_room_id
-from service.domain.travel import ReferenceData, municipality_for_postal_code
-from service.domain.travel_inputs import TravelFacts, Traveller, encode_travel_key, local_site_for
+from service.domain.travel.keys import TravelFacts, Traveller, encode_travel_key, local_site_for
+from service.domain.travel.reference import ReferenceData, municipality_for_postal_code
 from service.settings import Settings
 from service.storage import consultations as store
 from service.storage.engine import run_transaction

@@ -1,11 +1,13 @@
-"""Statistics for evaluators: use of the service, travel avoided and survey results.
+"""Statistics for evaluators: the use case that counts a report from the summary tables.
 
-This module owns what an evaluator may see and how it is put together: the query (period,
-grouping, filters), the figures (from `service.storage.statistics`, which counts in SQL), travel
-avoided (the «grønn helse» calculation run once per group of identical travel inputs), and the
-privacy rules: no names, contact details, postal codes or free text ever reach it, every count
-goes through `service.domain.suppression`, and a figure derived from a hidden count is hidden with
-it.
+This module owns putting a report together for one evaluator and one query
+(`service.domain.statistics_query`): the reads from `service.storage.statistics` (which counts
+in SQL), travel avoided (the «grønn helse» calculation run once per group of identical travel
+inputs), and the privacy rules that turn those rows into figures: every count becomes a cell, and
+every sum a reader could use to work a hidden cell out is declared beside it, so that
+`service.domain.suppression` can hide enough. The report's tables are shaped by
+`service.domain.statistics_report`. No names, contact details, postal codes or free text ever
+reach it.
 
 Travel is computed on read with the app's factor set, so changing a factor changes every total at
 once, and each report names the factor set and version that produced it.
@@ -14,12 +16,8 @@ once, and each report names the factor set and version that produced it.
 from __future__ import annotations
 
 import asyncio
-import calendar
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, timedelta
-from typing import Literal, TypeVar
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,34 +25,25 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.domain.actor import Actor
 from service.domain.errors import DomainError, InvalidInput, NotAllowed
 from service.domain.permissions import STATISTICS_READERS
-from service.domain.schemas import ROW_ID_RULE, as_row_id
-from service.domain.suppression import THRESHOLD, CellState, Sum, suppress
-from service.domain.travel import ZERO, Amounts, FactorSet, ReferenceData
-from service.domain.travel_inputs import AMOUNT_FIELDS, TravelPerKey
-from service.storage import statistics as store
-from service.storage.models import PARTICIPANT_ROLES, PATIENT_GROUPS
-
-GroupBy = Literal["month", "quarter"]
-EVALUATOR_ROLES = STATISTICS_READERS
-STATUS_MEASURES = ("completed", "cancelled", "no_show", "open")
-COUNT_MEASURES = ("booked", *STATUS_MEASURES)
-TRAVEL_MEASURES = (
-    "person_km",
-    "vehicle_km",
-    "hours",
-    "co2e_kg",
-    "health_sector_kr",
-    "societal_kr",
-    "work_hours_not_lost",
+from service.domain.statistics_query import PATIENT_GROUPS, Period, StatisticsQuery, periods_between
+from service.domain.statistics_report import (
+    COUNT_MEASURES,
+    PARTICIPANT_ROLES,
+    STATUS_MEASURES,
+    CellKey,
+    Figures,
+    StatisticsReport,
+    build_report,
 )
-TABLES = ("period", "municipality", "patient_group", "hospital", "department")
-MAX_PERIODS = 60
-SMALL = "<5"
-HIDDEN = "suppressed"
+from service.domain.suppression import Sum
+from service.domain.travel.calculation import Amounts
+from service.domain.travel.factors import FactorSet
+from service.domain.travel.keys import AMOUNT_FIELDS, TravelPerKey
+from service.domain.travel.reference import ReferenceData
+from service.storage import statistics as store
 
-Display = int | float | str | None
+EVALUATOR_ROLES = STATISTICS_READERS
 T = TypeVar("T")
-CellKey = tuple[str, str, str]  # (table, row key, measure); table "total" has row key ""
 
 
 class SummaryOutOfStep(DomainError):
@@ -65,174 +54,9 @@ class SummaryOutOfStep(DomainError):
     type_slug = "statistics-unavailable"
 
 
-@dataclass(frozen=True, slots=True)
-class StatisticsQuery:
-    date_from: date  # first day of the first period
-    date_to: date  # last day of the last period
-    group_by: GroupBy = "month"
-    municipality: str | None = None
-    patient_group: str | None = None
-    hospital: str | None = None
-    department_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    key: str
-    start: date
-    end: date  # exclusive
-
-
-# --------------------------------------------------------------------------- the query
-
-
-def _month_start(d: date) -> date:
-    return d.replace(day=1)
-
-
-def _period_start(d: date, group_by: GroupBy) -> date:
-    if group_by == "quarter":
-        return date(d.year, 3 * ((d.month - 1) // 3) + 1, 1)
-    return _month_start(d)
-
-
-def _add_months(d: date, months: int) -> date:
-    index = d.year * 12 + d.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def _period_key(start: date, group_by: GroupBy) -> str:
-    if group_by == "quarter":
-        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
-    return f"{start.year}-{start.month:02d}"
-
-
-def periods_between(date_from: date, date_to: date, group_by: GroupBy) -> list[Period]:
-    """Whole months or quarters covering [date_from, date_to], both included."""
-    step = 3 if group_by == "quarter" else 1
-    start = _period_start(date_from, group_by)
-    periods = []
-    while start <= date_to:
-        end = _add_months(start, step)
-        periods.append(Period(_period_key(start, group_by), start, end))
-        start = end
-    return periods
-
-
-# The years migration 0007 fills `statistics_calendar` with (the summary's local months).
-FIRST_YEAR, LAST_YEAR = 1990, 2199
-
-
-def _parse_date(text: str, name: str, *, end: bool) -> date:
-    try:
-        if len(text) == 7:
-            year, month = (int(x) for x in text.split("-"))
-            day = calendar.monthrange(year, month)[1] if end else 1
-            parsed = date(year, month, day)
-        else:
-            parsed = date.fromisoformat(text)
-    except ValueError as exc:
-        raise InvalidInput(f"{name} must be a date, YYYY-MM-DD or YYYY-MM.", field=name) from exc
-    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
-        # The summary's local months (statistics_calendar) cover these years.
-        raise InvalidInput(f"{name} must be in the years {FIRST_YEAR}–{LAST_YEAR}.", field=name)
-    return parsed
-
-
-def parse_query(params: Mapping[str, str], today: date, ref: ReferenceData) -> StatisticsQuery:
-    """Read the query string; by default the last twelve whole months."""
-    group_by = params.get("group_by") or "month"
-    if group_by not in ("month", "quarter"):
-        raise InvalidInput("group_by must be month or quarter.", field="group_by")
-    grouping: GroupBy = "quarter" if group_by == "quarter" else "month"
-    raw_to = params.get("to")
-    date_to = (
-        _parse_date(raw_to, "to", end=True) if raw_to else _month_start(today) - timedelta(days=1)
-    )
-    raw_from = params.get("from")
-    date_from = (
-        _parse_date(raw_from, "from", end=False)
-        if raw_from
-        else _add_months(_month_start(date_to), -11)
-    )
-    if date_from > date_to:
-        raise InvalidInput("from must not be after to.", field="from")
-    periods = periods_between(date_from, date_to, grouping)
-    if len(periods) > MAX_PERIODS:
-        raise InvalidInput(f"Ask for at most {MAX_PERIODS} periods at a time.", field="from")
-    municipality = params.get("municipality") or None
-    if municipality is not None and municipality not in ref.municipalities:
-        raise InvalidInput("Unknown municipality number.", field="municipality")
-    patient_group = params.get("patient_group") or None
-    if patient_group is not None and patient_group not in PATIENT_GROUPS:
-        raise InvalidInput("Unknown patient group.", field="patient_group")
-    department = params.get("department_id") or None
-    department_id = None if department is None else as_row_id(department)
-    if department is not None and department_id is None:
-        raise InvalidInput(f"department_id must be {ROW_ID_RULE}.", field="department_id")
-    return StatisticsQuery(
-        date_from=periods[0].start,
-        date_to=periods[-1].end - timedelta(days=1),
-        group_by=grouping,
-        municipality=municipality,
-        patient_group=patient_group,
-        hospital=params.get("hospital") or None,
-        department_id=department_id,
-    )
-
-
-# --------------------------------------------------------------------------- the report
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    key: str
-    label: str
-    counts: dict[str, Display]
-    travel: dict[str, dict[str, Display]] | None = None
-    duration: dict[str, Display] | None = None
-    relatives: dict[str, Display] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FactorSetInfo:
-    id: str
-    version: str
-    base_version: str
-    valid_from: str
-    modified: bool
-    overrides: dict[str, float]
-
-
-@dataclass(frozen=True, slots=True)
-class StatisticsReport:
-    query: StatisticsQuery
-    periods: list[Period]
-    factor_set: FactorSetInfo
-    total: Row
-    tables: dict[str, list[Row]]
-    participants_by_role: dict[str, Display]
-    travel_confirmation: dict[str, Display]
-    survey: dict[str, Display]
-    not_costed: list[str] = field(default_factory=list)
-    threshold: int = THRESHOLD
-
-
 def require_evaluator(actor: Actor) -> None:
     if actor.role not in EVALUATOR_ROLES:
         raise NotAllowed("Statistics are for evaluators.")
-
-
-@dataclass
-class _Figures:
-    """Raw figures before suppression; never leaves this module."""
-
-    cells: dict[CellKey, int] = field(default_factory=lambda: defaultdict(int))
-    sums: list[Sum[CellKey]] = field(default_factory=list)
-    rows: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # table → (key, label)
-    travel: dict[tuple[str, str], dict[str, Amounts]] = field(default_factory=dict)
-    durations: dict[str, store.DurationRow] = field(default_factory=dict)
-    unpublished: set[CellKey] = field(default_factory=set)
 
 
 async def compute_statistics(
@@ -301,7 +125,7 @@ async def compute_statistics(
             travel_sums, flags = await travel_rows(db)
             survey = await store.survey_counts(db, f)
 
-    figures = _Figures()
+    figures = Figures()
     visible_departments = [
         d
         for d in departments
@@ -314,8 +138,16 @@ async def compute_statistics(
     _count_survey(figures, survey)
     figures.durations = {r.key if r.key is not None else "": r for r in durations}
 
-    state = suppress(dict(figures.cells), figures.sums, unpublished=figures.unpublished)
-    return _report(query, periods, factors, figures, state, not_costed)
+    return build_report(query, periods, factors, figures, not_costed)
+
+
+async def filter_departments(
+    sessionmaker: async_sessionmaker[AsyncSession], actor: Actor
+) -> list[store.DepartmentInfo]:
+    """Every department with its hospital, for the page's filters (evaluators only)."""
+    require_evaluator(actor)
+    async with sessionmaker() as db:
+        return await store.departments(db)
 
 
 def _hospital_id(hospitals: Sequence[tuple[int, str, str]], code: str | None) -> int | None:
@@ -353,7 +185,7 @@ def _row_keys(
 
 
 def _count_statuses(
-    figures: _Figures,
+    figures: Figures,
     statuses: Sequence[store.StatusRow],
     periods: Sequence[Period],
     departments: Sequence[store.DepartmentInfo],
@@ -412,7 +244,7 @@ def _count_statuses(
         )
 
 
-def _relatives_sum(figures: _Figures, table: str, key: str) -> None:
+def _relatives_sum(figures: Figures, table: str, key: str) -> None:
     for measure in ("with_relatives", "without_relatives"):
         figures.cells.setdefault((table, key, measure), 0)
     figures.sums.append(
@@ -423,7 +255,7 @@ def _relatives_sum(figures: _Figures, table: str, key: str) -> None:
     )
 
 
-def _count_participants(figures: _Figures, statuses: Sequence[store.StatusRow]) -> None:
+def _count_participants(figures: Figures, statuses: Sequence[store.StatusRow]) -> None:
     """People taking part in completed consultations, by role (one GP in each)."""
     counts = dict.fromkeys(PARTICIPANT_ROLES, 0)
     for r in statuses:
@@ -465,7 +297,7 @@ def travel_weights(
 
 
 def _count_travel(
-    figures: _Figures,
+    figures: Figures,
     rows: Sequence[store.TravelRow],
     departments: Sequence[store.DepartmentInfo],
     flags: Sequence[str],
@@ -541,7 +373,7 @@ def _count_travel(
     return sorted(not_costed)
 
 
-def _count_survey(figures: _Figures, s: store.SurveyCounts) -> None:
+def _count_survey(figures: Figures, s: store.SurveyCounts) -> None:
     values = {
         "invited": s.invited,
         "answered": s.answered,
@@ -574,115 +406,3 @@ def _count_survey(figures: _Figures, s: store.SurveyCounts) -> None:
         Sum(answered, tuple(cell(f"physical_visit_{a}") for a in ("yes", "no", "blank"))),
         Sum(answered, (cell("with_free_text"), cell("without_free_text"))),
     ]
-
-
-# --------------------------------------------------------------------------- display
-
-
-def _display(
-    cells: Mapping[CellKey, int], state: Mapping[CellKey, CellState], k: CellKey
-) -> Display:
-    st = state.get(k, "shown")
-    if st == "small":
-        return SMALL
-    if st == "suppressed":
-        return HIDDEN
-    return cells.get(k, 0)
-
-
-def _round(x: float, measure: str) -> float:
-    return round(x) if measure.endswith("_kr") else round(x, 1)
-
-
-def _travel_display(
-    figures: _Figures, state: Mapping[CellKey, CellState], table: str, key: str
-) -> dict[str, dict[str, Display]] | None:
-    if state.get((table, key, "travel_n")) != "shown":
-        return None
-    amounts = figures.travel.get((table, key), {"assumed": ZERO, "confirmed": ZERO})
-    result: dict[str, dict[str, Display]] = {}
-    for basis in ("assumed", "confirmed"):
-        result[basis] = {m: _round(getattr(amounts[basis], m), m) for m in TRAVEL_MEASURES}
-    return result
-
-
-def _row(
-    figures: _Figures, state: Mapping[CellKey, CellState], table: str, key: str, label: str
-) -> Row:
-    cells = figures.cells
-    counts = {m: _display(cells, state, (table, key, m)) for m in COUNT_MEASURES}
-    counts["travel_consultations"] = _display(cells, state, (table, key, "travel_n"))
-    duration = relatives = None
-    if table in ("period", "total"):
-        duration = _duration_display(figures, state, table, key)
-        with_ = _display(cells, state, (table, key, "with_relatives"))
-        completed = cells[(table, key, "completed")]
-        share: Display = None
-        if isinstance(with_, int) and state.get((table, key, "completed")) == "shown":
-            share = round(with_ / completed, 3) if completed else None
-        relatives = {
-            "with": with_,
-            "without": _display(cells, state, (table, key, "without_relatives")),
-            "share": share,
-        }
-    return Row(
-        key=key if table != "period" else label,
-        label=label,
-        counts=counts,
-        travel=_travel_display(figures, state, table, key),
-        duration=duration,
-        relatives=relatives,
-    )
-
-
-def _duration_display(
-    figures: _Figures, state: Mapping[CellKey, CellState], table: str, key: str
-) -> dict[str, Display] | None:
-    if state.get((table, key, "completed")) != "shown":
-        return None
-    d = figures.durations.get(key if table == "period" else "")
-    if d is None or d.n < THRESHOLD:
-        return None
-    return {
-        "p25": None if d.p25 is None else round(d.p25, 1),
-        "median": None if d.median is None else round(d.median, 1),
-        "p75": None if d.p75 is None else round(d.p75, 1),
-    }
-
-
-def _report(
-    query: StatisticsQuery,
-    periods: Sequence[Period],
-    factors: FactorSet,
-    figures: _Figures,
-    state: Mapping[CellKey, CellState],
-    not_costed: list[str],
-) -> StatisticsReport:
-    cells = figures.cells
-    tables = {
-        table: [_row(figures, state, table, key, label) for key, label in figures.rows[table]]
-        for table in TABLES
-    }
-
-    def group(name: str, keys: Sequence[str]) -> dict[str, Display]:
-        return {k: _display(cells, state, (name, "", k)) for k in keys}
-
-    survey_keys = [k for (t, _, k) in cells if t == "survey"]
-    return StatisticsReport(
-        query=query,
-        periods=list(periods),
-        factor_set=FactorSetInfo(
-            id=factors.id,
-            version=factors.version,
-            base_version=factors.base_version,
-            valid_from=factors.valid_from.isoformat(),
-            modified=factors.modified,
-            overrides=dict(factors.overrides),
-        ),
-        total=_row(figures, state, "total", "", "total"),
-        tables=tables,
-        participants_by_role=group("participants", [*PARTICIPANT_ROLES, "all"]),
-        travel_confirmation=group("confirmation", ["yes", "no", "unanswered"]),
-        survey=group("survey", survey_keys),
-        not_costed=not_costed,
-    )

@@ -15,19 +15,12 @@ from aiohttp import web
 
 from service.domain.errors import InvalidInput
 from service.domain.i18n import N_
+from service.domain.statistics_query import PATIENT_GROUPS
+from service.domain.statistics_report import COUNT_MEASURES, HIDDEN, TRAVEL_MEASURES, Display, Row
 from service.http import appkeys
 from service.http.api.statistics import report_for
 from service.http.auth import require_actor
-from service.storage import statistics as stats_store
-from service.storage.models import PATIENT_GROUPS
-from service.usecases.statistics import (
-    COUNT_MEASURES,
-    EVALUATOR_ROLES,
-    HIDDEN,
-    TRAVEL_MEASURES,
-    Display,
-    Row,
-)
+from service.usecases.statistics import EVALUATOR_ROLES, filter_departments
 from web.charts import horizontal_bars, value_text, vertical_bars
 from web.pages import labels
 from web.pages.context import render, translator
@@ -45,13 +38,12 @@ def _chart_items(
 
 
 async def statistics_page(request: web.Request) -> web.Response:
-    require_actor(request, *EVALUATOR_ROLES)
+    actor = require_actor(request, *EVALUATOR_ROLES)
     gettext = translator(request, choose_language(request))
     hidden = gettext(HIDDEN_TEXT)
     app = request.app
     ref = app[appkeys.REFERENCE_DATA]
-    async with app[appkeys.READ_DB]() as db:
-        departments = await stats_store.departments(db)
+    departments = await filter_departments(app[appkeys.READ_DB], actor)
     municipalities = sorted(
         ((m.number, m.name) for m in ref.municipalities.values()),
         key=lambda m: (m[0] not in REGION_FIRST, m[1]),

@@ -13,16 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
+from service.domain.statistics_query import parse_query
+from service.domain.statistics_report import Display, Row, StatisticsReport
 from service.http import appkeys
 from service.http.auth import require_actor
-from service.usecases.statistics import (
-    EVALUATOR_ROLES,
-    Display,
-    Row,
-    StatisticsReport,
-    compute_statistics,
-    parse_query,
-)
+from service.usecases.statistics import EVALUATOR_ROLES, compute_statistics
 
 STATISTICS_QUERY = (
     ("from", "string", False, "first day or month (YYYY-MM-DD or YYYY-MM)"),

@@ -1,9 +1,8 @@
-"""«Grønn helse»: the travel, time, CO2e and cost that a video consultation avoided.
+"""«Grønn helse»: the travel, time, CO2e and cost that one video consultation avoided.
 
-This module owns the shipped reference data (municipalities, postal codes, hospitals in
-`service/data/`), the versioned factor set (`service/data/factors.json`) and the pure calculation
-over them. Nothing here touches the network, the database or the clock; every figure it returns
-names the factor set (id and version) that produced it.
+This module owns the pure calculation over the reference data (`reference`) and a factor set
+(`factors`): the travellers' inputs, the one-way legs, the round-trip amounts, and totals over many
+consultations. Every figure it returns names the factor set (id and version) that produced it.
 
 The formula, its assumptions and every factor's source are documented in `docs/green-health.md`.
 In short, per traveller who would have gone to the hospital (one-way road km d, ferry km f):
@@ -22,339 +21,28 @@ patient and any escort) is subtracted.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import json
-import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import date
-from pathlib import Path
-from types import MappingProxyType
 from typing import Literal, get_args
 
 from service.domain.errors import InvalidInput
+from service.domain.travel.factors import FactorSet
+from service.domain.travel.reference import (
+    Municipality,
+    ReferenceData,
+    municipality_for_postal_code,
+    straight_line_km,
+)
 
 Mode = Literal["car", "bus", "boat", "taxi_pasientreiser", "ambulance"]
 PatientLocation = Literal["home", "gp_office", "institution"]
-DistanceBasis = Literal["estimate_table", "straight_line_x_factor"]
-FactorRole = Literal["calculation", "derivation", "reference"]
 
 MODES: tuple[Mode, ...] = get_args(Mode)
 PATIENT_LOCATIONS: tuple[PatientLocation, ...] = get_args(PatientLocation)
-DISTANCE_BASES: tuple[DistanceBasis, ...] = get_args(DistanceBasis)
-FACTOR_ROLES: tuple[FactorRole, ...] = get_args(FactorRole)
 
 # Modes where people ride in one vehicle whose kilometres and emissions they share.
 VEHICLE_MODES: frozenset[Mode] = frozenset({"car", "taxi_pasientreiser", "ambulance"})
-
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-FACTORS_FILE = "factors.json"
-EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
-
-
-# --------------------------------------------------------------------------- reference data
-
-
-@dataclass(frozen=True, slots=True)
-class Coordinate:
-    lat: float
-    lon: float
-
-    def __post_init__(self) -> None:
-        if not (-90.0 <= self.lat <= 90.0 and -180.0 <= self.lon <= 180.0):
-            raise ValueError(f"coordinate out of range: {self.lat}, {self.lon}")
-
-
-def straight_line_km(a: Coordinate, b: Coordinate) -> float:
-    """Great-circle (haversine) distance in km."""
-    phi_a, phi_b = math.radians(a.lat), math.radians(b.lat)
-    d_phi = phi_b - phi_a
-    d_lambda = math.radians(b.lon - a.lon)
-    h = math.sin(d_phi / 2) ** 2 + math.cos(phi_a) * math.cos(phi_b) * math.sin(d_lambda / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
-
-
-@dataclass(frozen=True, slots=True)
-class HospitalRoute:
-    """One municipality's shipped route to one hospital, one way.
-
-    `road_km` and `drive_min` are as shipped (with the shipped factor set). For rows whose basis
-    is `straight_line_x_factor` the calculation re-derives them from `straight_km` with the active
-    factor set, so an evaluator's detour factor takes effect; see `hospital_leg`.
-    """
-
-    straight_km: float
-    road_km: float
-    drive_min: float
-    ferry_km: float
-    ferry_min: float
-
-
-@dataclass(frozen=True, slots=True)
-class Municipality:
-    number: str
-    name: str
-    coordinate: Coordinate
-    coordinate_basis: str
-    population: int
-    helse_bergen_area: Literal["yes", "uncertain"]
-    region_nordhordland: bool
-    local_straight_km: float
-    distance_basis: DistanceBasis
-    routes: Mapping[str, HospitalRoute]
-
-
-@dataclass(frozen=True, slots=True)
-class PostalCode:
-    code: str
-    place: str
-    municipality_number: str
-    category: str
-    coordinate: Coordinate
-    population: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Hospital:
-    id: str
-    name: str
-    coordinate: Coordinate
-
-
-@dataclass(frozen=True, slots=True)
-class ReferenceData:
-    municipalities: Mapping[str, Municipality]
-    postal_codes: Mapping[str, PostalCode]
-    hospitals: Mapping[str, Hospital]
-
-
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _optional_int(text: str) -> int | None:
-    return int(text) if text.strip() else None
-
-
-def load_reference_data(path: Path | str | None = None) -> ReferenceData:
-    """Read municipalities, postal codes and hospitals from `path` (default: the shipped data).
-
-    Raises ValueError if the files disagree with each other (a postal code in an unlisted
-    municipality, a municipality without a route to every hospital, an unknown distance basis).
-    """
-    directory = Path(path) if path is not None else DATA_DIR
-
-    hospitals: dict[str, Hospital] = {}
-    for row in _read_csv(directory / "hospitals.csv"):
-        hospitals[row["id"]] = Hospital(
-            id=row["id"],
-            name=row["name"],
-            coordinate=Coordinate(float(row["lat"]), float(row["lon"])),
-        )
-
-    municipalities: dict[str, Municipality] = {}
-    for row in _read_csv(directory / "municipalities.csv"):
-        basis = row["distance_basis"]
-        if basis not in DISTANCE_BASES:
-            raise ValueError(f"municipality {row['kommunenr']}: unknown distance_basis {basis!r}")
-        area = row["helse_bergen_area"]
-        if area not in ("yes", "uncertain"):
-            raise ValueError(f"municipality {row['kommunenr']}: helse_bergen_area {area!r}")
-        routes: dict[str, HospitalRoute] = {}
-        for hospital_id in hospitals:
-            try:
-                routes[hospital_id] = HospitalRoute(
-                    straight_km=float(row[f"{hospital_id}_straight_km"]),
-                    road_km=float(row[f"{hospital_id}_road_km"]),
-                    drive_min=float(row[f"{hospital_id}_drive_min"]),
-                    ferry_km=float(row[f"{hospital_id}_ferry_km"]),
-                    ferry_min=float(row[f"{hospital_id}_ferry_min"]),
-                )
-            except (KeyError, ValueError) as exc:
-                raise ValueError(
-                    f"municipality {row['kommunenr']}: no complete route to {hospital_id}"
-                ) from exc
-        municipalities[row["kommunenr"]] = Municipality(
-            number=row["kommunenr"],
-            name=row["name"],
-            coordinate=Coordinate(float(row["lat"]), float(row["lon"])),
-            coordinate_basis=row["coordinate_basis"],
-            population=int(row["population"]),
-            helse_bergen_area="yes" if area == "yes" else "uncertain",
-            region_nordhordland=row["region_nordhordland"] == "true",
-            local_straight_km=float(row["local_straight_km"]),
-            distance_basis="estimate_table"
-            if basis == "estimate_table"
-            else "straight_line_x_factor",
-            routes=MappingProxyType(routes),
-        )
-
-    postal_codes: dict[str, PostalCode] = {}
-    for row in _read_csv(directory / "postal_codes.csv"):
-        if row["kommunenr"] not in municipalities:
-            raise ValueError(
-                f"postal code {row['postnr']} in unlisted municipality {row['kommunenr']}"
-            )
-        postal_codes[row["postnr"]] = PostalCode(
-            code=row["postnr"],
-            place=row["poststed"],
-            municipality_number=row["kommunenr"],
-            category=row["category"],
-            coordinate=Coordinate(float(row["lat"]), float(row["lon"])),
-            population=_optional_int(row["population"]),
-        )
-
-    return ReferenceData(
-        municipalities=MappingProxyType(municipalities),
-        postal_codes=MappingProxyType(postal_codes),
-        hospitals=MappingProxyType(hospitals),
-    )
-
-
-def municipality_for_postal_code(ref: ReferenceData, postnr: str) -> Municipality:
-    """The municipality a postal code belongs to (2024 numbers, Bring register)."""
-    code = postnr.strip()
-    postal = ref.postal_codes.get(code)
-    if postal is None:
-        raise InvalidInput(
-            "Postal code is not in the service area or does not exist.",
-            field="postal_code",
-        )
-    return ref.municipalities[postal.municipality_number]
-
-
-# --------------------------------------------------------------------------- factor set
-
-
-@dataclass(frozen=True, slots=True)
-class Factor:
-    name: str
-    value: float
-    unit: str
-    year: int
-    source: str
-    estimate: bool
-    role: FactorRole
-    note: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class FactorSet:
-    """A dated, versioned set of factors.
-
-    `version` is the shipped version, or, when overrides changed any value, the shipped version
-    plus `+mod.` and the first 12 hex digits of the content hash, so two evaluators with the same
-    values get the same version and different values never share one.
-    """
-
-    id: str
-    version: str
-    base_version: str
-    valid_from: date
-    content_hash: str
-    modified: bool
-    overrides: Mapping[str, float]
-    factors: Mapping[str, Factor]
-
-    def value(self, name: str) -> float:
-        return self.factors[name].value
-
-
-def content_hash(factors: Mapping[str, Factor]) -> str:
-    """SHA-256 over the canonical JSON of every factor's name and value."""
-    canonical = json.dumps(
-        {name: factor.value for name, factor in sorted(factors.items())},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def _parse_factor(name: str, raw: Mapping[str, object]) -> Factor:
-    role = raw["role"]
-    if role not in FACTOR_ROLES:
-        raise ValueError(f"factor {name}: unknown role {role!r}")
-    value = raw["value"]
-    year = raw["year"]
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise TypeError(f"factor {name}: value must be a number")
-    if not isinstance(year, int):
-        raise TypeError(f"factor {name}: year must be an integer")
-    return Factor(
-        name=name,
-        value=float(value),
-        unit=str(raw["unit"]),
-        year=year,
-        source=str(raw["source"]),
-        estimate=bool(raw["estimate"]),
-        role="calculation"
-        if role == "calculation"
-        else ("derivation" if role == "derivation" else "reference"),
-        note=str(raw.get("note", "")),
-    )
-
-
-def _checked_override(name: str, value: float, base: Factor) -> Factor:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidInput(f"Factor {name} must be a finite number.", field=f"factors.{name}")
-    if value < 0:
-        raise InvalidInput(f"Factor {name} cannot be negative.", field=f"factors.{name}")
-    if name == "detour_factor" and value < 1:
-        raise InvalidInput(
-            "A road is never shorter than the straight line.", field=f"factors.{name}"
-        )
-    return Factor(
-        name=base.name,
-        value=float(value),
-        unit=base.unit,
-        year=base.year,
-        source=f"override (shipped: {base.value:g}; {base.source})",
-        estimate=True,
-        role=base.role,
-        note=base.note,
-    )
-
-
-def load_factor_set(
-    overrides: Mapping[str, float] | None = None, path: Path | str | None = None
-) -> FactorSet:
-    """Read the shipped factor set and apply `overrides` (from settings) on top.
-
-    Unknown names and impossible values raise InvalidInput with field `factors.<name>`. An
-    override equal to the shipped value changes nothing, so the version stays the shipped one.
-    """
-    file = Path(path) if path is not None else DATA_DIR / FACTORS_FILE
-    document = json.loads(file.read_text(encoding="utf-8"))
-    header = document["factor_set"]
-    base = {name: _parse_factor(name, raw) for name, raw in document["factors"].items()}
-    base_hash = content_hash(base)
-
-    effective = dict(base)
-    applied: dict[str, float] = {}
-    for name, value in (overrides or {}).items():
-        if name not in base:
-            raise InvalidInput(f"There is no factor called {name}.", field=f"factors.{name}")
-        if value == base[name].value:
-            continue
-        effective[name] = _checked_override(name, value, base[name])
-        applied[name] = float(value)
-
-    effective_hash = content_hash(effective)
-    modified = effective_hash != base_hash
-    base_version = str(header["version"])
-    return FactorSet(
-        id=str(header["id"]),
-        version=f"{base_version}+mod.{effective_hash[:12]}" if modified else base_version,
-        base_version=base_version,
-        valid_from=date.fromisoformat(str(header["valid_from"])),
-        content_hash=effective_hash,
-        modified=modified,
-        overrides=MappingProxyType(applied),
-        factors=MappingProxyType(effective),
-    )
 
 
 # --------------------------------------------------------------------------- inputs

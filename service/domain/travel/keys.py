@@ -1,15 +1,15 @@
-"""Travel inputs recorded at booking, kept as the anonymous facts statistics need.
+"""The travel key: travel inputs recorded at booking, as the anonymous facts statistics need.
 
 This module owns the `travel_key` written on each joint consultation: the hospital, where the
 patient took part from, and for the patient and each relative their home municipality, usual
 mode of travel and the escort/works/would-travel flags. It names municipalities, never postal
 codes or people, so it outlives retention the way `municipality_number` does.
 
-The «grønn helse» calculation (`service.domain.travel`) depends on a postal code only through its
-municipality, so a consultation's travel avoided is a function of (travel_key, the patient's
-confirmed survey answer). Statistics count consultations per key and answer in SQL and run the
-calculation once per key (`TravelPerKey`, which the app keeps for its factor set), which stays
-fast however many consultations there are.
+The «grønn helse» calculation (`service.domain.travel.calculation`) depends on a postal code
+only through its municipality, so a consultation's travel avoided is a function of (travel_key,
+the patient's confirmed survey answer). Statistics count consultations per key and answer in SQL
+and run the calculation once per key (`TravelPerKey`, which the app keeps for its factor set),
+which stays fast however many consultations there are.
 
 Everyone's trip hangs on the patient's: when the patient would not have travelled (as assumed at
 booking or as answered afterwards), nobody would, so nothing is counted.
@@ -22,18 +22,18 @@ from dataclasses import dataclass, fields, replace
 from typing import Literal, NamedTuple
 
 from service.domain.errors import InvalidInput
-from service.domain.travel import (
+from service.domain.travel.calculation import (
     MODES,
     PATIENT_LOCATIONS,
     Amounts,
-    FactorSet,
     Mode,
     PatientLocation,
-    ReferenceData,
     TravelAvoided,
     TravellerInput,
     travel_avoided,
 )
+from service.domain.travel.factors import FactorSet
+from service.domain.travel.reference import ReferenceData
 
 KEY_VERSION = "t1"
 TravellerRole = Literal["patient", "relative"]
