@@ -31,6 +31,7 @@ from icalendar import (
 
 from service.domain.errors import InvalidInput
 from service.domain.i18n import load_translations
+from service.domain.schemas import is_printable_name
 
 PARTICIPANT_ROLES = frozenset(
     {"gp", "specialist", "patient", "relative", "interpreter", "municipal_staff"}
@@ -413,7 +414,7 @@ def _zone(tz_name: str) -> ZoneInfo:
 
 def _check_name(name: str, field: str) -> None:
     # Names end up in mail headers and calendar parameters, where a line break starts a new field.
-    if not name.strip() or any(not c.isprintable() for c in name):
+    if not is_printable_name(name):
         raise InvalidInput("a name must be printable text", field=field)
 
 

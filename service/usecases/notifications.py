@@ -43,6 +43,7 @@ from service.domain.invites import InviteAttendee, InviteEvent, build_invite
 from service.domain.join import clinician_join_url, guest_join_url, uses_join_token
 from service.domain.mail import MailKind, build_invite_email, build_survey_email, message_bytes
 from service.domain.roles import ACCOUNT_PARTICIPANTS
+from service.domain.schemas import printable_name
 from service.domain.tokens import hash_token, new_token
 from service.settings import Settings
 from service.storage import outbox as store
@@ -81,7 +82,7 @@ def recipients_among(
     """Those of the participants who have an address, and the specialist's account unless a
     participant row already stands for them."""
     result = [
-        Recipient(p, p.user_id, InviteAttendee(p.name, p.email, p.role, p.language))
+        Recipient(p, p.user_id, InviteAttendee(printable_name(p.name), p.email, p.role, p.language))
         for p in participants
         if p.email
     ]
@@ -92,7 +93,10 @@ def recipients_among(
                 None,
                 specialist.id,
                 InviteAttendee(
-                    specialist.name, specialist.email, "specialist", specialist.language
+                    printable_name(specialist.name),
+                    specialist.email,
+                    "specialist",
+                    specialist.language,
                 ),
             )
         )
@@ -108,7 +112,7 @@ def invite_event(
         start=c.starts_at,
         end=c.ends_at,
         organizer_email=parseaddr(settings.mail_from)[1],
-        organizer_name=organizer.name,
+        organizer_name=printable_name(organizer.name),
         attendees=tuple(r.attendee for r in recipients),
         cancelled=c.status == "cancelled",
         tentative=c.status == "requested",
