@@ -8,7 +8,7 @@ made printable where it is shown (`printable_name`), never refused again.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator
@@ -230,10 +230,36 @@ class WeekInput(Strict):
     hours: Annotated[list[WorkingHoursInput], Field(max_length=28)]
 
 
+# How far an absence may reach: back to a year ago, and a year past the booking horizon.
+ABSENCE_PAST = timedelta(days=365)
+ABSENCE_BEYOND_HORIZON = timedelta(days=365)
+
+
 class ExceptionInput(Strict):
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    """An absence (holiday, leave, course): nobody can book the clinician while it lasts."""
+
+    starts_at: AwareDatetime = Field(
+        description="the start: before the end, and at most 365 days ago"
+    )
+    ends_at: AwareDatetime = Field(
+        description="the end: in the future, and at most 365 days past the booking horizon "
+        "(SAMKONS_BOOKING_HORIZON_DAYS, 56 days by default) from now"
+    )
     reason: Literal["holiday", "leave", "course", "other"] = "leave"
+
+
+def check_absence_span(data: ExceptionInput, now: datetime, horizon: timedelta) -> None:
+    """Refuse an absence that starts more than a year ago or ends more than a year past the
+    booking horizon: such dates are typing mistakes (year 0214, 4689), and nothing can be
+    booked there to be blocked anyway."""
+    if data.starts_at < now - ABSENCE_PAST:
+        raise InvalidInput("An absence can start at most a year ago.", field="starts_at")
+    if data.ends_at > now + horizon + ABSENCE_BEYOND_HORIZON:
+        raise InvalidInput(
+            f"An absence can end at most a year past the booking horizon "
+            f"({horizon.days} days from now).",
+            field="ends_at",
+        )
 
 
 YesNoUnknown = Literal["yes", "no", "unknown"]
