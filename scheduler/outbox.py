@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.domain.clock import Clock
 from service.domain.mail import envelope_address, needs_smtputf8
 from service.domain.tokens import new_id
+from service.http.logs import scrub
 from service.settings import Settings
 from service.storage import outbox as store
 from service.storage.outbox import ClaimedMail
@@ -222,7 +223,13 @@ async def _deliver_batch(
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
         # Could not connect, log in or keep the connection: nothing left in this batch was
         # sent. Always worth retrying, even a refused login: the mails are not at fault.
-        log.warning("mail delivery failed for %d mails: %s", len(pending), type(error).__name__)
+        # The reason scrubbed: an SMTP reply may quote an address.
+        log.warning(
+            "mail delivery failed for %d mails: %s: %s",
+            len(pending),
+            type(error).__name__,
+            scrub(str(error)),
+        )
         for mail in pending:
             await _record_failure(
                 sessionmaker, clock, settings, mail, claim, error, report, permanent=False

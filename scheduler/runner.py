@@ -22,6 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from scheduler.jobs import Jobs
 from scheduler.outbox import transport_for
 from service.http import appkeys
+from service.http.logs import scrubbed_traceback
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,12 @@ SEND_SURVEYS_EVERY_MINUTES = 5
 
 
 class JobRunner:
-    """Runs jobs so that a failure is logged without its message (which may quote data) and
-    so that shutdown can wait for the ones in flight."""
+    """Runs jobs so that a failure is logged with its traceback and shutdown can wait for the
+    ones in flight.
+
+    The traceback's text may quote data (SQL parameters, addresses): it is logged scrubbed
+    (`service.http.logs.scrubbed_traceback`), whatever formatter writes the log.
+    """
 
     def __init__(self) -> None:
         self.running: set[asyncio.Task[object]] = set()
@@ -48,8 +53,9 @@ class JobRunner:
             try:
                 await job()
             except Exception as error:
-                # Exception text can carry SQL parameters or addresses: log the type only.
-                log.error("job %s failed: %s", name, type(error).__name__)
+                log.error(
+                    "job %s failed: %s\n%s", name, type(error).__name__, scrubbed_traceback(error)
+                )
             finally:
                 self.running.discard(task)
 
