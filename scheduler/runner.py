@@ -23,6 +23,7 @@ from scheduler.jobs import Jobs
 from scheduler.outbox import transport_for
 from service.http import appkeys
 from service.http.logs import scrubbed_traceback
+from service.http.ops import METRICS, Metrics
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,9 @@ class JobRunner:
     (`service.http.logs.scrubbed_traceback`), whatever formatter writes the log.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: Metrics | None = None) -> None:
         self.running: set[asyncio.Task[object]] = set()
+        self._metrics = metrics
 
     def guarded(
         self, name: str, job: Callable[[], Awaitable[object]]
@@ -50,9 +52,13 @@ class JobRunner:
             task = asyncio.current_task()
             assert task is not None
             self.running.add(task)
+            if self._metrics is not None:
+                self._metrics.job_runs.labels(name).inc()
             try:
                 await job()
             except Exception as error:
+                if self._metrics is not None:
+                    self._metrics.job_failures.labels(name).inc()
                 log.error(
                     "job %s failed: %s\n%s", name, type(error).__name__, scrubbed_traceback(error)
                 )
@@ -111,7 +117,7 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     jobs = Jobs(app[appkeys.DB], app[appkeys.CLOCK], settings, transport_for(settings))
-    runner = JobRunner()
+    runner = JobRunner(app[METRICS])
     scheduler = build_scheduler(jobs, settings, runner)
     scheduler.start()
     app[appkeys.SCHEDULER] = scheduler

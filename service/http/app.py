@@ -23,6 +23,7 @@ from service.http import appkeys
 from service.http.api.calendar import setup_calendar_feed
 from service.http.api.routes import setup_api
 from service.http.auth import ActorCache, actor_middleware, session_storage
+from service.http.ops import METRICS, Metrics, metrics_middleware, setup_ops
 from service.http.problems import make_problem_middleware
 from service.settings import Settings
 from service.storage.engine import make_database, make_read_sessionmaker, make_sessionmaker
@@ -123,6 +124,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[
+            # Outermost: it times the whole answer and sees the 500s the next one makes.
+            metrics_middleware,
             security_headers,
             make_problem_middleware(render_error_page, is_page_path),
             session_middleware(session_storage(settings)),
@@ -130,6 +133,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ],
     )
     app.on_response_prepare.append(_server_header)
+    app[METRICS] = Metrics()
     app[appkeys.SETTINGS] = settings
     app[appkeys.CLOCK] = clock
     app[appkeys.THROTTLE] = LoginThrottle(
@@ -150,6 +154,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     add_routes(app, hub)
     app[appkeys.ECHO] = EchoService(settings.max_echo_sessions)
     app.on_shutdown.append(_close_echo)
+    setup_ops(app)
     setup_api(app)
     setup_calendar_feed(app)
     setup_web(app)
