@@ -11,6 +11,10 @@ deduplicates sees the same message.
 A reminder still waiting when its consultation has started (the service was down) is dropped,
 not sent late. Failures are retried with exponential backoff (`retry_delay`) until
 `settings.mail_max_attempts`; a permanent refusal (SMTP 5xx) gives up at once.
+
+An address with a non-ASCII local part (RFC 6531) goes out with SMTPUTF8; to a server that
+does not offer it, that mail is given up at once (`SmtpUtf8NotOffered`) and the rest of the
+batch is sent. Other addresses travel as ASCII, a non-ASCII domain as its A-label.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.domain.clock import Clock
+from service.domain.mail import envelope_address, needs_smtputf8
 from service.domain.tokens import new_id
+from service.http.logs import scrub
 from service.settings import Settings
 from service.storage import outbox as store
 from service.storage.outbox import ClaimedMail
@@ -42,6 +48,11 @@ BATCH_SIZE = 50
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=1)
 SMTP_TIMEOUT_SECONDS = 30.0
+
+
+class SmtpUtf8NotOffered(aiosmtplib.SMTPException):
+    """The recipient's address needs SMTPUTF8 and the server does not offer it."""
+
 
 Deliver = Callable[[ClaimedMail], Awaitable[str | None]]
 """Sends one mail; returns the .eml path relative to the outbox folder when it wrote one."""
@@ -76,7 +87,16 @@ class SmtpTransport:
         async with client:
 
             async def deliver(mail: ClaimedMail) -> str | None:
-                await client.sendmail(self._envelope_sender, [mail.recipient], mail.message)
+                recipient = envelope_address(mail.recipient)
+                if not needs_smtputf8(mail.recipient):
+                    await client.sendmail(self._envelope_sender, [recipient], mail.message)
+                    return None
+                try:
+                    await client.sendmail(
+                        self._envelope_sender, [recipient], mail.message, mail_options=["SMTPUTF8"]
+                    )
+                except aiosmtplib.SMTPNotSupported as error:
+                    raise SmtpUtf8NotOffered("the server does not offer SMTPUTF8") from error
                 return None
 
             yield deliver
@@ -122,7 +142,10 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def is_permanent(error: BaseException) -> bool:
-    """Whether the server refused this mail for good (5xx), so retrying cannot help."""
+    """Whether the server refused this mail for good (5xx, or no SMTPUTF8 for an address that
+    needs it), so retrying cannot help."""
+    if isinstance(error, SmtpUtf8NotOffered):
+        return True
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
         return all(500 <= r.code < 600 for r in error.recipients)
     return isinstance(error, aiosmtplib.SMTPResponseException) and 500 <= error.code < 600
@@ -200,7 +223,13 @@ async def _deliver_batch(
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
         # Could not connect, log in or keep the connection: nothing left in this batch was
         # sent. Always worth retrying, even a refused login: the mails are not at fault.
-        log.warning("mail delivery failed for %d mails: %s", len(pending), type(error).__name__)
+        # The reason scrubbed: an SMTP reply may quote an address.
+        log.warning(
+            "mail delivery failed for %d mails: %s: %s",
+            len(pending),
+            type(error).__name__,
+            scrub(str(error)),
+        )
         for mail in pending:
             await _record_failure(
                 sessionmaker, clock, settings, mail, claim, error, report, permanent=False

@@ -22,6 +22,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from scheduler.jobs import Jobs
 from scheduler.outbox import transport_for
 from service.http import appkeys
+from service.http.logs import scrubbed_traceback
+from service.http.ops import METRICS, Metrics
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,11 +34,16 @@ SEND_SURVEYS_EVERY_MINUTES = 5
 
 
 class JobRunner:
-    """Runs jobs so that a failure is logged without its message (which may quote data) and
-    so that shutdown can wait for the ones in flight."""
+    """Runs jobs so that a failure is logged with its traceback and shutdown can wait for the
+    ones in flight.
 
-    def __init__(self) -> None:
+    The traceback's text may quote data (SQL parameters, addresses): it is logged scrubbed
+    (`service.http.logs.scrubbed_traceback`), whatever formatter writes the log.
+    """
+
+    def __init__(self, metrics: Metrics | None = None) -> None:
         self.running: set[asyncio.Task[object]] = set()
+        self._metrics = metrics
 
     def guarded(
         self, name: str, job: Callable[[], Awaitable[object]]
@@ -45,11 +52,16 @@ class JobRunner:
             task = asyncio.current_task()
             assert task is not None
             self.running.add(task)
+            if self._metrics is not None:
+                self._metrics.job_runs.labels(name).inc()
             try:
                 await job()
             except Exception as error:
-                # Exception text can carry SQL parameters or addresses: log the type only.
-                log.error("job %s failed: %s", name, type(error).__name__)
+                if self._metrics is not None:
+                    self._metrics.job_failures.labels(name).inc()
+                log.error(
+                    "job %s failed: %s\n%s", name, type(error).__name__, scrubbed_traceback(error)
+                )
             finally:
                 self.running.discard(task)
 
@@ -105,7 +117,7 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     jobs = Jobs(app[appkeys.DB], app[appkeys.CLOCK], settings, transport_for(settings))
-    runner = JobRunner()
+    runner = JobRunner(app[METRICS])
     scheduler = build_scheduler(jobs, settings, runner)
     scheduler.start()
     app[appkeys.SCHEDULER] = scheduler

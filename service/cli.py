@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
 import sys
 
 from aiohttp import web
 
+from service.http.logs import configure_logging
 from service.settings import Settings
 
 
@@ -101,10 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("seed-demo", help="fill the database with believable demo data")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # APScheduler logs every run of every job at INFO (the outbox runs every few seconds), which
-    # buries the access log; our jobs log what they did themselves.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Tracebacks, and what they may quote, pass the scrubbing formatter (no personal data).
+    configure_logging()
     try:
         settings = Settings()
     except ValueError as exc:

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # Redis (optional): rate limits and the signalling backplane share it when set.
     redis_url: str | None = None
 
+    # Operators: /metrics answers only the loopback interface unless this bearer token is set,
+    # and then only requests that carry it (service/http/ops.py).
+    metrics_token: SecretStr | None = None
+
     # E-mail: without smtp_host, mails are written as .eml files into outbox_dir.
     mail_from: str = "samkons@samkons.invalid"
     smtp_host: str | None = None

@@ -1,5 +1,6 @@
-"""The scheduler lives and dies with the app, runs its four jobs, logs failures without their
-text, and lets running jobs finish before the database closes."""
+"""The scheduler lives and dies with the app, runs its four jobs, logs failures with their
+traceback scrubbed of what their text quotes, and lets running jobs finish before the database
+closes."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Literal
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import (
@@ -30,6 +31,7 @@ from icalendar import (
 
 from service.domain.errors import InvalidInput
 from service.domain.i18n import load_translations
+from service.domain.schemas import is_printable_name
 
 PARTICIPANT_ROLES = frozenset(
     {"gp", "specialist", "patient", "relative", "interpreter", "municipal_staff"}
@@ -368,13 +370,13 @@ def _vevent(
 
 def _organizer(event: InviteEvent) -> vCalAddress:
     # The service mailbox receives the replies; the CN shows people which GP booked the meeting.
-    organizer = vCalAddress(f"mailto:{event.organizer_email}")
+    organizer = vCalAddress(mailto(event.organizer_email))
     organizer.params["CN"] = event.organizer_name
     return organizer
 
 
 def _attendee(attendee: InviteAttendee) -> vCalAddress:
-    address = vCalAddress(f"mailto:{attendee.email}")
+    address = vCalAddress(mailto(attendee.email))
     address.params["CUTYPE"] = "INDIVIDUAL"
     address.params["ROLE"] = (
         "REQ-PARTICIPANT" if attendee.role in REQUIRED_ROLES else "OPT-PARTICIPANT"
@@ -383,6 +385,17 @@ def _attendee(attendee: InviteAttendee) -> vCalAddress:
     address.params["RSVP"] = "TRUE"
     address.params["CN"] = attendee.name
     return address
+
+
+_MAILTO_DELIMS = "!$'()*+,;:"
+
+
+def mailto(address: str) -> str:
+    """`address` as a `mailto:` URI (RFC 6068): non-ASCII (RFC 6531) and the characters a URI
+    reserves, percent-encoded as UTF-8, local part and domain alike."""
+    local, _, domain = address.rpartition("@")
+    # RFC 6068's `qchar`: unreserved characters and `some-delims` may stand as they are.
+    return f"mailto:{quote(local, safe=_MAILTO_DELIMS)}@{quote(domain, safe='')}"
 
 
 def _years(events: Iterable[InviteEvent], zone: ZoneInfo) -> range:
@@ -401,7 +414,7 @@ def _zone(tz_name: str) -> ZoneInfo:
 
 def _check_name(name: str, field: str) -> None:
     # Names end up in mail headers and calendar parameters, where a line break starts a new field.
-    if not name.strip() or any(not c.isprintable() for c in name):
+    if not is_printable_name(name):
         raise InvalidInput("a name must be printable text", field=field)
 
 

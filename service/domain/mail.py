@@ -11,6 +11,10 @@ The wording is in `mail_texts`, translated with the same gettext catalogs as the
 templates
 because the body is a handful of fixed sentences rendered twice (plain and HTML) from the same
 blocks. HTML is escaped in one place.
+
+Addresses may be internationalised (RFC 6531/6532): a non-ASCII domain is written as its
+A-label wherever the local part is ASCII, so such a mail still travels as plain ASCII; only a
+non-ASCII local part makes a message that needs SMTPUTF8 (`needs_smtputf8`, `message_bytes`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -26,6 +31,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
+from email_validator import EmailNotValidError, validate_email
 from icalendar import Calendar
 
 from service.domain.errors import InvalidInput
@@ -208,7 +214,7 @@ def _plain_and_html(
 ) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = Address(display_name=recipient.name, addr_spec=recipient.email)
+    message["To"] = mailbox(recipient.name, recipient.email)
     message["Subject"] = subject
     message["Date"] = format_datetime((sent_at or datetime.now(UTC)).astimezone(UTC))
     # make_msgid() would otherwise put this machine's host name into every message.
@@ -218,6 +224,48 @@ def _plain_and_html(
     message.set_content(_plain_body(blocks))
     message.add_alternative(_html_body(blocks, subject, recipient.language), subtype="html")
     return message
+
+
+def mailbox(display_name: str, address: str) -> Address:
+    """The header form of `address`; the standard library's parser refuses (raises on) a
+    non-ASCII local part, which RFC 6532 allows, so the address is split here instead."""
+    local, at, domain = address.rpartition("@")
+    if not (local and at and domain):
+        raise InvalidInput("not an e-mail address", field="email")
+    return Address(display_name=display_name, username=local, domain=_domain_for(local, domain))
+
+
+def envelope_address(address: str) -> str:
+    """`address` as given to SMTP: ASCII (the domain as an A-label) unless the local part is
+    not, in which case only an SMTPUTF8 server can take it."""
+    local, _, domain = address.rpartition("@")
+    return f"{local}@{_domain_for(local, domain)}"
+
+
+def needs_smtputf8(address: str) -> bool:
+    """Whether a mail to `address` can travel only over SMTPUTF8 (RFC 6531)."""
+    return not envelope_address(address).isascii()
+
+
+def message_bytes(message: EmailMessage) -> bytes:
+    """The message as sent: plain ASCII headers (RFC 2047 words) unless an address in them has
+    a non-ASCII local part, which no encoded word may stand for; then UTF-8 headers (RFC 6532)."""
+    addresses = [a for name in ("From", "To") for a in getattr(message[name], "addresses", ())]
+    wide = any(not a.username.isascii() for a in addresses)
+    return message.as_bytes(policy=policy.SMTPUTF8 if wide else policy.SMTP)
+
+
+def _domain_for(local: str, domain: str) -> str:
+    if not local.isascii() or domain.isascii():
+        # An SMTPUTF8 message may carry the U-label as it is (RFC 6532 section 3.2).
+        return domain
+    try:
+        # The same IDNA 2008 (UTS 46) mapping that validated the address at booking.
+        ascii_domain = validate_email(f"a@{domain}", check_deliverability=False).ascii_domain
+    except EmailNotValidError:
+        # Never a dead end for an address already stored: send the U-label over SMTPUTF8.
+        return domain
+    return str(ascii_domain) if ascii_domain else domain
 
 
 def describe_when(event: InviteEvent, language: str, tz_name: str = "Europe/Oslo") -> str:

@@ -1,11 +1,14 @@
 """Input shapes shared by the JSON API and the web forms, validated with pydantic.
 
-One definition per input keeps the API, the pages and the OpenAPI document in step.
+One definition per input keeps the API, the pages and the OpenAPI document in step. Names and
+free text are checked here, once, at the edge (`Name`, `FreeText`): what booking accepts, every
+later step (confirmation, mail, calendar) can carry. A name stored before that rule existed is
+made printable where it is shown (`printable_name`), never refused again.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_validator
@@ -52,9 +55,54 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
+def is_printable_name(value: str) -> bool:
+    """The rule for a person's name: some text, and nothing a mail header or calendar line
+    could break on or a reader could not see (line breaks, tabs, control characters, zero-width
+    and bidirectional formatting characters: whatever `str.isprintable` refuses)."""
+    return bool(value.strip()) and value.isprintable()
+
+
+def is_printable_text(value: str) -> bool:
+    """The rule for free text: as for names, but line breaks and tabs are allowed."""
+    return all(c.isprintable() or c in _TEXT_LAYOUT for c in value)
+
+
+_TEXT_LAYOUT = frozenset("\r\n\t")
+NAME_RULE = "must be printable text: no line breaks, tabs, control or invisible characters"
+TEXT_RULE = "must be printable text: no control or invisible characters"
+
+
+def printable_name(value: str) -> str:
+    """A stored name as mails and calendars can carry it: each character the name rule refuses
+    becomes a space. For names stored before the rule, so their consultation never gets stuck."""
+    shown = " ".join("".join(c if c.isprintable() else " " for c in value).split())
+    return shown or "-"
+
+
+def _name(value: str) -> str:
+    if not is_printable_name(value):
+        raise ValueError(NAME_RULE)
+    return value
+
+
+def _text(value: str) -> str:
+    if not is_printable_text(value):
+        raise ValueError(TEXT_RULE)
+    return value
+
+
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 PostalCode = Annotated[str, Field(pattern=r"^\d{4}$", description="Norwegian postal code")]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=200, description=f"a person's name; {NAME_RULE}"),
+    AfterValidator(_name),
+]
+# Free text (line breaks allowed, control and invisible characters not), with its length:
+# `Annotated[str, Field(max_length=…, description=TEXT_RULE), PRINTABLE_TEXT]`.
+PRINTABLE_TEXT = AfterValidator(_text)
+
+
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9 ]{5,20}$")]
 
 
@@ -152,7 +200,7 @@ class BookingInput(Strict):
     interpreter: PersonInput | None = None
     municipal_staff: Annotated[list[PersonInput], Field(max_length=4)] = []
     patient_group: PatientGroup
-    purpose: Annotated[str, Field(max_length=500)] = ""
+    purpose: Annotated[str, Field(max_length=500, description=TEXT_RULE), PRINTABLE_TEXT] = ""
     starts_at: AwareDatetime
     duration_minutes: Annotated[int, Field(ge=10, le=180)] = 30
     patient_location: PatientLocation = "home"
@@ -169,7 +217,7 @@ class AcceptInput(Strict):
 
 
 class CancelInput(Strict):
-    reason: Annotated[str, Field(max_length=200)] = ""
+    reason: Annotated[str, Field(max_length=200, description=TEXT_RULE), PRINTABLE_TEXT] = ""
 
 
 class WorkingHoursInput(Strict):
@@ -182,10 +230,36 @@ class WeekInput(Strict):
     hours: Annotated[list[WorkingHoursInput], Field(max_length=28)]
 
 
+# How far an absence may reach: back to a year ago, and a year past the booking horizon.
+ABSENCE_PAST = timedelta(days=365)
+ABSENCE_BEYOND_HORIZON = timedelta(days=365)
+
+
 class ExceptionInput(Strict):
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    """An absence (holiday, leave, course): nobody can book the clinician while it lasts."""
+
+    starts_at: AwareDatetime = Field(
+        description="the start: before the end, and at most 365 days ago"
+    )
+    ends_at: AwareDatetime = Field(
+        description="the end: in the future, and at most 365 days past the booking horizon "
+        "(SAMKONS_BOOKING_HORIZON_DAYS, 56 days by default) from now"
+    )
     reason: Literal["holiday", "leave", "course", "other"] = "leave"
+
+
+def check_absence_span(data: ExceptionInput, now: datetime, horizon: timedelta) -> None:
+    """Refuse an absence that starts more than a year ago or ends more than a year past the
+    booking horizon: such dates are typing mistakes (year 0214, 4689), and nothing can be
+    booked there to be blocked anyway."""
+    if data.starts_at < now - ABSENCE_PAST:
+        raise InvalidInput("An absence can start at most a year ago.", field="starts_at")
+    if data.ends_at > now + horizon + ABSENCE_BEYOND_HORIZON:
+        raise InvalidInput(
+            f"An absence can end at most a year past the booking horizon "
+            f"({horizon.days} days from now).",
+            field="ends_at",
+        )
 
 
 YesNoUnknown = Literal["yes", "no", "unknown"]
@@ -201,4 +275,4 @@ class SurveyAnswerInput(Strict):
     physical_visit_needed: YesNoUnknown = Field(
         default="unknown", description="was a physical visit still needed afterwards?"
     )
-    free_text: Annotated[str, Field(max_length=2000)] = ""
+    free_text: Annotated[str, Field(max_length=2000, description=TEXT_RULE), PRINTABLE_TEXT] = ""

@@ -10,7 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp_session import session_middleware
 
 from service.domain.clock import Clock, SystemClock
@@ -23,6 +23,7 @@ from service.http.actor_cache import ActorCache
 from service.http.api.calendar import setup_calendar_feed
 from service.http.api.routes import setup_api
 from service.http.auth import actor_middleware, session_storage
+from service.http.ops import METRICS, Metrics, metrics_middleware, setup_ops
 from service.http.problems import make_problem_middleware
 from service.http.video import signalling_hub
 from service.settings import Settings
@@ -48,6 +49,16 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
     )
     return response
+
+
+# What the `Server` header says: no product version for a scanner to match against advisories.
+SERVER_NAME = "samkons"
+
+
+async def _server_header(_request: web.Request, response: web.StreamResponse) -> None:
+    # A signal rather than middleware: it also reaches the answers aiohttp makes itself (an
+    # unknown path, a wrong method, an error raised past the middlewares, a WebSocket upgrade).
+    response.headers[hdrs.SERVER] = SERVER_NAME
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -83,12 +94,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[
+            # Outermost: it times the whole answer and sees the 500s the next one makes.
+            metrics_middleware,
             security_headers,
             make_problem_middleware(render_error_page, is_page_path),
             session_middleware(session_storage(settings)),
             actor_middleware,
         ],
     )
+    app.on_response_prepare.append(_server_header)
+    app[METRICS] = Metrics()
     app[appkeys.SETTINGS] = settings
     app[appkeys.CLOCK] = clock
     app[appkeys.THROTTLE] = LoginThrottle(
@@ -109,6 +124,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     add_routes(app, hub)
     app[appkeys.ECHO] = EchoService(settings.max_echo_sessions)
     app.on_shutdown.append(_close_echo)
+    setup_ops(app)
     setup_api(app)
     setup_calendar_feed(app)
     setup_web(app)

@@ -15,6 +15,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import ValidationError
 
 from service.domain.errors import DomainError, MalformedBody
+from service.http.accesslog import loggable_path
+from service.http.logs import scrubbed_traceback
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +119,15 @@ def make_problem_middleware(
                 return await render_page(request, exc.status, exc.reason, "")
             detail = _HTTP_DETAILS.get(exc.status) or exc.text or exc.reason
             return problem_response(exc.status, exc.reason, detail, type_slug=_slug(exc.status))
-        except Exception:
-            # The log gets the traceback but no request body: it may hold personal data.
-            log.exception("unhandled error on %s %s", request.method, request.path)
+        except Exception as error:
+            # The log gets the traceback, scrubbed of what it may quote, and no request body
+            # (it may hold personal data); the path as the access log writes it.
+            log.error(
+                "unhandled error on %s %s\n%s",
+                request.method,
+                loggable_path(request.rel_url.raw_path),
+                scrubbed_traceback(error),
+            )
             if wants_json or render_page is None:
                 return problem_response(
                     500,

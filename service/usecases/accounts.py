@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,7 +13,7 @@ from service.domain.clock import Clock
 from service.domain.errors import InvalidInput, NotAuthenticated, NotFound
 from service.domain.passwords import MIN_LENGTH, hash_password, verify_password_async
 from service.domain.permissions import require_calendar_keeper
-from service.domain.schemas import MAX_ROW_ID, ExceptionInput, WeekInput
+from service.domain.schemas import MAX_ROW_ID, ExceptionInput, WeekInput, check_absence_span
 from service.storage import directory
 from service.storage.models import (
     ACCOUNT_ROLES,
@@ -143,8 +143,11 @@ async def add_exception(
     actor: Actor,
     clock: Clock,
     data: ExceptionInput,
+    *,
+    horizon: timedelta,
 ) -> AvailabilityException:
     _require_clinician(actor)
+    check_absence_span(data, clock.now(), horizon)
     if data.ends_at <= data.starts_at:
         raise InvalidInput("The end must be after the start.", field="ends_at")
     if data.ends_at <= clock.now():

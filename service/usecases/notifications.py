@@ -33,7 +33,6 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email import policy
 from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Literal
@@ -42,8 +41,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.domain.invites import InviteAttendee, InviteEvent, build_invite
 from service.domain.join import clinician_join_url, guest_join_url, uses_join_token
-from service.domain.mail import MailKind, build_invite_email, build_survey_email
+from service.domain.mail import MailKind, build_invite_email, build_survey_email, message_bytes
 from service.domain.roles import ACCOUNT_PARTICIPANTS
+from service.domain.schemas import printable_name
 from service.domain.tokens import hash_token, new_token
 from service.settings import Settings
 from service.storage import outbox as store
@@ -82,7 +82,7 @@ def recipients_among(
     """Those of the participants who have an address, and the specialist's account unless a
     participant row already stands for them."""
     result = [
-        Recipient(p, p.user_id, InviteAttendee(p.name, p.email, p.role, p.language))
+        Recipient(p, p.user_id, InviteAttendee(printable_name(p.name), p.email, p.role, p.language))
         for p in participants
         if p.email
     ]
@@ -93,7 +93,10 @@ def recipients_among(
                 None,
                 specialist.id,
                 InviteAttendee(
-                    specialist.name, specialist.email, "specialist", specialist.language
+                    printable_name(specialist.name),
+                    specialist.email,
+                    "specialist",
+                    specialist.language,
                 ),
             )
         )
@@ -109,7 +112,7 @@ def invite_event(
         start=c.starts_at,
         end=c.ends_at,
         organizer_email=parseaddr(settings.mail_from)[1],
-        organizer_name=organizer.name,
+        organizer_name=printable_name(organizer.name),
         attendees=tuple(r.attendee for r in recipients),
         cancelled=c.status == "cancelled",
         tentative=c.status == "requested",
@@ -252,7 +255,7 @@ def render_mail(plan: PlannedMail, event: InviteEvent, settings: Settings, now: 
         sent_at=plan.not_before,
         tz_name=settings.timezone,
     )
-    return message.as_bytes(policy=policy.SMTP)
+    return message_bytes(message)
 
 
 SURVEY_PATH = "/sporjeskjema/"
@@ -278,14 +281,16 @@ async def queue_survey_mails(
 
     def render() -> list[bytes]:
         return [
-            build_survey_email(
-                sender=settings.mail_from,
-                recipient=attendee,
-                consultation_start=c.starts_at,
-                survey_url=survey_url(settings.base_url, token),
-                sent_at=now,
-                tz_name=settings.timezone,
-            ).as_bytes(policy=policy.SMTP)
+            message_bytes(
+                build_survey_email(
+                    sender=settings.mail_from,
+                    recipient=attendee,
+                    consultation_start=c.starts_at,
+                    survey_url=survey_url(settings.base_url, token),
+                    sent_at=now,
+                    tz_name=settings.timezone,
+                )
+            )
             for _, attendee, token in addressed
         ]
 

@@ -324,7 +324,11 @@ async def add_exception(request: web.Request) -> web.Response:
     tz = request.app[appkeys.SETTINGS].tz
     data = await read_body(request, ExceptionInput)
     x = await accounts.add_exception(
-        request.app[appkeys.DB], actor, request.app[appkeys.CLOCK], data
+        request.app[appkeys.DB],
+        actor,
+        request.app[appkeys.CLOCK],
+        data,
+        horizon=timedelta(days=request.app[appkeys.SETTINGS].booking_horizon_days),
     )
     return web.json_response(
         {
