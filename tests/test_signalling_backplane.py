@@ -28,11 +28,11 @@ from signalling.backplane import (
     encode_event,
 )
 from signalling.codec import (
+    BOTH_ON,
     AdmitAll,
     Answer,
     Candidate,
     IceCandidate,
-    MediaState,
     Offer,
     relay_frame,
 )
@@ -97,7 +97,7 @@ def member(pid: str, conn: str, instance: str, *, minute: int = 0) -> Member:
         Identity(ROOM, pid, f"Name {pid}", "patient", False),
         connection_id=conn,
         instance_id=instance,
-        media=MediaState(),
+        media=BOTH_ON,
         at=T0 + timedelta(minutes=minute),
     )
 
