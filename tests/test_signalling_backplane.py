@@ -23,6 +23,7 @@ from signalling.backplane import (
     RedisBackplane,
     Relay,
     Removal,
+    RoomEnded,
     RosterChanged,
     decode_event,
     encode_event,
@@ -234,7 +235,8 @@ async def test_redis_backplane_never_offers_to_deliver_directly(redis: Redis, pr
 
 def test_events_survive_encoding() -> None:
     answer = relay_frame(Answer(to="gp1", sdp="v=0\r\nø"), "pa1", "c1")
-    for event in (RosterChanged(), Relay("c2", answer), Removal("pa1", "c1")):
+    events = (RosterChanged(), Relay("c2", answer), Removal("pa1", "c1"), RoomEnded("cancelled"))
+    for event in events:
         assert decode_event(encode_event(event)) == event
 
 
