@@ -4,6 +4,8 @@ ending a call for everyone (cancelled, or its room closed)."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 import time
 from collections import Counter
 from dataclasses import replace
@@ -21,6 +23,7 @@ from signalling.connection import CLOSE_ENDED, CLOSE_REPLACED
 from signalling.identity import Identity
 from signalling.limits import UpgradeLimits
 from tests.signalling_support import (
+    ORIGIN,
     ROOM,
     FakeAuthenticator,
     ListRecorder,
@@ -328,3 +331,63 @@ async def test_a_participant_the_ledger_admitted_is_admitted_at_once(
     assert await closed_with(patient) == CLOSE_REPLACED
     await again.close()
     await relative.close()
+
+
+# --- what docs/signalling.md promises about refusals -------------------------------------------
+
+
+async def _raw_socket(client: Client, token: str) -> tuple[asyncio.StreamReader, Any]:
+    assert client.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    writer.write(
+        (
+            f"GET /ws/{ROOM}?token={token} HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: {ORIGIN}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n\r\n"
+        ).encode()
+    )
+    assert b" 101 " in await reader.readuntil(b"\r\n\r\n")
+    return reader, writer
+
+
+def _client_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked
+
+
+async def _close_code(reader: asyncio.StreamReader) -> int:
+    """Read server frames until the close frame; its code."""
+    async with asyncio.timeout(5):
+        while True:
+            head = await reader.readexactly(2)
+            length = head[1] & 0x7F
+            if length == 126:
+                length = int.from_bytes(await reader.readexactly(2))
+            elif length == 127:
+                length = int.from_bytes(await reader.readexactly(8))
+            payload = await reader.readexactly(length)
+            if head[0] & 0x0F == 0x8:
+                return int.from_bytes(payload[:2])
+
+
+async def test_a_text_frame_that_is_not_utf8_closes_with_1007(
+    aiohttp_client: Any, auth: FakeAuthenticator
+) -> None:
+    app, _ = make_app(auth)
+    client: Client = await aiohttp_client(app)
+    reader, writer = await _raw_socket(client, "t-gp")
+    writer.write(_client_frame(b'{"type":"join","protocol":1}'))
+    writer.write(_client_frame(b'{"type":"ping","nonce":"\xff\xfe"}'))
+    await writer.drain()
+    assert await _close_code(reader) == 1007
+    writer.close()
+
+
+async def test_a_request_that_is_no_websocket_upgrade_gets_400(
+    aiohttp_client: Any, auth: FakeAuthenticator
+) -> None:
+    app, _ = make_app(auth)
+    client: Client = await aiohttp_client(app)
+    response = await client.get(f"/ws/{ROOM}?token=t-gp", headers={"Origin": ORIGIN})
+    assert response.status == 400

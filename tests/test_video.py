@@ -310,6 +310,18 @@ async def test_clinicians_join_with_their_login_and_are_admitted(
     await ws.close()
 
 
+async def test_the_api_gives_clinicians_the_room_id_of_a_consultation(
+    client: Client, db: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    _, call = await _world_and_call(db, clock)
+    await login(client, "gp")
+    body = await (await client.get(f"/api/v1/consultations/{call.id}")).json()
+    assert body["room_id"] == call.room_id
+    ws, joined = await _join(client, f"/ws/{body['room_id']}")
+    assert joined["you"]["is_clinician"] is True
+    await ws.close()
+
+
 async def test_refusals_inside_the_room_non_clinician_admit_and_offer_before_admission(
     client: Client, db: async_sessionmaker[AsyncSession], clock: FakeClock
 ) -> None:
