@@ -30,6 +30,7 @@ from service.domain.calls import (
     user_id_of,
 )
 from service.domain.clock import FakeClock
+from service.http import appkeys
 from service.http.app import create_app
 from service.settings import Settings
 from service.storage.models import Consultation, ConsultationEvent, SessionEventRecord
@@ -497,6 +498,26 @@ async def test_cancelling_the_consultation_ends_its_call_for_everyone(
     assert gp.closed  # so no `admit_all` of its can admit anybody now
     events = await _events(db, call)
     assert (call.participants["relative"], "admit") not in events
+
+
+async def test_a_cancellation_stands_when_the_call_cannot_be_ended(
+    client: Client,
+    db: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    app: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def backplane_down(room_id: str, reason: str) -> None:
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(app[appkeys.SIGNALLING_HUB], "end_room", backplane_down)
+    _, call = await _world_and_call(db, clock)
+    headers = await login(client, "gp")
+    cancelled = await client.post(
+        f"/api/v1/consultations/{call.id}/cancel", json={}, headers=headers
+    )
+    assert cancelled.status == 200
+    assert (await _consultation(db, call)).status == "cancelled"
 
 
 async def _eventually_status(

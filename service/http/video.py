@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
@@ -33,6 +34,8 @@ from signalling.config import HubConfig
 from signalling.hub import SignallingHub
 from signalling.identity import Identity
 from signalling.turn import ice_servers_for, mint_turn_credentials
+
+log = logging.getLogger(__name__)
 
 
 def hub_config(settings: Settings) -> HubConfig:
@@ -120,5 +123,12 @@ def signalling_hub(app: web.Application, settings: Settings, clock: Clock) -> Si
 
 
 async def end_call(app: web.Application, room_id: str, reason: EndedReason) -> None:
-    """End the call in `room_id` for everyone, on every instance of the hub."""
-    await app[appkeys.SIGNALLING_HUB].end_room(room_id, reason)
+    """End the call in `room_id` for everyone, on every instance of the hub.
+
+    Called after what ended it has been committed: if the backplane cannot be reached, that
+    stands, and the sockets end anyway when their room's join window closes.
+    """
+    try:
+        await app[appkeys.SIGNALLING_HUB].end_room(room_id, reason)
+    except Exception:
+        log.warning("could not end the call of a room", exc_info=True)
