@@ -69,7 +69,7 @@ from signalling.rooms import offers_to
 log = logging.getLogger(__name__)
 
 # Close codes after which reconnecting cannot help (see docs/signalling.md).
-FINAL_CLOSE_CODES = frozenset({1000, 1009, 4001, 4002, 4003, 4005})
+FINAL_CLOSE_CODES = frozenset({1000, 1007, 1009, 4001, 4002, 4003, 4005})
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@
   const token = root.dataset.token || null;
 
   // Close codes after which reconnecting cannot help.
-  const FINAL_CLOSE_CODES = new Set([1000, 1009, 4001, 4002, 4003, 4005]);
+  const FINAL_CLOSE_CODES = new Set([1000, 1007, 1009, 4001, 4002, 4003, 4005]);
   const BACKOFF_INITIAL_MS = 500;
   const BACKOFF_MAX_MS = 10000;
   const GIVE_UP_AFTER_MS = 120000;
@@ -97,6 +97,10 @@
         message = JSON.parse(event.data);
       } catch (err) {
         return;
+      }
+      // Read at once: the close that follows it is handled before the queue reaches it.
+      if (message.type === 'ended') {
+        endedReason = message.reason === 'cancelled' ? 'cancelled' : 'over';
       }
       // Strictly in order: each message waits for the one before it.
       inbox = inbox.then(() => handle(message)).catch((err) => console.error('signalling', err));
@@ -198,11 +202,8 @@
       case 'error':
         console.warn('signalling refused', message.code, message.ref);
         break;
-      case 'ended':
-        endedReason = message.reason === 'cancelled' ? 'cancelled' : 'over';
-        break;
       default:
-        break; // admitted, removed, pong: the roster and the close code say the rest
+        break; // admitted, removed, ended, pong: the roster and the close code say the rest
     }
   }
 
