@@ -166,6 +166,8 @@ def serve(kind: str, port: int) -> None:
                 allowed_origins=frozenset({ORIGIN}),
                 rate_burst=10_000.0,
                 rate_per_second=10_000.0,
+                # Every bench client connects from 127.0.0.1, thousands of sockets at once.
+                max_sockets_per_address=1_000_000,
             ),
             BenchAuthenticator(),
         )

@@ -75,12 +75,16 @@ async def _create_user(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def _seed_demo(settings: Settings) -> None:
-    from service.demo import seed_demo
+    from service.demo import open_demo_call, seed_demo
 
     logins = await seed_demo(settings)
     print("Demo data is in place. Log in at", settings.base_url, "with:")
     for role, email, password in logins:
         print(f"  {role:<12} {email:<32} {password}")
+    call = await open_demo_call(settings)
+    print("A video call is open now. The GP or specialist, logged in:", call.clinician_page)
+    for role, link in call.guest_links.items():
+        print(f"  the {role}'s join link (another browser or a private window): {link}")
 
 
 def main(argv: list[str] | None = None) -> int:

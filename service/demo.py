@@ -615,3 +615,105 @@ async def _coming(
             await book(sessionmaker, actor, clock, settings, data, reference=reference)
         except DomainError:
             continue  # a demo seeded on a holiday-heavy week simply gets fewer bookings
+
+
+# --- a call to try at once ---------------------------------------------------------------------
+
+DEMO_CALL_ID = "democall" + "0" * 24
+_DEMO_CALL_GUESTS = (
+    ("patient", "democallpatient" + "0" * 17),
+    ("relative", "democallrelative" + "0" * 16),
+)
+_DEMO_CALL_GP = "democallgp" + "0" * 22
+
+
+@dataclass(frozen=True)
+class DemoCall:
+    """Where to try the demo call: the clinicians' call page and each guest's join link."""
+
+    clinician_page: str
+    guest_links: dict[str, str]
+
+
+async def open_demo_call(settings: Settings, *, clock: Clock | None = None) -> DemoCall:
+    """A consultation of the demo GP and specialist that is open for joining now, whatever the
+    hour: it starts now and lasts an hour, moved to the present each time this runs (its room
+    is open until an hour after that). Guests get fresh join links each time, since only the
+    links' hashes are stored. Call after `seed_demo`."""
+    clock = clock or SystemClock()
+    now = clock.now().replace(second=0, microsecond=0)
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as db, db.begin():
+            c = await db.get(Consultation, DEMO_CALL_ID)
+            if c is None:
+                c = await _new_demo_call(db, now)
+            c.status = "confirmed"
+            c.awaiting = None
+            c.starts_at, c.ends_at = now, now + timedelta(hours=1)
+            c.actual_started_at = c.actual_ended_at = None
+            c.updated_at = now
+            links: dict[str, str] = {}
+            for role, participant_id in _DEMO_CALL_GUESTS:
+                guest = await db.get(Participant, participant_id)
+                if guest is not None:
+                    token = new_token()
+                    guest.token_hash = hash_token(token)
+                    links[role] = f"{settings.base_url}/bli-med/{token}"
+            page = f"{settings.base_url}/samkonsultasjonar/{c.id}/video"
+        return DemoCall(clinician_page=page, guest_links=links)
+    finally:
+        await engine.dispose()
+
+
+async def _new_demo_call(db: AsyncSession, now: datetime) -> Consultation:
+    gp = await directory.user_by_email(db, "fastlege@demo.samkons.no")
+    specialist = await directory.user_by_email(db, "spesialist@demo.samkons.no")
+    if gp is None or specialist is None or gp.gp_office_id is None:
+        raise RuntimeError("seed the demo first (samkons seed-demo)")
+    assert specialist.department_id is not None
+    department = await db.get(Department, specialist.department_id)
+    office = await db.get(GpOffice, gp.gp_office_id)
+    patient = (await directory.patients_of_office(db, gp.gp_office_id))[0]
+    assert department is not None and office is not None
+    c = Consultation(
+        id=DEMO_CALL_ID,
+        room_id=new_room_id(),
+        kind="joint",
+        status="confirmed",
+        revision=1,
+        gp_id=gp.id,
+        specialist_id=specialist.id,
+        department_id=department.id,
+        booked_by_id=gp.id,
+        patient_id=patient.id,
+        patient_group="frail_elderly",
+        purpose="Prøv videosamtalen",
+        starts_at=now,
+        ends_at=now + timedelta(hours=1),
+        municipality_number=office.municipality_number,
+        hospital_id=department.hospital_id,
+        relatives_count=1,
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(c)
+    people = [
+        (_DEMO_CALL_GP, "gp", gp.name, gp.id),
+        (_DEMO_CALL_GUESTS[0][1], "patient", patient.name, None),
+        (_DEMO_CALL_GUESTS[1][1], "relative", "Gunnhild Lygre", None),
+    ]
+    for participant_id, role, name, user_id in people:
+        db.add(
+            Participant(
+                id=participant_id,
+                consultation_id=c.id,
+                role=role,
+                name=name,
+                user_id=user_id,
+                language="nn",
+                created_at=now,
+            )
+        )
+    await db.flush()
+    return c

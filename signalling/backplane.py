@@ -27,7 +27,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from service.domain.clock import Clock, SystemClock
-from signalling.codec import RelayedFrame, parse_relayed_frame
+from signalling.codec import EndedReason, RelayedFrame, parse_relayed_frame
 from signalling.mailbox import Mailbox
 from signalling.rooms import Member, RoomView
 
@@ -58,7 +58,14 @@ class Removal:
     connection_id: str
 
 
-BackplaneEvent: TypeAlias = RosterChanged | Relay | Removal
+@dataclass(frozen=True, slots=True)
+class RoomEnded:
+    """The call is over for everyone (the consultation was cancelled, or its room closed)."""
+
+    reason: EndedReason
+
+
+BackplaneEvent: TypeAlias = RosterChanged | Relay | Removal | RoomEnded
 EventHandler: TypeAlias = Callable[[str, BackplaneEvent], Awaitable[None]]
 
 
@@ -279,8 +286,15 @@ class _RemovalEnvelope(BaseModel):
     connection_id: str
 
 
+class _EndedEnvelope(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["ended"] = "ended"
+    reason: EndedReason
+
+
 _Envelope: TypeAlias = Annotated[
-    _RosterEnvelope | _RelayEnvelope | _RemovalEnvelope, Field(discriminator="kind")
+    _RosterEnvelope | _RelayEnvelope | _RemovalEnvelope | _EndedEnvelope,
+    Field(discriminator="kind"),
 ]
 _envelope_adapter: TypeAdapter[_Envelope] = TypeAdapter(_Envelope)
 _member_adapter: TypeAdapter[Member] = TypeAdapter(Member)
@@ -292,6 +306,8 @@ def encode_event(event: BackplaneEvent) -> bytes:
         envelope = _RosterEnvelope()
     elif isinstance(event, Relay):
         envelope = _RelayEnvelope(to_connection=event.to_connection, frame=event.frame)
+    elif isinstance(event, RoomEnded):
+        envelope = _EndedEnvelope(reason=event.reason)
     else:
         envelope = _RemovalEnvelope(
             participant_id=event.participant_id, connection_id=event.connection_id
@@ -305,6 +321,8 @@ def decode_event(data: bytes | str) -> BackplaneEvent:
         return RosterChanged()
     if isinstance(envelope, _RelayEnvelope):
         return Relay(envelope.to_connection, parse_relayed_frame(envelope.frame))
+    if isinstance(envelope, _EndedEnvelope):
+        return RoomEnded(envelope.reason)
     return Removal(envelope.participant_id, envelope.connection_id)
 
 

@@ -6,13 +6,12 @@ as an `error` frame at once instead of half-working. See docs/signalling.md for 
 
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
 from typing import Annotated, Literal, NewType, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from pydantic_core import to_json
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic_core import from_json, to_json
 
 MAX_MESSAGE_BYTES = 64 * 1024
 PROTOCOL_VERSION = 1
@@ -33,6 +32,7 @@ ErrorCode: TypeAlias = Literal[
     "peer_not_admitted",
     "not_clinician",
     "unknown_participant",
+    "ended",
     "internal",
 ]
 ParticipantState: TypeAlias = Literal["admitted", "waiting"]
@@ -43,14 +43,21 @@ class _Message(BaseModel):
 
 
 class MediaState(_Message):
-    audio: bool = True
-    video: bool = True
+    # Both required: a client that says only one of them has a bug worth seeing at once.
+    audio: bool
+    video: bool
+
+
+BOTH_ON = MediaState(audio=True, video=True)
 
 
 class IceCandidate(_Message):
+    """What `RTCIceCandidate.toJSON()` gives (Chromium and Firefox include `usernameFragment`)."""
+
     candidate: Annotated[str, Field(max_length=1000)]
     sdpMid: Annotated[str, Field(max_length=32)] | None = None
     sdpMLineIndex: Annotated[int, Field(ge=0, le=1023)] | None = None
+    usernameFragment: Annotated[str, Field(max_length=256)] | None = None
 
 
 class IceServer(_Message):
@@ -74,8 +81,10 @@ class Participant(_Message):
 
 class Join(_Message):
     type: Literal["join"] = "join"
-    protocol: Literal[1] = 1
-    media: MediaState = MediaState()
+    # Required on the wire. A strict int: `true` and `1.0` equal 1 in Python, and a Literal
+    # alone would let them through.
+    protocol: Annotated[int, Field(strict=True, ge=PROTOCOL_VERSION, le=PROTOCOL_VERSION)]
+    media: MediaState = BOTH_ON
 
 
 class Admit(_Message):
@@ -104,10 +113,15 @@ class Answer(_Message):
     sdp: Sdp
 
 
+def _end_of_candidates(value: object) -> object:
+    return None if value == "" else value
+
+
 class Candidate(_Message):
     type: Literal["candidate"] = "candidate"
     to: Id
-    candidate: IceCandidate | None
+    # `null`, or an empty string, is the end of candidates; relayed as `null`.
+    candidate: Annotated[IceCandidate | None, BeforeValidator(_end_of_candidates)]
 
 
 class Media(_Message):
@@ -155,6 +169,16 @@ class Removed(_Message):
     type: Literal["removed"] = "removed"
 
 
+EndedReason: TypeAlias = Literal["cancelled", "over"]
+
+
+class Ended(_Message):
+    """The call is over for everyone: the consultation was cancelled, or its room has closed."""
+
+    type: Literal["ended"] = "ended"
+    reason: EndedReason
+
+
 class OfferFrom(_Message):
     type: Literal["offer"] = "offer"
     from_: Id = Field(alias="from")
@@ -193,6 +217,7 @@ ServerMessage: TypeAlias = Annotated[
     | Participants
     | Admitted
     | Removed
+    | Ended
     | OfferFrom
     | AnswerFrom
     | CandidateFrom
@@ -239,9 +264,11 @@ def _check_size(raw: str | bytes) -> None:
 def _decode_object(raw: str | bytes) -> dict[str, object]:
     _check_size(raw)
     try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise CodecError("malformed", "not valid JSON") from None
+        # pydantic-core's parser, not json.loads: it refuses deep nesting (over 200 levels) with
+        # a ValueError, where json.loads recursed and raised RecursionError inside the hub.
+        value = from_json(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise CodecError("malformed", "not valid JSON (or nested too deeply)") from None
     if not isinstance(value, dict):
         raise CodecError("malformed", "a message is a JSON object")
     return value
@@ -332,9 +359,11 @@ def relay_frame(message: PeerMessage, sender: str, sender_connection: str) -> Re
         else:
             mid = "null" if candidate.sdpMid is None else _json_string(candidate.sdpMid)
             index = "null" if candidate.sdpMLineIndex is None else str(candidate.sdpMLineIndex)
+            fragment = candidate.usernameFragment
+            ufrag = "null" if fragment is None else _json_string(fragment)
             body = (
                 f'{{"candidate":{_json_string(candidate.candidate)},'
-                f'"sdpMid":{mid},"sdpMLineIndex":{index}}}'
+                f'"sdpMid":{mid},"sdpMLineIndex":{index},"usernameFragment":{ufrag}}}'
             )
         return RelayedFrame(f'{{"type":"candidate",{head},"candidate":{body}}}')
     return RelayedFrame(f'{{"type":"{message.type}",{head},"sdp":{_json_string(message.sdp)}}}')

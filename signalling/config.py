@@ -28,6 +28,15 @@ class HubConfig:
     join_timeout: timedelta = timedelta(seconds=10)
     websocket_heartbeat: timedelta = timedelta(seconds=20)
     send_queue_size: int = 256
+    # Sockets at once (joined or still joining): one participant, and one client address. A
+    # participant needs one (two while a reload replaces the old tab); an address may be a
+    # clinic's or a care home's NAT, with many people in many rooms behind it.
+    max_sockets_per_participant: int = 3
+    max_sockets_per_address: int = 200
+    # New sockets of one participant: a burst, then one every 5 s. A browser's reconnects back
+    # off to 10 s; a script reconnecting in a loop is refused (429) before it costs anything.
+    join_burst: float = 10.0
+    joins_per_second: float = 0.2
 
     def __post_init__(self) -> None:
         origins = frozenset(normalise_origin(o) for o in self.allowed_origins)

@@ -3,7 +3,10 @@
 Every outgoing frame goes through a bounded queue per socket (`Connection.outbox`) with its own
 writer task (`Connection.write_frames`), so one slow browser never holds up a room; the writer
 sends whatever has queued up meanwhile in one write to the socket, as WebSocket text frames
-encoded here (`text_frames`). The close codes the hub ends a socket with live here too.
+encoded here (`text_frames`). A roster is state, not an event: a socket holds at most one
+unsent roster, and a newer one takes its place in the queue (`send_roster`), so a burst of
+joins on one link costs each member one frame, not one per join. The close codes the hub ends a
+socket with live here too.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from aiohttp.abc import AbstractStreamWriter
 
 from signalling.codec import (
     Admitted,
+    Ended,
     Error,
     Joined,
     Participants,
@@ -34,9 +38,10 @@ CLOSE_REPLACED = 4001
 CLOSE_REMOVED = 4002
 CLOSE_ABUSE = 4003
 CLOSE_JOIN_TIMEOUT = 4004
+CLOSE_ENDED = 4005
 CLOSE_FLOOD = 4029
 
-EndReason = Literal["leave", "replaced", "removed"]
+EndReason = Literal["leave", "replaced", "removed", "ended"]
 # A writer sends what has queued up in writes of about this size: enough for a whole burst of
 # signals, and about asyncio's high-water mark, past which the writer waits for the socket.
 WRITE_BATCH_CHARS = 64 * 1024
@@ -53,6 +58,16 @@ class CloseFrame:
     reason: bytes
 
 
+class _RosterSlot:
+    """Where in a send queue the socket's newest unsent roster goes out."""
+
+    __slots__ = ()
+
+
+ROSTER_SLOT = _RosterSlot()
+Outgoing = str | CloseFrame | _RosterSlot
+
+
 @dataclass(eq=False)
 class Connection:
     """A joined or joining socket: who it is, its send queue and how far it has got."""
@@ -64,7 +79,7 @@ class Connection:
     transport: asyncio.Transport | None
     stream: AbstractStreamWriter
     bucket: TokenBucket
-    outbox: Mailbox[str | CloseFrame]
+    outbox: Mailbox[Outgoing]
     joined: bool = False
     # Set once the presence record is written, so a failure mid-join still removes it.
     present: bool = False
@@ -72,6 +87,8 @@ class Connection:
     closing: bool = False
     end_reason: EndReason | None = None
     refusals: int = 0
+    # The newest roster not yet written; a ROSTER_SLOT in the outbox marks when it goes out.
+    pending_roster: str | None = None
 
     @property
     def room_id(self) -> str:
@@ -81,13 +98,22 @@ class Connection:
     def participant_id(self) -> str:
         return self.identity.participant_id
 
-    def send(self, message: Error | Joined | Participants | Admitted | Removed | Pong) -> None:
+    def send(self, message: Error | Joined | Admitted | Removed | Ended | Pong) -> None:
         self._put(encode(message))
+
+    def send_roster(self, roster: Participants) -> None:
+        """Queue `roster`, or let it replace the roster still waiting in the queue."""
+        if self.closing:
+            return
+        queued = self.pending_roster is not None
+        self.pending_roster = encode(roster)
+        if not queued and not self.outbox.put(ROSTER_SLOT):
+            self.give_up()
 
     def send_relayed(self, frame: RelayedFrame) -> None:
         self._put(frame)
 
-    def _put(self, frame: str) -> None:
+    def _put(self, frame: Outgoing) -> None:
         if self.closing:
             return
         if not self.outbox.put(frame):
@@ -102,6 +128,7 @@ class Connection:
         """
         self.closing = True
         self.outbox.clear()
+        self.pending_roster = None
         if self.transport is not None:
             self.transport.abort()
 
@@ -114,6 +141,7 @@ class Connection:
         if not self.outbox.put(frame):
             # A reader too slow to drain its queue does not get the queued frames either.
             self.outbox.clear()
+            self.pending_roster = None
             self.outbox.put(frame)
 
     async def write_frames(self) -> None:
@@ -134,7 +162,7 @@ class Connection:
                 self.closing = True
                 return
 
-    def _write_batch(self, item: str | CloseFrame) -> Literal["sent", "failed"] | CloseFrame:
+    def _write_batch(self, item: Outgoing) -> Literal["sent", "failed"] | CloseFrame:
         """Write `item` and what is queued behind it, up to the close frame if there is one."""
         batch: list[str] = []
         size = 0
@@ -142,8 +170,14 @@ class Connection:
         # Take only as much as one write sends: what stays queued still counts against the
         # queue's bound, which is how a browser that stopped reading is noticed.
         while not isinstance(item, CloseFrame):
-            batch.append(item)
-            size += len(item)
+            if isinstance(item, _RosterSlot):
+                text = self.pending_roster or ""
+                self.pending_roster = None
+            else:
+                text = item
+            if text:
+                batch.append(text)
+                size += len(text)
             if size >= WRITE_BATCH_CHARS or not outbox:
                 break
             item = outbox.get_nowait()

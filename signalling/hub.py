@@ -1,12 +1,15 @@
 """The signalling hub: the WebSocket endpoint that runs rooms on top of a backplane.
 
-`SignallingHub.handle` serves one socket: it checks the Origin and the caller's identity before
-upgrading, then reads messages strictly in order and dispatches each one: membership changes
+`SignallingHub.handle` serves one socket: it checks the Origin, the limits of sockets per client
+address and per participant (`signalling.limits`) and the caller's identity before upgrading,
+then reads messages strictly in order and dispatches each one: membership changes
 (join, media, admit, remove) to `signalling.membership`, offers, answers and candidates to their
 addressee. Outgoing frames go through each socket's own send queue and writer
 (`signalling.connection`). A relay to a socket of this instance goes straight into that queue
 when the backplane has nothing pending (`_relay_at_once`), otherwise through the backplane.
 Whatever happens while serving, the participant's presence is removed in `finally`.
+`end_room` ends a room's call on every instance (the consultation was cancelled), and each
+socket is ended when its identity's room closes (`Identity.closes_at`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from signalling.backplane import (
     MemoryBackplane,
     Relay,
     Removal,
+    RoomEnded,
     RosterChanged,
 )
 from signalling.codec import (
@@ -35,6 +39,7 @@ from signalling.codec import (
     Candidate,
     ClientMessage,
     CodecError,
+    EndedReason,
     Error,
     Join,
     Leave,
@@ -48,9 +53,17 @@ from signalling.codec import (
 )
 from signalling.config import HubConfig, normalise_origin
 from signalling.connection import CLOSE_ABUSE, CLOSE_FLOOD, CLOSE_JOIN_TIMEOUT, Connection
-from signalling.identity import Authenticator, NullRecorder, SessionRecorder
+from signalling.identity import (
+    AdmissionLedger,
+    Authenticator,
+    Identity,
+    NoLedger,
+    NullRecorder,
+    SessionRecorder,
+)
+from signalling.limits import UpgradeLimits
 from signalling.mailbox import Mailbox
-from signalling.membership import Membership, Refused
+from signalling.membership import Membership, Refused, end_connection
 from signalling.ratelimit import TokenBucket
 from signalling.rooms import check_relay, relay_target
 
@@ -71,14 +84,20 @@ class SignallingHub:
         recorder: SessionRecorder | None = None,
         backplane: Backplane | None = None,
         clock: Clock | None = None,
+        ledger: AdmissionLedger | None = None,
     ) -> None:
         self._config = config
         self._authenticator = authenticator
         self._backplane: Backplane = backplane or MemoryBackplane()
         self._clock: Clock = clock or SystemClock()
         self._membership = Membership(
-            config, self._backplane, recorder or NullRecorder(), self._clock
+            config,
+            self._backplane,
+            recorder or NullRecorder(),
+            ledger or NoLedger(),
+            self._clock,
         )
+        self._limits = UpgradeLimits(config)
         self._rooms = self._membership.rooms
         self._handlers: set[asyncio.Task[object]] = set()
         self._started = False
@@ -104,6 +123,13 @@ class SignallingHub:
             await asyncio.wait(set(self._handlers), timeout=5)
         await self._backplane.close()
 
+    async def end_room(self, room_id: str, reason: EndedReason) -> None:
+        """End the room's call for everyone, on every instance: each socket gets `ended` and is
+        closed with 4005. New sockets are the authenticator's to refuse (a cancelled
+        consultation's room is closed)."""
+        await self.start()
+        await self._membership.end_room(room_id, reason)
+
     # --- the socket ------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
@@ -112,9 +138,38 @@ class SignallingHub:
             raise web.HTTPForbidden(text="origin not allowed")
         if self._closed:
             raise web.HTTPServiceUnavailable(text="shutting down")
-        identity = await self._authenticator.authenticate(request)
+        address = request.remote or "unknown"
+        if not self._limits.take_address(address):
+            raise _too_many("too many connections from this address")
+        try:
+            identity = await self._identify(request)
+            key = (identity.room_id, identity.participant_id)
+            if not self._limits.take_participant(key, self._clock.timestamp()):
+                raise _too_many("too many connections for this participant")
+            try:
+                return await self._upgrade(request, identity)
+            finally:
+                self._limits.release_participant(key)
+        finally:
+            self._limits.release_address(address)
+
+    async def _identify(self, request: web.Request) -> Identity:
+        try:
+            identity = await self._authenticator.authenticate(request)
+        except web.HTTPException:
+            raise
+        except Exception:
+            # A database that cannot keep up must not answer 500: the client backs off and
+            # tries again.
+            log.warning("signalling authentication failed", exc_info=True)
+            raise web.HTTPServiceUnavailable(
+                text="try again later", headers={"Retry-After": "5"}
+            ) from None
         if identity.room_id != request.match_info.get("room"):
             raise web.HTTPForbidden(text="not a participant of this room")
+        return identity
+
+    async def _upgrade(self, request: web.Request, identity: Identity) -> web.WebSocketResponse:
         await self.start()
 
         ws = web.WebSocketResponse(
@@ -142,11 +197,14 @@ class SignallingHub:
         if task is not None:
             self._handlers.add(task)
         writer = asyncio.create_task(connection.write_frames())
+        room_closes = self._end_when_room_closes(connection)
         try:
             await self._serve(connection)
         except Exception:
             log.exception("signalling connection failed")
         finally:
+            if room_closes is not None:
+                room_closes.cancel()
             # aiohttp cancels a handler whose client went away; the departure (presence removed,
             # roster announced, event recorded) must still run to its end.
             try:
@@ -155,6 +213,14 @@ class SignallingHub:
                 if task is not None:
                     self._handlers.discard(task)
         return ws
+
+    def _end_when_room_closes(self, connection: Connection) -> asyncio.TimerHandle | None:
+        closes_at = connection.identity.closes_at
+        if closes_at is None:
+            return None
+        delay = (closes_at - self._clock.now()).total_seconds()
+        loop = asyncio.get_running_loop()
+        return loop.call_later(max(0.0, delay), end_connection, connection, "over")
 
     async def _finish(self, connection: Connection, writer: asyncio.Task[None]) -> None:
         try:
@@ -292,6 +358,12 @@ class SignallingHub:
                     connection.send_relayed(event.frame)
             case Removal():
                 self._membership.removed(room, event)
+            case RoomEnded():
+                self._membership.ended(room, event)
+
+
+def _too_many(text: str) -> web.HTTPTooManyRequests:
+    return web.HTTPTooManyRequests(text=text, headers={"Retry-After": "5"})
 
 
 async def _run_to_end(work: Coroutine[object, object, None]) -> None:

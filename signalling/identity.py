@@ -1,8 +1,9 @@
 """Who is on the other end of a signalling socket, and where session events go.
 
 The hub does not know about tokens, logins or the database: the app injects an `Authenticator`
-that turns the upgrade request into an `Identity`, and a `SessionRecorder` that stores the
-session events (join, admit, leave, disconnect, remove).
+that turns the upgrade request into an `Identity`, a `SessionRecorder` that stores the
+session events (join, admit, leave, disconnect, remove), and an `AdmissionLedger` that says from
+that record whether a participant was admitted, so admissions outlive a restart of the hub.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class Identity:
     display_name: str
     role: str
     is_clinician: bool
+    # When the room closes for this participant (the end of the join window): the hub ends the
+    # call then. None: never, as far as the hub knows.
+    closes_at: datetime | None = None
 
 
 class Authenticator(Protocol):
@@ -52,3 +56,17 @@ class NullRecorder:
         self, room_id: str, participant_id: str, event: SessionEvent, at: datetime
     ) -> None:
         return None
+
+
+class AdmissionLedger(Protocol):
+    async def was_admitted(self, room_id: str, participant_id: str) -> bool:
+        """Whether the stored record says the participant is admitted (admitted, not removed
+        since)."""
+        ...
+
+
+class NoLedger:
+    """No record beyond the backplane's: admissions last as long as the backplane keeps them."""
+
+    async def was_admitted(self, room_id: str, participant_id: str) -> bool:
+        return False

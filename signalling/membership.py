@@ -5,6 +5,12 @@ and the last view loaded from the backplane), writes presence and admissions to 
 announces every change of the roster, records the session events, and pushes each new roster
 to the room's sockets. What is allowed comes from `signalling.rooms`; the hub calls in here
 from its dispatch of incoming frames and of backplane events.
+
+A participant admitted earlier is admitted again on join if the backplane remembers it or, if
+the backplane forgot (a restart of the memory backplane), if the `AdmissionLedger` (the stored
+session events) says so. A connection that replaces the participant's previous one records no
+session event: the participant never left, and a link reconnecting in a loop must not turn
+into one database write per attempt.
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from service.domain.clock import Clock
-from signalling.backplane import Backplane, Removal, RosterChanged
+from signalling.backplane import Backplane, Removal, RoomEnded, RosterChanged
 from signalling.codec import (
     Admitted,
+    Ended,
+    EndedReason,
     ErrorCode,
     IceServer,
     Join,
@@ -27,8 +35,8 @@ from signalling.codec import (
     Removed,
 )
 from signalling.config import HubConfig
-from signalling.connection import CLOSE_REMOVED, CLOSE_REPLACED, Connection
-from signalling.identity import SessionEvent, SessionRecorder
+from signalling.connection import CLOSE_ENDED, CLOSE_REMOVED, CLOSE_REPLACED, Connection
+from signalling.identity import AdmissionLedger, SessionEvent, SessionRecorder
 from signalling.rooms import (
     Member,
     RoomView,
@@ -63,11 +71,17 @@ class Membership:
     """The rooms of one hub instance and every change of who is in them."""
 
     def __init__(
-        self, config: HubConfig, backplane: Backplane, recorder: SessionRecorder, clock: Clock
+        self,
+        config: HubConfig,
+        backplane: Backplane,
+        recorder: SessionRecorder,
+        ledger: AdmissionLedger,
+        clock: Clock,
     ) -> None:
         self._config = config
         self._backplane = backplane
         self._recorder = recorder
+        self._ledger = ledger
         self._clock = clock
         # Read directly on the relay path, which must not suspend.
         self.rooms: dict[str, LocalRoom] = {}
@@ -83,9 +97,14 @@ class Membership:
         room_id = connection.room_id
         await self._attach(connection)
         view = await self._backplane.load_room(room_id)
-        admitted = admitted_on_join(identity, view.admitted)
-        if admitted and identity.participant_id not in view.admitted:
-            await self._backplane.admit(room_id, [identity.participant_id])
+        participant_id = identity.participant_id
+        replacing = view.is_present(participant_id)
+        in_call_before = view.is_admitted(participant_id)
+        admitted = admitted_on_join(identity, view.admitted) or (
+            not replacing and await self._ledger_admits(room_id, participant_id)
+        )
+        if admitted and participant_id not in view.admitted:
+            await self._backplane.admit(room_id, [participant_id])
         now = self._clock.now()
         member = Member.joining(
             identity,
@@ -113,9 +132,18 @@ class Membership:
             )
         )
         await self._backplane.publish(room_id, RosterChanged())
-        await self.record(room_id, identity.participant_id, "join")
-        if admitted:
-            await self.record(room_id, identity.participant_id, "admit")
+        if not replacing:
+            await self.record(room_id, participant_id, "join")
+        if admitted and not in_call_before:
+            await self.record(room_id, participant_id, "admit")
+
+    async def _ledger_admits(self, room_id: str, participant_id: str) -> bool:
+        try:
+            return await self._ledger.was_admitted(room_id, participant_id)
+        except Exception:
+            # Without the record the participant waits for a clinician, as before a restart.
+            log.exception("admission ledger failed")
+            return False
 
     def _ice_servers(self, participant_id: str) -> tuple[list[IceServer], int]:
         config = self._config
@@ -145,6 +173,8 @@ class Membership:
         """Admit `targets` from the waiting room, or everyone waiting if None."""
         room_id = connection.room_id
         view = await self._backplane.load_room(room_id)
+        if connection.closing:
+            raise Refused("ended", "this connection is closing")
         actor = connection.participant_id
         if targets is None:
             refusal = check_admit_all(view, actor, connection.id)
@@ -214,7 +244,7 @@ class Membership:
                 connection.end_reason = "replaced"
                 connection.close(CLOSE_REPLACED, "replaced")
                 continue
-            connection.send(roster)
+            connection.send_roster(roster)
             if view.is_admitted(connection.participant_id) and not connection.told_admitted:
                 connection.told_admitted = True
                 connection.send(Admitted())
@@ -227,6 +257,16 @@ class Membership:
             connection.end_reason = "removed"
             connection.send(Removed())
             connection.close(CLOSE_REMOVED, "removed")
+
+    async def end_room(self, room_id: str, reason: EndedReason) -> None:
+        """End the call for everyone in the room, on every instance."""
+        await self._backplane.publish(room_id, RoomEnded(reason))
+
+    @staticmethod
+    def ended(room: LocalRoom, event: RoomEnded) -> None:
+        """Tell every socket of the room here that the call is over, and close it."""
+        for connection in list(room.connections.values()):
+            end_connection(connection, event.reason)
 
     async def _attach(self, connection: Connection) -> None:
         async with self._rooms_lock:
@@ -248,3 +288,12 @@ class Membership:
 
 def _joined(connections: Iterable[Connection]) -> list[Connection]:
     return [c for c in connections if c.joined and not c.closing]
+
+
+def end_connection(connection: Connection, reason: EndedReason) -> None:
+    """Tell one socket that the call is over (4005: clients do not reconnect), and close it."""
+    if connection.closing:
+        return
+    connection.end_reason = "ended"
+    connection.send(Ended(reason=reason))
+    connection.close(CLOSE_ENDED, f"call ended ({reason})")

@@ -32,6 +32,8 @@ from aiortc.sdp import candidate_from_sdp
 from av import VideoFrame
 
 from signalling.codec import (
+    BOTH_ON,
+    PROTOCOL_VERSION,
     Admit,
     AdmitAll,
     Admitted,
@@ -39,6 +41,8 @@ from signalling.codec import (
     Candidate,
     CandidateFrom,
     CodecError,
+    Ended,
+    EndedReason,
     IceCandidate,
     IceServer,
     Join,
@@ -65,7 +69,7 @@ from signalling.rooms import offers_to
 log = logging.getLogger(__name__)
 
 # Close codes after which reconnecting cannot help (see docs/signalling.md).
-FINAL_CLOSE_CODES = frozenset({1000, 1009, 4001, 4002, 4003})
+FINAL_CLOSE_CODES = frozenset({1000, 1007, 1009, 4001, 4002, 4003, 4005})
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +202,7 @@ class MeshPeer:
         self._url = url
         self._origin = origin
         self._policy = policy or ReconnectPolicy()
-        self._media = media or MediaState()
+        self._media = media or BOTH_ON
         self._relay_only = relay_only
         # Browsers trickle candidates; with trickle=True this peer does the same, so both ways
         # of exchanging candidates can be tested against each other.
@@ -214,6 +218,7 @@ class MeshPeer:
         self.joins = 0
         self.trickled_candidates_added = 0
         self.final_close_code: int | None = None
+        self.ended_reason: EndedReason | None = None
         self.errors: list[str] = []
         self.joined = asyncio.Event()
         self.admitted = asyncio.Event()
@@ -307,7 +312,7 @@ class MeshPeer:
         self._ws = ws
         pinger = asyncio.create_task(self._ping_every(ws))
         try:
-            await ws.send_str(encode(Join(media=self._media)))
+            await ws.send_str(encode(Join(protocol=PROTOCOL_VERSION, media=self._media)))
             while True:
                 frame = await ws.receive(timeout=self._policy.silence_timeout)
                 if frame.type != aiohttp.WSMsgType.TEXT:
@@ -353,6 +358,9 @@ class MeshPeer:
             case Admitted():
                 pass  # the roster that follows says the same; the mesh is built from it
             case Removed():
+                self._stopping = True
+            case Ended():
+                self.ended_reason = message.reason
                 self._stopping = True
             case OfferFrom():
                 await self._on_offer(message)

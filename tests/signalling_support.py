@@ -22,7 +22,13 @@ from service.domain.clock import Clock
 from signalling.backplane import Backplane
 from signalling.config import HubConfig
 from signalling.hub import SignallingHub, add_routes
-from signalling.identity import Identity, SessionEvent, SessionRecorder
+from signalling.identity import (
+    AdmissionLedger,
+    Authenticator,
+    Identity,
+    SessionEvent,
+    SessionRecorder,
+)
 from signalling.peer import MeshPeer, ReconnectPolicy
 
 T = TypeVar("T")
@@ -83,11 +89,12 @@ class ListRecorder:
 
 
 def make_app(
-    authenticator: FakeAuthenticator,
+    authenticator: Authenticator,
     *,
     recorder: SessionRecorder | None = None,
     backplane: Backplane | None = None,
     clock: Clock | None = None,
+    ledger: AdmissionLedger | None = None,
     **config: Any,
 ) -> tuple[web.Application, SignallingHub]:
     hub = SignallingHub(
@@ -96,6 +103,7 @@ def make_app(
         recorder=recorder,
         backplane=backplane,
         clock=clock,
+        ledger=ledger,
     )
     app = web.Application()
     add_routes(app, hub)
@@ -109,10 +117,10 @@ async def connect(
 
 
 async def join(
-    client: TestClient[Any, Any], token: str, **media: bool
+    client: TestClient[Any, Any], token: str, *, room: str = ROOM, **media: bool
 ) -> tuple[ClientWebSocketResponse, dict[str, Any]]:
-    ws = await connect(client, token)
-    message: dict[str, Any] = {"type": "join"}
+    ws = await connect(client, token, room=room)
+    message: dict[str, Any] = {"type": "join", "protocol": 1}
     if media:
         message["media"] = media
     await ws.send_json(message)

@@ -23,16 +23,17 @@ from signalling.backplane import (
     RedisBackplane,
     Relay,
     Removal,
+    RoomEnded,
     RosterChanged,
     decode_event,
     encode_event,
 )
 from signalling.codec import (
+    BOTH_ON,
     AdmitAll,
     Answer,
     Candidate,
     IceCandidate,
-    MediaState,
     Offer,
     relay_frame,
 )
@@ -97,7 +98,7 @@ def member(pid: str, conn: str, instance: str, *, minute: int = 0) -> Member:
         Identity(ROOM, pid, f"Name {pid}", "patient", False),
         connection_id=conn,
         instance_id=instance,
-        media=MediaState(),
+        media=BOTH_ON,
         at=T0 + timedelta(minutes=minute),
     )
 
@@ -234,7 +235,8 @@ async def test_redis_backplane_never_offers_to_deliver_directly(redis: Redis, pr
 
 def test_events_survive_encoding() -> None:
     answer = relay_frame(Answer(to="gp1", sdp="v=0\r\nø"), "pa1", "c1")
-    for event in (RosterChanged(), Relay("c2", answer), Removal("pa1", "c1")):
+    events = (RosterChanged(), Relay("c2", answer), Removal("pa1", "c1"), RoomEnded("cancelled"))
+    for event in events:
         assert decode_event(encode_event(event)) == event
 
 

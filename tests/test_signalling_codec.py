@@ -56,8 +56,8 @@ PARTICIPANT = Participant(
 )
 
 CLIENT_MESSAGES = [
-    Join(),
-    Join(media=MediaState(audio=False, video=True)),
+    Join(protocol=1),
+    Join(protocol=1, media=MediaState(audio=False, video=True)),
     Admit(participant_id="pa1"),
     AdmitAll(),
     Remove(participant_id="re1"),
@@ -141,6 +141,7 @@ PEER_MESSAGES = [
     Candidate(to="pa1", candidate=CANDIDATE),
     Candidate(to="pa1", candidate=IceCandidate(candidate="", sdpMid=None, sdpMLineIndex=None)),
     Candidate(to="pa1", candidate=IceCandidate(candidate="c", sdpMLineIndex=1023)),
+    Candidate(to="pa1", candidate=IceCandidate(candidate="c", usernameFragment='u"\\ø')),
     Candidate(to="pa1", candidate=None),
 ]
 
@@ -191,7 +192,45 @@ def test_browser_shaped_frames_parse() -> None:
         }
     )
     assert parse_client_message(frame) == Candidate(to="gp1", candidate=CANDIDATE)
-    assert parse_client_message(b'{"type":"join","protocol":1}') == Join()
+    assert parse_client_message(b'{"type":"join","protocol":1}') == Join(protocol=1)
+
+
+def test_a_candidate_as_chromium_serialises_it_is_accepted_and_relayed_whole() -> None:
+    # RTCIceCandidate.toJSON() in Chromium and Firefox includes usernameFragment.
+    frame = json.dumps(
+        {
+            "type": "candidate",
+            "to": "gp1",
+            "candidate": {
+                "candidate": CANDIDATE.candidate,
+                "sdpMid": "0",
+                "sdpMLineIndex": 0,
+                "usernameFragment": "Wq3b",
+            },
+        }
+    )
+    message = parse_client_message(frame)
+    assert isinstance(message, Candidate) and message.candidate is not None
+    assert message.candidate.usernameFragment == "Wq3b"
+    relayed = json.loads(relay_frame(message, "pa1", "c-1"))
+    assert relayed["candidate"]["usernameFragment"] == "Wq3b"
+
+
+@pytest.mark.parametrize("end", ["null", '""'])
+def test_end_of_candidates_is_null_or_an_empty_string(end: str) -> None:
+    message = parse_client_message('{"type":"candidate","to":"gp1","candidate":' + end + "}")
+    assert message == Candidate(to="gp1", candidate=None)
+    assert json.loads(relay_frame(message, "pa1", "c-1"))["candidate"] is None
+
+
+@pytest.mark.parametrize("depth", [201, 975, 5000])
+def test_deeply_nested_json_is_malformed(depth: int) -> None:
+    # 975 levels in under 2 KB raised RecursionError (a traceback, and the socket closed).
+    for frame in (
+        "[" * depth + "]" * depth,
+        '{"type":"ping","x":' + '{"a":' * depth + "1" + "}" * (depth + 1),
+    ):
+        assert refusal(frame)[0] == "malformed"
 
 
 def refusal(frame: str | bytes) -> tuple[str, str | None]:
@@ -224,6 +263,14 @@ def test_size_is_counted_in_utf8_bytes() -> None:
         ('{"type": "dance"}', ("unknown_type", "dance")),
         ('{"type": "joined", "you": {}}', ("unknown_type", "joined")),
         ('{"type": "join", "protocol": 2}', ("malformed", "join")),
+        # As documented: `protocol: 1` is required, as an integer, and `media` has both fields.
+        ('{"type": "join"}', ("malformed", "join")),
+        ('{"type": "join", "protocol": true}', ("malformed", "join")),
+        ('{"type": "join", "protocol": 1.0}', ("malformed", "join")),
+        ('{"type": "join", "protocol": "1"}', ("malformed", "join")),
+        ('{"type": "join", "protocol": 1, "media": {"audio": false}}', ("malformed", "join")),
+        ('{"type": "join", "protocol": 1, "media": {}}', ("malformed", "join")),
+        ('{"type": "candidate", "to": "gp1", "candidate": "x"}', ("malformed", "candidate")),
         ('{"type": "join", "room": "x"}', ("malformed", "join")),
         ('{"type": "media", "audio": "yes", "video": true}', ("malformed", "media")),
         ('{"type": "media", "audio": 1, "video": true}', ("malformed", "media")),

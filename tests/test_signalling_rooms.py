@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from signalling.codec import MediaState
+from signalling.codec import BOTH_ON
 from signalling.identity import Identity
 from signalling.ratelimit import TokenBucket
 from signalling.rooms import (
@@ -30,7 +30,7 @@ def member(pid: str, *, clinician: bool = False, minute: int = 0, conn: str = ""
         identity,
         connection_id=conn or f"c-{pid}",
         instance_id="i1",
-        media=MediaState(),
+        media=BOTH_ON,
         at=T0 + timedelta(minutes=minute),
     )
 

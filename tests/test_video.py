@@ -30,6 +30,8 @@ from service.domain.calls import (
     user_id_of,
 )
 from service.domain.clock import FakeClock
+from service.http import appkeys
+from service.http.app import create_app
 from service.settings import Settings
 from service.storage.models import Consultation, ConsultationEvent, SessionEventRecord
 from tests.factories import Client, World, build_world, login
@@ -309,6 +311,18 @@ async def test_clinicians_join_with_their_login_and_are_admitted(
     await ws.close()
 
 
+async def test_the_api_gives_clinicians_the_room_id_of_a_consultation(
+    client: Client, db: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    _, call = await _world_and_call(db, clock)
+    await login(client, "gp")
+    body = await (await client.get(f"/api/v1/consultations/{call.id}")).json()
+    assert body["room_id"] == call.room_id
+    ws, joined = await _join(client, f"/ws/{body['room_id']}")
+    assert joined["you"]["is_clinician"] is True
+    await ws.close()
+
+
 async def test_refusals_inside_the_room_non_clinician_admit_and_offer_before_admission(
     client: Client, db: async_sessionmaker[AsyncSession], clock: FakeClock
 ) -> None:
@@ -409,6 +423,101 @@ async def test_a_call_that_ends_early_is_left_for_the_scheduler_to_complete(
     assert consultation.status == "in_progress"
     events = await _events(db, call)
     assert (f"user-{world.specialist}", "leave") in events
+
+
+async def test_admissions_survive_a_restart_of_the_server(
+    db: async_sessionmaker[AsyncSession],  # first: see the `client` fixture
+    aiohttp_client: Any,
+    aiohttp_server: Any,
+    app: Any,
+    settings: Settings,
+    clock: FakeClock,
+) -> None:
+    # Before: with the memory backplane a restart sent everyone back to the waiting room.
+    server = await aiohttp_server(app)
+    gp_client: Client = await aiohttp_client(server)
+    guest_client: Client = await aiohttp_client(server)
+    _, call = await _world_and_call(db, clock)
+    patient_id, relative_id = call.participants["patient"], call.participants["relative"]
+    await login(gp_client, "gp")
+    gp, _ = await _join(gp_client, call.ws_path())
+    patient, _ = await _join(guest_client, call.ws_path("patient"))
+    relative, _ = await _join(guest_client, call.ws_path("relative"))
+    await gp.send_json({"type": "admit_all"})
+    await receive_type(relative, "admitted")
+    await gp.send_json({"type": "remove", "participant_id": relative_id})
+    assert await closed_with(relative) == 4002
+    await eventually_async(
+        lambda: _events(db, call), lambda ev: (relative_id, "remove") in ev, what="the removal"
+    )
+    await server.close()
+    assert await closed_with(patient) == 1001
+
+    restarted = await aiohttp_server(create_app(settings, clock=clock))
+    guests: Client = await aiohttp_client(restarted)
+    patient, joined = await _join(guests, call.ws_path("patient"))
+    assert joined["you"]["state"] == "admitted"  # no clinician needed
+    relative, joined = await _join(guests, call.ws_path("relative"))
+    assert joined["you"]["state"] == "waiting"  # removed stays removed
+
+    def rejoined(events: list[tuple[str, str]]) -> bool:
+        patients = [e for who, e in events if who == patient_id]
+        relatives = [e for who, e in events if who == relative_id]
+        return patients[-3:] == ["disconnect", "join", "admit"] and relatives[-2:] == [
+            "remove",
+            "join",
+        ]
+
+    await eventually_async(lambda: _events(db, call), rejoined, what="the rejoins on record")
+    await patient.close()
+    await relative.close()
+
+
+async def test_cancelling_the_consultation_ends_its_call_for_everyone(
+    client: Client, db: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    _, call = await _world_and_call(db, clock)
+    headers = await login(client, "gp")
+    gp, _ = await _join(client, call.ws_path())
+    patient, _ = await _join(client, call.ws_path("patient"))
+    relative, _ = await _join(client, call.ws_path("relative"))
+    # Waiting for the GP to let them in (a call in progress can no longer be cancelled).
+    await roster_until(gp, lambda ps: len(ps) == 3)
+
+    cancelled = await client.post(
+        f"/api/v1/consultations/{call.id}/cancel", json={}, headers=headers
+    )
+    assert cancelled.status == 200, await cancelled.text()
+    for ws in (gp, patient, relative):
+        assert await receive_type(ws, "ended") == {"type": "ended", "reason": "cancelled"}
+        assert await closed_with(ws) == 4005
+    # Nobody gets back in, so nobody is admitted again: the join links died with the
+    # cancellation (401, an unknown link), and the room is closed (403).
+    assert await _refused_status(client, call.ws_path("relative")) == 401
+    assert await _refused_status(client, call.ws_path()) == 403
+    assert gp.closed  # so no `admit_all` of its can admit anybody now
+    events = await _events(db, call)
+    assert (call.participants["relative"], "admit") not in events
+
+
+async def test_a_cancellation_stands_when_the_call_cannot_be_ended(
+    client: Client,
+    db: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    app: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def backplane_down(room_id: str, reason: str) -> None:
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(app[appkeys.SIGNALLING_HUB], "end_room", backplane_down)
+    _, call = await _world_and_call(db, clock)
+    headers = await login(client, "gp")
+    cancelled = await client.post(
+        f"/api/v1/consultations/{call.id}/cancel", json={}, headers=headers
+    )
+    assert cancelled.status == 200
+    assert (await _consultation(db, call)).status == "cancelled"
 
 
 async def _eventually_status(

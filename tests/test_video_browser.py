@@ -302,6 +302,42 @@ async def test_gp_in_chromium_removes_a_patient_who_must_then_be_let_in_again(
     await patient.wait_for_selector("#call-root[data-state='connected']", timeout=10000)
 
 
+async def test_chromium_leaves_and_rejoins_then_the_cancelled_call_ends_on_every_page(
+    server: TestServer, call: Call, browser: BrowserContext
+) -> None:
+    login = await browser.request.post(
+        f"{base(server)}/api/v1/session", data={"email": EMAILS["gp"], "password": PASSWORD}
+    )
+    csrf = (await login.json())["csrf_token"]
+    gp = await browser.new_page()
+    await gp.goto(f"{base(server)}/samkonsultasjonar/{call.id}/video")
+    await gp.wait_for_selector("#call-root[data-state='connected']", timeout=10000)
+    back = gp.locator(f"a[href='/samkonsultasjonar/{call.id}']")
+    assert await back.is_visible()
+    patient = await browser.new_page()
+    await patient.goto(f"{base(server)}/bli-med/{call.tokens['patient']}")
+    await patient.wait_for_selector("#call-root[data-state='waiting']", timeout=10000)
+
+    # Leaving shows the ended view with a way back in while the call goes on.
+    await gp.locator("#leave").click()
+    await gp.wait_for_selector("#call-root[data-state='left']", timeout=10000)
+    rejoin = gp.locator("#rejoin")
+    assert await rejoin.is_visible()
+    await rejoin.click()
+    await gp.wait_for_selector("#call-root[data-state='connected']", timeout=10000)
+
+    cancelled = await browser.request.post(
+        f"{base(server)}/api/v1/consultations/{call.id}/cancel",
+        data={},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert cancelled.status == 200, await cancelled.text()
+    for page in (gp, patient):
+        await page.wait_for_selector("#call-root[data-state='ended_cancelled']", timeout=10000)
+        assert "Konsultasjonen vart avlyst" in await page.inner_text("#ended-text")
+        assert await page.locator("#rejoin").is_hidden()
+
+
 async def test_chromium_reconnects_after_its_socket_is_cut_and_media_flows_again(
     server: TestServer,
     call: Call,

@@ -295,6 +295,24 @@ async def test_every_word_a_page_script_shows_comes_translated_from_its_page(
         assert english["remove_confirm"].startswith("Remove {name} from the call?")
 
 
+async def test_the_call_page_leads_clinicians_back_and_offers_a_rejoin_after_leaving(
+    client: Client, db: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    _, call = await _setup(db, clock)
+    back = f'href="/samkonsultasjonar/{call.id}"'
+    guest = await (await client.get(f"/bli-med/{call.tokens['patient']}")).text()
+    assert back not in guest  # a guest has no consultation page to go back to
+    assert "rejoin" in facts(guest).ids
+    await login(client, "gp")
+    text = await (await client.get(f"/samkonsultasjonar/{call.id}/video")).text()
+    assert back in text and "Tilbake til konsultasjonen" in text
+    page = facts(text)
+    assert "rejoin" in page.ids
+    texts = json.loads(page.data["call-root"]["texts"])
+    assert texts["ended_cancelled"] == "Konsultasjonen vart avlyst, så samtalen er slutt."
+    assert texts["ended_over"].startswith("Konsultasjonen er over")
+
+
 async def test_the_page_scripts_are_served(client: Client) -> None:
     for name in ("call.js", "precheck.js", "rejoin.js", "video.css"):
         resp = await client.get(f"/static/video/{name}")

@@ -37,6 +37,7 @@ from service.usecases import booking, video
 from web.pages.context import ENV_KEYS
 from web.pages.i18n import LANGUAGE_NAMES, language_from_query, remember_language
 from web.pages.i18n import choose_language as shared_choose_language
+from web.pages.navigation import consultation_url
 
 WEB_DIR: Final = Path(__file__).resolve().parent
 STATIC_DIR: Final = WEB_DIR / "static" / "video"
@@ -189,6 +190,8 @@ def _call_page(
         starts_time=time,
         starts_day=day,
         precheck_url=f"{PRECHECK}?lang={language}",
+        # Guests have no consultation page: only clinicians get the way back.
+        consultation_url=consultation_url(consultation.id) if clinician else "",
         languages=languages or [],
     )
 

@@ -5,11 +5,15 @@
 - `VideoAuthenticator` is the hub's `Authenticator`: it reads the upgrade request's join token
   or login and asks the use cases in `service/usecases/video.py`, whose refusals it answers as
   plain 401 and 403 responses (a WebSocket upgrade gets no problem document).
-- `signalling_hub` assembles the hub with its backplane (Redis when configured) and recorder.
+- `signalling_hub` assembles the hub with its backplane (Redis when configured), recorder and
+  admission ledger.
+- `end_call` ends a consultation's call for everyone once it is cancelled (the API's cancel
+  route calls it after the use case has committed).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
@@ -23,12 +27,15 @@ from service.http import appkeys
 from service.http.auth import current_actor
 from service.settings import Settings
 from service.usecases import video
-from service.usecases.video import DbSessionRecorder, SessionmakerSource
+from service.usecases.video import DbAdmissionLedger, DbSessionRecorder, SessionmakerSource
 from signalling.backplane import Backplane, MemoryBackplane, RedisBackplane
+from signalling.codec import EndedReason
 from signalling.config import HubConfig
 from signalling.hub import SignallingHub
 from signalling.identity import Identity
 from signalling.turn import ice_servers_for, mint_turn_credentials
+
+log = logging.getLogger(__name__)
 
 
 def hub_config(settings: Settings) -> HubConfig:
@@ -109,6 +116,19 @@ def signalling_hub(app: web.Application, settings: Settings, clock: Clock) -> Si
         hub_config(settings),
         VideoAuthenticator(sessionmaker, clock),
         recorder=DbSessionRecorder(sessionmaker),
+        ledger=DbAdmissionLedger(sessionmaker),
         backplane=backplane,
         clock=clock,
     )
+
+
+async def end_call(app: web.Application, room_id: str, reason: EndedReason) -> None:
+    """End the call in `room_id` for everyone, on every instance of the hub.
+
+    Called after what ended it has been committed: if the backplane cannot be reached, that
+    stands, and the sockets end anyway when their room's join window closes.
+    """
+    try:
+        await app[appkeys.SIGNALLING_HUB].end_room(room_id, reason)
+    except Exception:
+        log.warning("could not end the call of a room", exc_info=True)

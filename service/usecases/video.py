@@ -11,6 +11,8 @@ what it needs (its HTTP side is `service/http/video.py`):
 - `DbSessionRecorder` stores each join, admit, leave, disconnect and remove in `session_events`
   and keeps the consultation's actual start and end, and its state, in step with them, by the
   rules of `service/domain/calls.py`.
+- `DbAdmissionLedger` reads the admissions back from those events, so a participant admitted
+  once stays admitted across a restart of the hub and on every instance.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from service.domain.calls import (
     admitted_present,
     clinician_participant_id,
     clinician_role,
+    join_window,
     room_refusal,
     user_id_of,
 )
@@ -37,6 +40,7 @@ from service.domain.errors import NotAllowed, NotAuthenticated
 from service.domain.permissions import may_join_with_login
 from service.domain.states import Action, ConsultationStatus, apply
 from service.domain.tokens import hash_token
+from service.storage import admissions as admissions_store
 from service.storage import consultations as consultations_store
 from service.storage import video as store
 from service.storage.models import Consultation, Participant
@@ -79,6 +83,7 @@ async def identify_guest(
         display_name=participant.name,
         role=participant.role,
         is_clinician=False,
+        closes_at=join_window(consultation.starts_at, consultation.ends_at)[1],
     )
 
 
@@ -105,6 +110,7 @@ async def identify_clinician(
         display_name=actor.name,
         role=clinician_role(actor, consultation.gp_id),
         is_clinician=True,
+        closes_at=join_window(consultation.starts_at, consultation.ends_at)[1],
     )
 
 
@@ -149,6 +155,18 @@ class DbSessionRecorder:
                 in_call=len(in_call),
             )
             _apply_facts(db, consultation, facts, at)
+
+
+class DbAdmissionLedger:
+    """The signalling `AdmissionLedger`: admitted if the latest `admit`/`remove` is `admit`."""
+
+    def __init__(self, sessionmaker: SessionmakerSource) -> None:
+        self._sessionmaker = sessionmaker
+
+    async def was_admitted(self, room_id: str, participant_id: str) -> bool:
+        async with self._sessionmaker()() as db:
+            latest = await admissions_store.latest_admission_event(db, room_id, participant_id)
+        return latest == "admit"
 
 
 async def _role_of(db: AsyncSession, consultation_id: str, participant_id: str) -> str:

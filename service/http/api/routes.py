@@ -46,6 +46,7 @@ from service.http.auth import (
     require_actor,
     start_session,
 )
+from service.http.video import end_call
 from service.settings import Settings
 from service.storage import directory
 from service.storage.consultations import department_specialists
@@ -275,6 +276,8 @@ async def cancel_consultation(request: web.Request) -> web.Response:
     c = await booking.cancel(
         ctx.db, actor, ctx.clock, ctx.settings, _consultation_id(request), data
     )
+    # Its room is closed now: whoever is still in the call is told and let go.
+    await end_call(request.app, c.room_id, "cancelled")
     return _consultation_response(c, ctx)
 
 

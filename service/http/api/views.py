@@ -45,6 +45,8 @@ def consultation_json(c: Consultation, tz: ZoneInfo) -> dict[str, Any]:
         "starts_at": iso(c.starts_at, tz),
         "ends_at": iso(c.ends_at, tz),
         "duration_minutes": int((c.ends_at - c.starts_at).total_seconds() // 60),
+        # The video room (docs/signalling.md): a logged-in clinician connects to /ws/{room_id}.
+        "room_id": c.room_id,
         "participants": [participant_json(p) for p in c.participants],
     }
 

@@ -16,7 +16,7 @@
   const token = root.dataset.token || null;
 
   // Close codes after which reconnecting cannot help.
-  const FINAL_CLOSE_CODES = new Set([1000, 1009, 4001, 4002, 4003]);
+  const FINAL_CLOSE_CODES = new Set([1000, 1007, 1009, 4001, 4002, 4003, 4005]);
   const BACKOFF_INITIAL_MS = 500;
   const BACKOFF_MAX_MS = 10000;
   const GIVE_UP_AFTER_MS = 120000;
@@ -58,6 +58,7 @@
   let pingTimer = null;
   let watchdogTimer = null;
   let stopped = false;
+  let endedReason = 'over'; // from the server's `ended` frame, before it closes with 4005
   let inbox = Promise.resolve();
 
   function setState(state, text) {
@@ -97,6 +98,10 @@
       } catch (err) {
         return;
       }
+      // Read at once: the close that follows it is handled before the queue reaches it.
+      if (message.type === 'ended') {
+        endedReason = message.reason === 'cancelled' ? 'cancelled' : 'over';
+      }
       // Strictly in order: each message waits for the one before it.
       inbox = inbox.then(() => handle(message)).catch((err) => console.error('signalling', err));
     };
@@ -134,7 +139,9 @@
     });
     if (stopped) return;
     if (code !== null && FINAL_CLOSE_CODES.has(code)) {
-      const reason = { 1000: 'left', 4001: 'replaced', 4002: 'removed' }[code] || 'failed';
+      const reason =
+        { 1000: 'left', 4001: 'replaced', 4002: 'removed', 4005: `ended_${endedReason}` }[code] ||
+        'failed';
       end(texts[reason], reason);
       return;
     }
@@ -160,6 +167,8 @@
     for (const track of localStream.getTracks()) track.stop();
     if (screenTrack) screenTrack.stop();
     el('ended-text').textContent = text;
+    // Only who left, or moved to another tab, can come back while the call goes on.
+    el('rejoin').hidden = state !== 'left' && state !== 'replaced';
     endedView.hidden = false;
     waitingView.hidden = true;
     el('controls').hidden = true;
@@ -194,7 +203,7 @@
         console.warn('signalling refused', message.code, message.ref);
         break;
       default:
-        break; // admitted, removed, pong: the roster and the close code say the rest
+        break; // admitted, removed, ended, pong: the roster and the close code say the rest
     }
   }
 
@@ -552,6 +561,8 @@
   el('toggle-mic').addEventListener('click', toggleMic);
   el('toggle-camera').addEventListener('click', toggleCamera);
   el('leave').addEventListener('click', leave);
+  // A new page load joins afresh (a guest's reload reopens the link kept in the tab).
+  el('rejoin').addEventListener('click', () => location.reload());
   if (isClinician) {
     el('toggle-share').addEventListener('click', toggleShare);
     el('admit-all').addEventListener('click', () => send({ type: 'admit_all' }));
