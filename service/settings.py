@@ -6,6 +6,8 @@ settings refuse the demo secret and a plain-http base URL, so an unsafe default 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +16,16 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_SECRET = "demo-secret-do-not-use-in-production-0000"  # noqa: S105 - refused in production
+
+
+def hkdf_sha256(secret: bytes, info: bytes, length: int = 32) -> bytes:
+    """HKDF (RFC 5869) with SHA-256 and no salt: independent keys from one secret."""
+    prk = hmac.new(b"\0" * 32, secret, hashlib.sha256).digest()
+    out, block = b"", b""
+    for counter in range(1, -(-length // 32) + 1):
+        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
+        out += block
+    return out[:length]
 
 
 class Settings(BaseSettings):
@@ -33,17 +45,30 @@ class Settings(BaseSettings):
     slot_step_minutes: int = 15
     booking_horizon_days: int = 56
 
-    # Login throttling: attempts allowed per window, per account and per client address.
+    # --- Sign-in, sessions, keys and headers (docs/security.md) ---------------------------------
+    # Login throttling: failed attempts allowed per window per account (then 429 with
+    # Retry-After) and per client address (then a growing delay before each further attempt from
+    # it, so a correct password still gets in; a wrong one then answers 429).
     login_attempts_per_account: int = 5
     login_attempts_per_address: int = 20
     login_window_seconds: int = 900
+    login_delay_seconds: float = Field(0.5, ge=0)
+    login_delay_max_seconds: float = Field(10.0, ge=0)
+    # Proxies (addresses or networks) whose X-Forwarded-For is believed: the client address is
+    # the last one in that header not in this list. Empty: the TCP peer is the client.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # Server-side sessions: ended after this long without a request, and this long after sign-in.
+    session_idle_minutes: int = Field(30, ge=1)
+    session_absolute_hours: int = Field(12, ge=1)
+    # Keys per purpose are derived from secret_key (HKDF); the fødselsnummer pepper can be set on
+    # its own. Unset, it is secret_key itself (what every earlier version used), so stored
+    # hashes keep matching; pin it to that value before rotating secret_key (docs/security.md).
+    fnr_pepper: SecretStr | None = None
+    # Extra connect-src sources for the CSP (an SFU, a TURN-over-https endpoint): 'self' only else.
+    csp_connect_sources: list[str] = Field(default_factory=list)
 
     # Requests
     max_body_bytes: int = 1024 * 1024
-    # How long a process may reuse a logged-in account without reading it again. A deactivated
-    # account or changed role takes effect within this time in every process (at once in the
-    # process that logs the user out or in); 0 reads the account on every request.
-    actor_cache_seconds: float = 5.0
 
     # Serving: the garbage collector's young-generation threshold (service/http/runtime.py; Python's
     # default is 700, which costs a busy signalling hub a sixth of its CPU).
@@ -127,6 +152,17 @@ class Settings(BaseSettings):
     @property
     def secure_cookies(self) -> bool:
         return self.base_url.startswith("https://")
+
+    def purpose_key(self, purpose: Literal["session", "csrf", "token"]) -> bytes:
+        """A 32-byte key for one purpose, derived from secret_key with HKDF-SHA256 (RFC 5869)."""
+        return hkdf_sha256(
+            self.secret_key.get_secret_value().encode(), b"samkons:" + purpose.encode()
+        )
+
+    @property
+    def fnr_pepper_value(self) -> str:
+        """The key of the fødselsnummer hash: `fnr_pepper`, or secret_key where none is set."""
+        return (self.fnr_pepper or self.secret_key).get_secret_value()
 
     @property
     def origins(self) -> list[str]:

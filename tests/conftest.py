@@ -119,6 +119,10 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         scheduler_enabled=False,
         login_attempts_per_account=5,
         login_attempts_per_address=50,
+        # Tests move the fake clock hours ahead between requests; the session timeouts have
+        # their own tests (tests/test_sessions.py), with the shipped values.
+        session_idle_minutes=365 * 24 * 60,
+        session_absolute_hours=2 * 365 * 24,
     )
 
 

@@ -68,6 +68,7 @@ def settings(db_url: str, tmp_path: Any) -> Settings:
         outbox_dir=tmp_path / "outbox",
         scheduler_enabled=False,
         login_attempts_per_address=50,
+        session_idle_minutes=365 * 24 * 60,  # the fake clock moves hours between page loads
         turn_urls=["turn:127.0.0.1:3478"],
         turn_secret=SecretStr("pages-test-turn-secret-0123456789"),
     )

@@ -63,6 +63,12 @@ class TooManyRequests(DomainError):
     title = "Too many attempts"
     type_slug = "too-many-requests"
 
+    def __init__(
+        self, detail: str, *, field: str | None = None, retry_after: int | None = None
+    ) -> None:
+        super().__init__(detail, field=field)
+        self.retry_after = retry_after  # seconds, for the Retry-After header
+
 
 class MalformedBody(DomainError):
     status = 400

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
 
-from aiohttp import hdrs, web
-from aiohttp_session import session_middleware
+from aiohttp import web
 
 from service.domain.clock import Clock, SystemClock
 from service.domain.errors import DomainError
@@ -19,12 +17,13 @@ from service.domain.travel.factors import FactorSet, load_factor_set
 from service.domain.travel.keys import TravelPerKey
 from service.domain.travel.reference import load_reference_data
 from service.http import appkeys
-from service.http.actor_cache import ActorCache
 from service.http.api.calendar import setup_calendar_feed
 from service.http.api.routes import setup_api
-from service.http.auth import actor_middleware, session_storage
+from service.http.auth import actor_middleware
+from service.http.headers import SERVER_NAME, setup_security_headers
 from service.http.ops import METRICS, Metrics, metrics_middleware, setup_ops
 from service.http.problems import make_problem_middleware
+from service.http.sessions import SessionStore
 from service.http.video import signalling_hub
 from service.settings import Settings
 from service.storage.engine import make_database, make_read_sessionmaker, make_sessionmaker
@@ -34,31 +33,9 @@ from signalling.hub import add_routes
 
 log = logging.getLogger(__name__)
 
+__all__ = ["SERVER_NAME", "create_app", "green_factor_set"]
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; media-src 'self' blob: mediastream:; "
-        "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-    )
-    return response
-
-
-# What the `Server` header says: no product version for a scanner to match against advisories.
-SERVER_NAME = "samkons"
-
-
-async def _server_header(_request: web.Request, response: web.StreamResponse) -> None:
-    # A signal rather than middleware: it also reaches the answers aiohttp makes itself (an
-    # unknown path, a wrong method, an error raised past the middlewares, a WebSocket upgrade).
-    response.headers[hdrs.SERVER] = SERVER_NAME
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -66,8 +43,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.ENGINE] = database.writes
     app[appkeys.DB] = make_sessionmaker(database.writes)
     app[appkeys.READ_DB] = make_read_sessionmaker(database.reads)
+    app[appkeys.SESSIONS].bind(app[appkeys.DB])
     yield
     await database.dispose()
+
+
+async def _close_throttle(app: web.Application) -> None:
+    await app[appkeys.THROTTLE].close()
 
 
 async def _close_echo(app: web.Application) -> None:
@@ -96,23 +78,25 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         middlewares=[
             # Outermost: it times the whole answer and sees the 500s the next one makes.
             metrics_middleware,
-            security_headers,
             make_problem_middleware(render_error_page, is_page_path),
-            session_middleware(session_storage(settings)),
             actor_middleware,
         ],
     )
-    app.on_response_prepare.append(_server_header)
     app[METRICS] = Metrics()
     app[appkeys.SETTINGS] = settings
+    setup_security_headers(app)
     app[appkeys.CLOCK] = clock
     app[appkeys.THROTTLE] = LoginThrottle(
         per_account=settings.login_attempts_per_account,
         per_address=settings.login_attempts_per_address,
         window_seconds=settings.login_window_seconds,
         redis_url=settings.redis_url,
+        clock=clock,
+        delay_seconds=settings.login_delay_seconds,
+        max_delay_seconds=settings.login_delay_max_seconds,
     )
-    app[appkeys.ACTOR_CACHE] = ActorCache(clock, timedelta(seconds=settings.actor_cache_seconds))
+    app.on_cleanup.append(_close_throttle)
+    app[appkeys.SESSIONS] = SessionStore(settings, clock)
     app[appkeys.REFERENCE_DATA] = load_reference_data()
     app[appkeys.FACTOR_SET] = green_factor_set(settings)
     app[appkeys.TRAVEL_PER_KEY] = TravelPerKey(app[appkeys.REFERENCE_DATA], app[appkeys.FACTOR_SET])

@@ -10,7 +10,7 @@ from service.domain.clock import Clock
 from service.domain.travel.factors import FactorSet
 from service.domain.travel.keys import TravelPerKey
 from service.domain.travel.reference import ReferenceData
-from service.http.actor_cache import ActorCache
+from service.http.sessions import SessionStore
 from service.settings import Settings
 from service.usecases.throttle import LoginThrottle
 from signalling.echo import EchoService
@@ -22,7 +22,7 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 DB = web.AppKey("db", async_sessionmaker[AsyncSession])
 # Sessions for work that only reads (no write lock on SQLite): see service/storage/engine.py.
 READ_DB = web.AppKey("read_db", async_sessionmaker[AsyncSession])
-ACTOR_CACHE = web.AppKey("actor_cache", ActorCache)
+SESSIONS = web.AppKey("sessions", SessionStore)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
 SIGNALLING_HUB = web.AppKey("signalling_hub", SignallingHub)

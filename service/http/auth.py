@@ -1,81 +1,98 @@
-"""Who is making a request: login sessions, roles and CSRF protection.
+"""Who is making a request: sessions, roles and CSRF protection.
 
-Sessions are encrypted cookies (aiohttp-session): HttpOnly, SameSite=Lax, Secure over https.
-Every state-changing request made with a session carries the session's CSRF token, as a form
-field or an `X-CSRF-Token` header. The account behind a session is read from the database at
-most once per `actor_cache_seconds` per process (`ActorCache`), and afresh after login or logout.
+Sessions live on the server (service/http/sessions.py): the middleware here reads the request's
+session and account once, and a session that has ended is gone on its very next request. Every
+state-changing request carries a CSRF token, as a form field or an `X-CSRF-Token` header: the
+session's, or for a visitor without one the token of the `samkons_csrf` cookie.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from aiohttp_session import Session, get_session, new_session
-from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from service.domain.actor import Actor
 from service.domain.errors import NotAllowed, NotAuthenticated
 from service.http import appkeys
-from service.settings import Settings
-from service.storage import accounts as accounts_store
+from service.http.sessions import CSRF_COOKIE, SESSION_COOKIE, STATE, RequestSession, set_cookies
 from service.storage.models import User
 
-SESSION_COOKIE = "samkons_session"
-SESSION_MAX_AGE = 12 * 3600
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-ACTOR_KEY = web.RequestKey("samkons.actor", Actor)
-
-
-def session_storage(settings: Settings) -> EncryptedCookieStorage:
-    key = hashlib.sha256(b"session:" + settings.secret_key.get_secret_value().encode()).digest()
-    return EncryptedCookieStorage(
-        key,  # raw bytes: aiohttp-session base64-encodes them for Fernet itself
-        cookie_name=SESSION_COOKIE,
-        httponly=True,
-        samesite="Lax",
-        secure=settings.secure_cookies,
-        max_age=SESSION_MAX_AGE,
-    )
+def _state(request: web.Request) -> RequestSession:
+    state = request.get(STATE)
+    if state is None:
+        state = RequestSession()
+        request[STATE] = state
+    return state
 
 
 async def csrf_token(request: web.Request) -> str:
-    session = await get_session(request)
-    token = session.get("csrf")
-    if not isinstance(token, str):
-        token = secrets.token_urlsafe(32)
-        session["csrf"] = token
-    return token
+    """The token a form or script on this page must send back with a state change."""
+    state = _state(request)
+    store = request.app[appkeys.SESSIONS]
+    if state.sid is not None:
+        return store.csrf_for_session(state.sid)
+    if state.csrf_nonce is None:
+        state.csrf_nonce = secrets.token_urlsafe(32)
+        state.new_csrf_nonce = True
+    return store.csrf_for_nonce(state.csrf_nonce)
 
 
-async def start_session(request: web.Request, user: User) -> str:
-    """Log the user in with a fresh session (new id and CSRF token: no session fixation)."""
-    session: Session = await new_session(request)
-    # The next request reads the account afresh (a role changed since is seen at once).
-    request.app[appkeys.ACTOR_CACHE].forget(user.id)
-    session["uid"] = user.id
-    session["csrf"] = secrets.token_urlsafe(32)
-    return str(session["csrf"])
+async def start_session(request: web.Request, user: User, *, method: str = "password") -> str:
+    """Sign the user in with a new session id (the old one, if any, ends): its CSRF token."""
+    state = _state(request)
+    store = request.app[appkeys.SESSIONS]
+    if state.sid is not None:
+        await store.end(state.sid)
+    sid = await store.create(user, method)
+    state.sid = sid
+    state.actor = None
+    state.new_cookie = sid
+    state.flashes = []
+    state.flashes_changed = False
+    return store.csrf_for_session(sid)
 
 
 async def end_session(request: web.Request) -> None:
-    session = await get_session(request)
-    uid = session.get("uid")
-    if isinstance(uid, int):
-        request.app[appkeys.ACTOR_CACHE].forget(uid)
-    session.invalidate()
+    """Log out: every session of this account ends, here and on other devices."""
+    state = _state(request)
+    store = request.app[appkeys.SESSIONS]
+    if state.actor is not None:
+        await store.end_all(state.actor.user_id)
+    elif state.sid is not None:
+        await store.end(state.sid)
+    state.sid = None
+    state.actor = None
+    state.clear_cookie = True
+
+
+def add_flash(request: web.Request, message: str) -> None:
+    """Keep a message for the next page (only a signed-in session keeps any)."""
+    state = _state(request)
+    if state.sid is not None:
+        state.flashes.append(message)
+        state.flashes_changed = True
+
+
+def take_flashes(request: web.Request) -> list[str]:
+    state = _state(request)
+    taken, state.flashes = state.flashes, []
+    if taken:
+        state.flashes_changed = True
+    return taken
 
 
 def current_actor(request: web.Request) -> Actor | None:
-    return request.get(ACTOR_KEY)
+    state = request.get(STATE)
+    return None if state is None else state.actor
 
 
 def require_actor(request: web.Request, *roles: str) -> Actor:
@@ -87,30 +104,7 @@ def require_actor(request: web.Request, *roles: str) -> Actor:
     return actor
 
 
-async def _load_actor(request: web.Request) -> Actor | None:
-    session = await get_session(request)
-    uid = session.get("uid")
-    if not isinstance(uid, int):
-        return None
-    cache = request.app[appkeys.ACTOR_CACHE]
-    cached = cache.get(uid)
-    if cached is not None:
-        return cached
-    generation = cache.generation(uid)
-    async with request.app[appkeys.READ_DB]() as db:
-        found = await accounts_store.account_with_municipality(db, uid)
-    if found is None or not found[0].active:
-        session.invalidate()
-        return None
-    actor = Actor.of(*found)
-    cache.put(actor, generation)
-    return actor
-
-
-async def _csrf_ok(request: web.Request, session: Session) -> bool:
-    expected = session.get("csrf")
-    if not isinstance(expected, str):
-        return False
+async def _given_csrf(request: web.Request) -> str | None:
     given = request.headers.get("X-CSRF-Token")
     if given is None and request.content_type in (
         "application/x-www-form-urlencoded",
@@ -119,6 +113,18 @@ async def _csrf_ok(request: web.Request, session: Session) -> bool:
         form = await request.post()
         value: Any = form.get("csrf_token")
         given = value if isinstance(value, str) else None
+    return given
+
+
+async def _csrf_ok(request: web.Request, state: RequestSession) -> bool:
+    store = request.app[appkeys.SESSIONS]
+    if state.sid is not None:
+        expected = store.csrf_for_session(state.sid)
+    elif state.csrf_nonce is not None:
+        expected = store.csrf_for_nonce(state.csrf_nonce)
+    else:
+        return False
+    given = await _given_csrf(request)
     return given is not None and hmac.compare_digest(given, expected)
 
 
@@ -130,13 +136,30 @@ def csrf_exempt(handler: Handler) -> Handler:
 
 @web.middleware
 async def actor_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    actor = await _load_actor(request)
-    if actor is not None:
-        request[ACTOR_KEY] = actor
-    if request.method in UNSAFE_METHODS and not getattr(handler, "csrf_exempt", False):
-        session = await get_session(request)
-        if not await _csrf_ok(request, session):
-            raise NotAllowed(
-                "The form or request is missing a valid CSRF token. Reload the page and try again."
-            )
-    return await handler(request)
+    store = request.app[appkeys.SESSIONS]
+    state = _state(request)
+    nonce = request.cookies.get(CSRF_COOKIE)
+    if nonce:
+        state.csrf_nonce = nonce
+    sid = request.cookies.get(SESSION_COOKIE)
+    if sid:
+        loaded = await store.load(sid)
+        if loaded is None:
+            state.stale = True
+            state.clear_cookie = True
+        else:
+            state.sid = sid
+            state.actor, state.flashes = loaded
+    needs_csrf = request.method in UNSAFE_METHODS and not getattr(handler, "csrf_exempt", False)
+    if needs_csrf and not await _csrf_ok(request, state):
+        if state.stale:
+            # The session this page was made in has ended (logout, timeout, deactivation).
+            raise NotAuthenticated("Your session has ended. Log in again.")
+        raise NotAllowed(
+            "The form or request is missing a valid CSRF token. Reload the page and try again."
+        )
+    response = await handler(request)
+    if state.flashes_changed and state.sid is not None:
+        await store.save_flashes(state.sid, state.flashes)
+    set_cookies(response, state, store)
+    return response

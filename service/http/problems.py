@@ -102,11 +102,17 @@ def make_problem_middleware(
                 # say) is the client's mistake like any other bad input.
                 raise MalformedBody("The request body could not be read.") from exc
         except DomainError as exc:
+            response: web.StreamResponse
             if wants_json or render_page is None:
-                return problem_response(
+                response = problem_response(
                     exc.status, exc.title, exc.detail, type_slug=exc.type_slug, field=exc.field
                 )
-            return await render_page(request, exc.status, exc.title, exc.detail)
+            else:
+                response = await render_page(request, exc.status, exc.title, exc.detail)
+            retry_after = getattr(exc, "retry_after", None)
+            if isinstance(retry_after, int):
+                response.headers["Retry-After"] = str(retry_after)
+            return response
         except ValidationError as exc:
             return validation_problem(exc)
         except web.HTTPException as exc:

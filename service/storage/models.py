@@ -502,3 +502,41 @@ class StatisticsTravel(_SummaryKey, Base):
     consultations: Mapped[int] = mapped_column(Integer)
     confirmed_yes: Mapped[int] = mapped_column(Integer)
     confirmed_no: Mapped[int] = mapped_column(Integer)
+
+
+class LoginSession(Base):
+    """A signed-in browser: the cookie holds a random id, this row only its keyed hash.
+
+    `role` is the account's role at sign-in: a session whose account has another role now (or is
+    deactivated) is ended on its next request, with every other session of that account.
+    """
+
+    __tablename__ = "login_sessions"
+    __table_args__ = (CheckConstraint(_in("method", ("password", "oidc")), name="method"),)
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    method: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Flash messages (msgids) waiting for the next page, as a JSON list.
+    flashes: Mapped[str] = mapped_column(String(2000), default="[]")
+
+
+class HprLink(Base):
+    """An account linked to a person's HPR number (HelseID's `hpr_number` claim)."""
+
+    __tablename__ = "hpr_links"
+    hpr_number: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SigninInvitation(Base):
+    """An administrator's invitation to link an account at the next OpenID Connect sign-in."""
+
+    __tablename__ = "signin_invitations"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -35,14 +35,14 @@ async def authenticate(
     password: str,
     address: str,
 ) -> User:
-    await throttle.check(email, address)
+    attempt = await throttle.begin(email, address)  # counted before the slow check
     async with sessionmaker() as db:
         user = await directory.user_by_email(db, email)
     ok = await verify_password_async(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
-        await throttle.failed(email, address)
+        await throttle.failed(attempt)
         raise NotAuthenticated("Wrong e-mail or password.")
-    await throttle.succeeded(email)
+    await throttle.succeeded(attempt)
     return user
 
 

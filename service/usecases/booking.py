@@ -541,9 +541,7 @@ def _travel_key(
 def _find_or_create_patient(
     db: Session, settings: Settings, gp_office_id: int, data: PatientInput, now: datetime
 ) -> store.PatientRef:
-    fnr_hash = (
-        keyed_hash(settings.secret_key.get_secret_value(), f"fnr:{data.fnr}") if data.fnr else None
-    )
+    fnr_hash = keyed_hash(settings.fnr_pepper_value, f"fnr:{data.fnr}") if data.fnr else None
     if fnr_hash is not None:
         existing = db.scalar(select(Patient).where(Patient.fnr_hash == fnr_hash))
         if existing is not None:

@@ -16,13 +16,12 @@ from typing import Any, Final
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from aiohttp_session import get_session
 from babel.support import NullTranslations
 
 from service.domain.actor import Actor
 from service.domain.i18n import LANGUAGES, N_, load_translations
 from service.http import appkeys
-from service.http.auth import csrf_token, current_actor
+from service.http.auth import add_flash, csrf_token, current_actor, take_flashes
 from web.pages import labels
 from web.pages.i18n import (
     LANGUAGE_NAMES,
@@ -41,7 +40,6 @@ ENV_KEYS: Final = {
 TRANSLATION_KEYS: Final = {
     lang: web.AppKey(f"samkons.translations.{lang}", NullTranslations) for lang in LANGUAGES
 }
-FLASH_KEY: Final = "flash"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +107,11 @@ def translator(request: web.Request, language: str) -> Callable[[str], str]:
 
 async def flash(request: web.Request, message: str) -> None:
     """Keep a message (a msgid) to show on the next page the reader sees."""
-    session = await get_session(request)
-    session[FLASH_KEY] = [*session.get(FLASH_KEY, []), message]
+    add_flash(request, message)
 
 
 async def _take_flashes(request: web.Request) -> list[str]:
-    session = await get_session(request)
-    messages = session.pop(FLASH_KEY, [])
-    return [m for m in messages if isinstance(m, str)]
+    return take_flashes(request)
 
 
 def nav_links(request: web.Request, actor: Actor | None) -> list[NavLink]:

@@ -9,6 +9,7 @@ from service.domain.errors import NotAuthenticated, TooManyRequests
 from service.domain.schemas import LoginInput
 from service.http import appkeys
 from service.http.auth import current_actor, end_session, start_session
+from service.http.remotes import client_address
 from service.usecases import accounts
 from web.pages.context import render
 from web.pages.form_errors import FormErrors, from_domain, from_validation
@@ -50,14 +51,17 @@ async def login_submit(request: web.Request) -> web.Response:
             request.app[appkeys.THROTTLE],
             data.email,
             data.password,
-            request.remote or "unknown",
+            client_address(request),
         )
     except ValidationError as exc:
         return await _login_page(request, email=email, errors=from_validation(exc), status=422)
     except NotAuthenticated as exc:
         return await _login_page(request, email=email, errors=from_domain(exc), status=401)
     except TooManyRequests as exc:
-        return await _login_page(request, email=email, errors=from_domain(exc), status=429)
+        page = await _login_page(request, email=email, errors=from_domain(exc), status=429)
+        if exc.retry_after is not None:
+            page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     await start_session(request, user)
     return see_other(safe_next(str(form.get("neste", ""))) or "/")
 

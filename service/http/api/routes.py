@@ -46,6 +46,7 @@ from service.http.auth import (
     require_actor,
     start_session,
 )
+from service.http.remotes import client_address
 from service.http.video import end_call
 from service.settings import Settings
 from service.storage import directory
@@ -104,7 +105,7 @@ async def login(request: web.Request) -> web.Response:
         request.app[appkeys.THROTTLE],
         data.email,
         data.password,
-        request.remote or "unknown",
+        client_address(request),
     )
     token = await start_session(request, user)
     return web.json_response(
