@@ -64,6 +64,14 @@ class Settings(BaseSettings):
     # its own. Unset, it is secret_key itself (what every earlier version used), so stored
     # hashes keep matching; pin it to that value before rotating secret_key (docs/security.md).
     fnr_pepper: SecretStr | None = None
+    # OpenID Connect sign-in (HelseID): unset issuer means password sign-in only. The client's
+    # private key is a JWK (JSON) whose public half is registered with the provider; in
+    # production, clinicians may then sign in only this way.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_private_jwk: SecretStr | None = None
+    oidc_scope: str = "openid profile helseid://scopes/identity/hpr_number"
+    oidc_metadata_ttl_seconds: int = Field(3600, ge=0)
     # Extra connect-src sources for the CSP (an SFU, a TURN-over-https endpoint): 'self' only else.
     csp_connect_sources: list[str] = Field(default_factory=list)
 
@@ -144,6 +152,10 @@ class Settings(BaseSettings):
             if not self.base_url.startswith("https://"):
                 raise ValueError("SAMKONS_BASE_URL must be https:// in production")
         return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_private_jwk)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -21,6 +21,7 @@ from service.http.api.calendar import setup_calendar_feed
 from service.http.api.routes import setup_api
 from service.http.auth import actor_middleware
 from service.http.headers import SERVER_NAME, setup_security_headers
+from service.http.oidc import setup_oidc
 from service.http.ops import METRICS, Metrics, metrics_middleware, setup_ops
 from service.http.problems import make_problem_middleware
 from service.http.sessions import SessionStore
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app[METRICS] = Metrics()
     app[appkeys.SETTINGS] = settings
     setup_security_headers(app)
+    setup_oidc(app, settings)
     app[appkeys.CLOCK] = clock
     app[appkeys.THROTTLE] = LoginThrottle(
         per_account=settings.login_attempts_per_account,

@@ -17,6 +17,8 @@ from aiohttp import web
 
 from service.domain.actor import Actor
 from service.domain.errors import NotAllowed, NotAuthenticated
+from service.domain.i18n import N_
+from service.domain.roles import CLINICIANS
 from service.http import appkeys
 from service.http.sessions import CSRF_COOKIE, SESSION_COOKIE, STATE, RequestSession, set_cookies
 from service.storage.models import User
@@ -48,6 +50,14 @@ async def csrf_token(request: web.Request) -> str:
 
 async def start_session(request: web.Request, user: User, *, method: str = "password") -> str:
     """Sign the user in with a new session id (the old one, if any, ends): its CSRF token."""
+    settings = request.app[appkeys.SETTINGS]
+    if (
+        method == "password"
+        and settings.mode == "production"
+        and settings.oidc_enabled
+        and user.role in CLINICIANS
+    ):
+        raise NotAllowed(N_("Clinicians sign in with HelseID."))
     state = _state(request)
     store = request.app[appkeys.SESSIONS]
     if state.sid is not None:

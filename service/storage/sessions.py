@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.storage.models import GpOffice, HprLink, LoginSession, User
+from service.storage.models import GpOffice, HprLink, LoginSession, SigninInvitation, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +84,30 @@ async def user_by_hpr(db: AsyncSession, hpr_number: str) -> User | None:
 async def link_hpr(db: AsyncSession, hpr_number: str, user_id: int, now: datetime) -> None:
     db.add(HprLink(hpr_number=hpr_number, user_id=user_id, linked_at=now))
     await db.flush()
+
+
+async def add_invitation(
+    db: AsyncSession, token_hash: str, user_id: int, expires_at: datetime
+) -> None:
+    db.add(SigninInvitation(token_hash=token_hash, user_id=user_id, expires_at=expires_at))
+    await db.flush()
+
+
+async def take_invitation(db: AsyncSession, token_hash: str, now: datetime) -> int | None:
+    """Use an invitation up: the invited account's id, or None if it is unknown, used or old."""
+    result = await db.execute(
+        update(SigninInvitation)
+        .where(
+            SigninInvitation.token_hash == token_hash,
+            SigninInvitation.used_at.is_(None),
+            SigninInvitation.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(SigninInvitation.user_id)
+    )
+    found = result.scalar_one_or_none()
+    return None if found is None else int(found)
+
+
+async def account(db: AsyncSession, user_id: int) -> User | None:
+    return await db.get(User, user_id)

@@ -15,7 +15,7 @@ from web.pages.consultations import setup_consultation_routes
 from web.pages.context import STATIC_DIR, setup_templates
 from web.pages.errors import render_error_page
 from web.pages.navigation import LOGIN
-from web.pages.session import home, login_form, login_submit, logout
+from web.pages.session import home, login_form, login_submit, logout, setup_session_routes
 from web.pages.statistics import setup_statistics_routes
 from web.pages.survey import setup_survey_routes
 
@@ -28,6 +28,7 @@ def setup_web(app: web.Application) -> None:
     app.router.add_get(LOGIN, login_form)
     app.router.add_post(LOGIN, login_submit)
     app.router.add_post("/logg-ut", logout)
+    setup_session_routes(app)
     setup_booking_routes(app)
     setup_consultation_routes(app)
     setup_calendar_routes(app)
