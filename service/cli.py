@@ -1,4 +1,4 @@
-"""The `samkons` command: serve, migrate, create-user, seed-demo."""
+"""The `samkons` command: serve, migrate, create-user, invite-signin, seed-demo."""
 
 from __future__ import annotations
 
@@ -74,6 +74,22 @@ async def _create_user(settings: Settings, args: argparse.Namespace) -> None:
         await engine.dispose()
 
 
+async def _invite_signin(settings: Settings, args: argparse.Namespace) -> None:
+    from service.domain.clock import SystemClock
+    from service.http.oidc import create_invitation
+    from service.storage.engine import make_engine, make_sessionmaker
+
+    engine = make_engine(settings.database_url)
+    try:
+        path = await create_invitation(
+            make_sessionmaker(engine), args.email, SystemClock().now(), args.days
+        )
+    finally:
+        await engine.dispose()
+    print(f"Send this link to the account's owner (valid {args.days} days, once):")
+    print(settings.base_url + path)
+
+
 async def _seed_demo(settings: Settings) -> None:
     from service.demo import open_demo_call, seed_demo
 
@@ -102,6 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     cu.add_argument("--gp-office-id", type=int)
     cu.add_argument("--department-id", type=int)
     cu.add_argument("--language", default="nn", choices=["nn", "nb", "en"])
+    inv = sub.add_parser(
+        "invite-signin", help="a one-time link that links an account to its owner's HelseID"
+    )
+    inv.add_argument("--email", required=True)
+    inv.add_argument("--days", type=int, default=7)
     sub.add_parser("seed-demo", help="fill the database with believable demo data")
     args = parser.parse_args(argv)
 
@@ -121,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             _migrate(settings)
         elif args.command == "create-user":
             asyncio.run(_create_user(settings, args))
+        elif args.command == "invite-signin":
+            asyncio.run(_invite_signin(settings, args))
         elif args.command == "seed-demo":
             asyncio.run(_seed_demo(settings))
     except DomainError as exc:

@@ -7,8 +7,10 @@ assertions. Missing Node or the npm packages fails the tests: run `npm ci --pref
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
+import os
 import re
 import shutil
 import socket
@@ -31,8 +33,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.domain.clock import FakeClock
+from service.domain.errors import DomainError
 from service.domain.tokens import hash_token
 from service.http.app import create_app
+from service.http.appkeys import SETTINGS as APP_SETTINGS
 from service.http.oidc import FLOW_COOKIE, OIDC_CLIENT, OidcClient, OidcError
 from service.settings import Settings
 from service.storage import sessions as store
@@ -359,3 +363,65 @@ async def test_production_refuses_password_sign_in_for_clinicians_when_helseid_i
         "/api/v1/session", json={"email": EMAILS["admin"], "password": PASSWORD}
     )
     assert admin.status == 200
+
+
+# --- in a real browser ---------------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.browser
+async def test_a_full_sign_in_in_headless_chromium(
+    rp: Rp, db: async_sessionmaker[AsyncSession]
+) -> None:
+    from playwright.async_api import async_playwright
+
+    if CHROMIUM is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is not installed; CI needs it", pytrace=False)
+        pytest.skip("Chromium is not installed")
+    world = await build_world(db)
+    await _link(db, world.gp, "1234567")
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = await browser.new_page()
+            problems: list[str] = []
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            await page.goto(f"{rp.url}/logg-inn")
+            await page.click("text=Logg inn med HelseID")
+            await page.wait_for_selector("#login")  # the provider's own page
+            assert page.url.startswith(rp.client.issuer)
+            await page.fill("#login", "alice")
+            await page.fill("#password", "x")
+            await page.click("#submit")
+            await page.wait_for_url(f"{rp.url}/samkonsultasjonar")
+            assert "Kari Fastlege" in await page.inner_text("body")
+            me = await (await page.request.get(f"{rp.url}/api/v1/session")).json()
+            assert me["user"]["id"] == world.gp
+            assert problems == []
+        finally:
+            await browser.close()
+
+
+async def test_the_invitation_command_makes_a_link_that_signs_in(
+    rp: Rp,
+    db: async_sessionmaker[AsyncSession],
+    capsys: pytest.CaptureFixture[str],
+    browser_agent: aiohttp.ClientSession,
+) -> None:
+    from service.cli import _invite_signin
+
+    world = await build_world(db)
+    args = argparse.Namespace(email=EMAILS["coordinator"], days=7)
+    await _invite_signin(rp.app[APP_SETTINGS], args)
+    link = capsys.readouterr().out.strip().splitlines()[-1]
+    assert link.startswith(f"{rp.url}/logg-inn/helseid?invitasjon=")
+    query = link.removeprefix(f"{rp.url}/logg-inn/helseid")
+    done = await sign_in(browser_agent, rp, "bob", query)
+    assert done.status == 200
+    assert (await _me(browser_agent, rp))["user"]["id"] == world.coordinator
+    with pytest.raises(DomainError):
+        await _invite_signin(rp.app[APP_SETTINGS], argparse.Namespace(email="x@test.no", days=1))

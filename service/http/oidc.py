@@ -24,7 +24,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -35,8 +35,10 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, OctKey, RSAKey
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.domain.tokens import hash_token
+from service.domain.errors import NotFound
+from service.domain.tokens import hash_token, new_token
 from service.settings import Settings
+from service.storage import directory
 from service.storage import sessions as store
 from service.storage.models import User
 
@@ -310,3 +312,19 @@ async def linked_account(
                 await store.link_hpr(s, identity.hpr_number, user_id, now)
                 user = await store.account(s, user_id)
     return user if user is not None and user.active else None
+
+
+INVITATION_PATH: Final = "/logg-inn/helseid?invitasjon="
+
+
+async def create_invitation(
+    db: async_sessionmaker[AsyncSession], email: str, now: datetime, days: int
+) -> str:
+    """An administrator's single-use invitation for an account: the sign-in link to send it."""
+    token = new_token()
+    async with db() as s, s.begin():
+        user = await directory.user_by_email(s, email)
+        if user is None or not user.active:
+            raise NotFound("There is no active account with that e-mail address.")
+        await store.add_invitation(s, hash_token(token), user.id, now + timedelta(days=days))
+    return INVITATION_PATH + token
