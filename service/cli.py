@@ -1,4 +1,4 @@
-"""The `samkons` command: serve, migrate, create-user, invite-signin, seed-demo."""
+"""The `samkons` command: serve, migrate, create-user, invite-signin, totp-enrol, seed-demo."""
 
 from __future__ import annotations
 
@@ -90,6 +90,20 @@ async def _invite_signin(settings: Settings, args: argparse.Namespace) -> None:
     print(settings.base_url + path)
 
 
+async def _totp_enrol(settings: Settings, args: argparse.Namespace) -> None:
+    from service.domain.clock import SystemClock
+    from service.http.totp import enrol
+    from service.storage.engine import make_engine, make_sessionmaker
+
+    engine = make_engine(settings.database_url)
+    try:
+        uri = await enrol(make_sessionmaker(engine), settings, args.email, SystemClock().now())
+    finally:
+        await engine.dispose()
+    print("Add this to the account owner's authenticator app (it replaces any earlier one):")
+    print(uri)
+
+
 async def _seed_demo(settings: Settings) -> None:
     from service.demo import open_demo_call, seed_demo
 
@@ -123,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     inv.add_argument("--email", required=True)
     inv.add_argument("--days", type=int, default=7)
+    totp = sub.add_parser(
+        "totp-enrol", help="give an account a second factor for password sign-in (TOTP)"
+    )
+    totp.add_argument("--email", required=True)
     sub.add_parser("seed-demo", help="fill the database with believable demo data")
     args = parser.parse_args(argv)
 
@@ -144,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_create_user(settings, args))
         elif args.command == "invite-signin":
             asyncio.run(_invite_signin(settings, args))
+        elif args.command == "totp-enrol":
+            asyncio.run(_totp_enrol(settings, args))
         elif args.command == "seed-demo":
             asyncio.run(_seed_demo(settings))
     except DomainError as exc:

@@ -165,7 +165,7 @@ class Settings(BaseSettings):
     def secure_cookies(self) -> bool:
         return self.base_url.startswith("https://")
 
-    def purpose_key(self, purpose: Literal["session", "csrf", "token"]) -> bytes:
+    def purpose_key(self, purpose: Literal["session", "csrf", "token", "totp"]) -> bytes:
         """A 32-byte key for one purpose, derived from secret_key with HKDF-SHA256 (RFC 5869)."""
         return hkdf_sha256(
             self.secret_key.get_secret_value().encode(), b"samkons:" + purpose.encode()

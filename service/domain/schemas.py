@@ -121,6 +121,8 @@ class Strict(BaseModel):
 class LoginInput(Strict):
     email: Annotated[str, Field(min_length=3, max_length=254)]
     password: Annotated[str, Field(min_length=1, max_length=1000)]
+    # The authenticator app's code: required for password sign-in in production mode.
+    totp: Annotated[str | None, Field(max_length=12)] = None
 
 
 class PatientTravelInput(Strict):

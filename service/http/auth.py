@@ -20,7 +20,9 @@ from service.domain.errors import NotAllowed, NotAuthenticated
 from service.domain.i18n import N_
 from service.domain.roles import CLINICIANS
 from service.http import appkeys
+from service.http.remotes import client_address
 from service.http.sessions import CSRF_COOKIE, SESSION_COOKIE, STATE, RequestSession, set_cookies
+from service.http.totp import check_second_factor
 from service.storage.models import User
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -48,16 +50,26 @@ async def csrf_token(request: web.Request) -> str:
     return store.csrf_for_nonce(state.csrf_nonce)
 
 
-async def start_session(request: web.Request, user: User, *, method: str = "password") -> str:
-    """Sign the user in with a new session id (the old one, if any, ends): its CSRF token."""
+async def start_session(
+    request: web.Request, user: User, *, method: str = "password", second_factor: str | None = None
+) -> str:
+    """Sign the user in with a new session id (the old one, if any, ends): its CSRF token.
+
+    In production a password sign-in needs the TOTP code too (service/http/totp.py), and is
+    refused for clinicians when HelseID is configured."""
     settings = request.app[appkeys.SETTINGS]
-    if (
-        method == "password"
-        and settings.mode == "production"
-        and settings.oidc_enabled
-        and user.role in CLINICIANS
-    ):
-        raise NotAllowed(N_("Clinicians sign in with HelseID."))
+    if method == "password" and settings.mode == "production":
+        if settings.oidc_enabled and user.role in CLINICIANS:
+            raise NotAllowed(N_("Clinicians sign in with HelseID."))
+        await check_second_factor(
+            request.app[appkeys.DB],
+            settings,
+            request.app[appkeys.THROTTLE],
+            user,
+            second_factor,
+            client_address(request),
+            request.app[appkeys.CLOCK].now(),
+        )
     state = _state(request)
     store = request.app[appkeys.SESSIONS]
     if state.sid is not None:

@@ -540,3 +540,18 @@ class SigninInvitation(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TotpCredential(Base):
+    """An account's second factor: a TOTP secret (RFC 6238), sealed with the token key.
+
+    `last_step` is the time step of the last code accepted, so no code works twice.
+    """
+
+    __tablename__ = "totp_credentials"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    sealed_secret: Mapped[str] = mapped_column(String(400))
+    last_step: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -12,7 +12,14 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.storage.models import GpOffice, HprLink, LoginSession, SigninInvitation, User
+from service.storage.models import (
+    GpOffice,
+    HprLink,
+    LoginSession,
+    SigninInvitation,
+    TotpCredential,
+    User,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +118,27 @@ async def take_invitation(db: AsyncSession, token_hash: str, now: datetime) -> i
 
 async def account(db: AsyncSession, user_id: int) -> User | None:
     return await db.get(User, user_id)
+
+
+async def totp_of(db: AsyncSession, user_id: int) -> TotpCredential | None:
+    return await db.get(TotpCredential, user_id)
+
+
+async def put_totp(db: AsyncSession, user_id: int, sealed_secret: str, now: datetime) -> None:
+    """Enrol (or re-enrol) an account's second factor."""
+    await db.execute(delete(TotpCredential).where(TotpCredential.user_id == user_id))
+    db.add(TotpCredential(user_id=user_id, sealed_secret=sealed_secret, created_at=now))
+    await db.flush()
+
+
+async def use_totp_step(db: AsyncSession, user_id: int, step: int) -> bool:
+    """Record a code's time step as used; False if it (or a later one) was used already."""
+    result = await db.execute(
+        update(TotpCredential)
+        .where(
+            TotpCredential.user_id == user_id,
+            (TotpCredential.last_step.is_(None)) | (TotpCredential.last_step < step),
+        )
+        .values(last_step=step)
+    )
+    return bool(getattr(result, "rowcount", 0))

@@ -36,6 +36,7 @@ async def _login_page(
             "next": safe_next(request.query.get("neste")) or "",
             "errors": errors or FormErrors(),
             "helseid": OIDC_CLIENT in request.app,
+            "second_factor": request.app[appkeys.SETTINGS].mode == "production",
         },
         status=status,
     )
@@ -51,7 +52,11 @@ async def login_submit(request: web.Request) -> web.Response:
     form = await request.post()
     email = str(form.get("email", ""))
     try:
-        data = LoginInput(email=email, password=str(form.get("password", "")))
+        data = LoginInput(
+            email=email,
+            password=str(form.get("password", "")),
+            totp=str(form.get("totp", "")) or None,
+        )
         user = await accounts.authenticate(
             request.app[appkeys.DB],
             request.app[appkeys.THROTTLE],
@@ -59,6 +64,7 @@ async def login_submit(request: web.Request) -> web.Response:
             data.password,
             client_address(request),
         )
+        await start_session(request, user, second_factor=data.totp)
     except ValidationError as exc:
         return await _login_page(request, email=email, errors=from_validation(exc), status=422)
     except NotAuthenticated as exc:
@@ -68,7 +74,6 @@ async def login_submit(request: web.Request) -> web.Response:
         if exc.retry_after is not None:
             page.headers["Retry-After"] = str(exc.retry_after)
         return page
-    await start_session(request, user)
     return see_other(safe_next(str(form.get("neste", ""))) or "/")
 
 

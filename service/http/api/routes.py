@@ -107,7 +107,7 @@ async def login(request: web.Request) -> web.Response:
         data.password,
         client_address(request),
     )
-    token = await start_session(request, user)
+    token = await start_session(request, user, second_factor=data.totp)
     return web.json_response(
         {
             "authenticated": True,

@@ -1,4 +1,4 @@
-"""login sessions, HPR links and sign-in invitations
+"""login sessions, HPR links, sign-in invitations and TOTP credentials
 
 Revision ID: 0008
 Revises: 0007
@@ -79,9 +79,24 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_signin_invitations_user_id"), ["user_id"], unique=False
         )
+    op.create_table(
+        "totp_credentials",
+        sa.Column("user_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("sealed_secret", sa.String(length=400), nullable=False),
+        sa.Column("last_step", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_totp_credentials_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_totp_credentials")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("totp_credentials")
     with op.batch_alter_table("signin_invitations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_signin_invitations_user_id"))
     op.drop_table("signin_invitations")
