@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pyotp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -38,6 +39,7 @@ from service.domain.tokens import hash_token
 from service.http.app import create_app
 from service.http.appkeys import SETTINGS as APP_SETTINGS
 from service.http.oidc import FLOW_COOKIE, OIDC_CLIENT, OidcClient, OidcError
+from service.http.totp import enrol
 from service.settings import Settings
 from service.storage import sessions as store
 from service.storage.models import HprLink, LoginSession, User
@@ -359,8 +361,11 @@ async def test_production_refuses_password_sign_in_for_clinicians_when_helseid_i
     await build_world(db)
     gp = await client.post("/api/v1/session", json={"email": EMAILS["gp"], "password": PASSWORD})
     assert gp.status == 403
+    # An administrator still may, with the second factor that production asks of everyone.
+    uri = await enrol(db, production, EMAILS["admin"], clock.now())
+    code = pyotp.TOTP(pyotp.parse_uri(uri).secret).at(clock.now())
     admin = await client.post(
-        "/api/v1/session", json={"email": EMAILS["admin"], "password": PASSWORD}
+        "/api/v1/session", json={"email": EMAILS["admin"], "password": PASSWORD, "totp": code}
     )
     assert admin.status == 200
 
