@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     oidc_private_jwk: SecretStr | None = None
     oidc_scope: str = "openid profile helseid://scopes/identity/hpr_number"
     oidc_metadata_ttl_seconds: int = Field(3600, ge=0)
+    # Bind the provider's tokens to a key of ours with DPoP (HelseID asks it of most clients).
+    oidc_dpop: bool = True
     # Extra connect-src sources for the CSP (an SFU, a TURN-over-https endpoint): 'self' only else.
     csp_connect_sources: list[str] = Field(default_factory=list)
 

@@ -28,7 +28,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from joserfc import jwt
-from joserfc.jwk import RSAKey
+from joserfc.jwk import ECKey, RSAKey
 from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -430,3 +430,63 @@ async def test_the_invitation_command_makes_a_link_that_signs_in(
     assert (await _me(browser_agent, rp))["user"]["id"] == world.coordinator
     with pytest.raises(DomainError):
         await _invite_signin(rp.app[APP_SETTINGS], argparse.Namespace(email="x@test.no", days=1))
+
+
+# --- DPoP ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def dpop_rp(settings: Settings, provider: Provider, clock: FakeClock) -> AsyncIterator[Rp]:
+    """samkons registered as the client whose tokens must be DPoP-bound."""
+    app = create_app(_oidc_settings(settings, provider, oidc_client_id="samkons-dpop"), clock=clock)
+    server = TestServer(app, host="127.0.0.1", port=provider.rp_port)
+    await server.start_server()
+    try:
+        yield Rp(f"http://127.0.0.1:{provider.rp_port}", app, app[OIDC_CLIENT])
+    finally:
+        await server.close()
+
+
+async def test_a_client_that_must_use_dpop_signs_in_with_bound_tokens(
+    dpop_rp: Rp, db: async_sessionmaker[AsyncSession], browser_agent: aiohttp.ClientSession
+) -> None:
+    world = await build_world(db)
+    await _link(db, world.gp, "1234567")
+    done = await sign_in(browser_agent, dpop_rp, "alice")
+    assert done.status == 200, await done.text()
+    assert (await _me(browser_agent, dpop_rp))["user"]["id"] == world.gp
+
+
+async def test_without_dpop_that_client_is_refused(
+    settings: Settings,
+    provider: Provider,
+    clock: FakeClock,
+    db: async_sessionmaker[AsyncSession],
+    browser_agent: aiohttp.ClientSession,
+) -> None:
+    world = await build_world(db)
+    await _link(db, world.gp, "1234567")
+    no_dpop = _oidc_settings(settings, provider, oidc_client_id="samkons-dpop", oidc_dpop=False)
+    app = create_app(no_dpop, clock=clock)
+    server = TestServer(app, host="127.0.0.1", port=provider.rp_port)
+    await server.start_server()
+    try:
+        rp = Rp(f"http://127.0.0.1:{provider.rp_port}", app, app[OIDC_CLIENT])
+        done = await sign_in(browser_agent, rp, "alice")
+        assert done.status == 400
+        assert (await _me(browser_agent, rp))["authenticated"] is False
+    finally:
+        await server.close()
+
+
+def test_a_dpop_proof_names_the_request_and_carries_the_public_key(
+    settings: Settings, provider: Provider
+) -> None:
+    client = OidcClient(_oidc_settings(settings, provider))
+    proof = client.dpop_proof("POST", f"{provider.issuer}/token?x=1")
+    header = json.loads(base64.urlsafe_b64decode(proof.split(".")[0] + "=="))
+    assert header["typ"] == "dpop+jwt" and header["alg"] == "ES256"
+    assert "d" not in header["jwk"]  # the public half only
+    claims = jwt.decode(proof, ECKey.import_key(header["jwk"])).claims
+    assert claims["htm"] == "POST" and claims["htu"] == f"{provider.issuer}/token"
+    assert client.dpop_proof("POST", "x") != proof

@@ -7,6 +7,9 @@
 - The ID token is checked against the provider's JWKS (RS256/PS256/ES256 only) and for `iss`,
   `aud`, `exp`, `iat` and the `nonce` of this sign-in; the callback's `iss` (RFC 9207) and
   `state` are checked first.
+- With `oidc_dpop`, every call to the provider carries a DPoP proof (RFC 9449) from a key made
+  at start-up, so the code (bound at PAR) and the tokens work only with that key; a
+  `use_dpop_nonce` answer is retried once with the nonce given.
 - The provider's metadata and keys are cached for `oidc_metadata_ttl_seconds`; an ID token
   signed with an unknown `kid` fetches the keys again once.
 
@@ -32,7 +35,7 @@ import aiohttp
 from aiohttp import web
 from joserfc import jwe, jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet, OctKey, RSAKey
+from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.domain.errors import NotFound
@@ -101,6 +104,9 @@ class OidcClient:
         self._metadata_at = 0.0
         self._jwks: KeySet | None = None
         self._http: aiohttp.ClientSession | None = None
+        # DPoP: one key per process; the tokens the provider issues are bound to it.
+        self._dpop_key = ECKey.generate_key("P-256") if settings.oidc_dpop else None
+        self._dpop_nonce: str | None = None
 
     # --- plumbing --------------------------------------------------------------------------
 
@@ -155,19 +161,43 @@ class OidcClient:
         }
         return jwt.encode(header, claims, self._key)
 
-    async def _post(self, url: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        form = {
-            **form,
-            "client_id": self.client_id,
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": self.client_assertion(),
+    def dpop_proof(self, method: str, url: str) -> str:
+        """A DPoP proof (RFC 9449) for one request, with the provider's latest nonce."""
+        if self._dpop_key is None:
+            raise OidcError("DPoP is not configured")
+        claims: dict[str, Any] = {
+            "jti": secrets.token_urlsafe(24),
+            "htm": method,
+            "htu": url.split("?", 1)[0].split("#", 1)[0],
+            "iat": int(self._now()),
         }
-        try:
-            async with self._session().post(url, data=form) as resp:
-                body: dict[str, Any] = await resp.json(content_type=None)
-                return resp.status, body
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise OidcError(f"{url} could not be reached") from exc
+        if self._dpop_nonce:
+            claims["nonce"] = self._dpop_nonce
+        header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": self._dpop_key.as_dict(private=False)}
+        return jwt.encode(header, claims, self._dpop_key)
+
+    async def _post(self, url: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """POST with a fresh client assertion (and DPoP proof); once more if the provider asks
+        for a DPoP nonce, which does not use up the code."""
+        for _ in range(2):
+            full = {
+                **form,
+                "client_id": self.client_id,
+                "client_assertion_type": ASSERTION_TYPE,
+                "client_assertion": self.client_assertion(),
+            }
+            headers = {"DPoP": self.dpop_proof("POST", url)} if self._dpop_key else {}
+            try:
+                async with self._session().post(url, data=full, headers=headers) as resp:
+                    body: dict[str, Any] = await resp.json(content_type=None)
+                    status, nonce = resp.status, resp.headers.get("DPoP-Nonce")
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                raise OidcError(f"{url} could not be reached") from exc
+            if nonce:
+                self._dpop_nonce = nonce
+            if not (self._dpop_key and body.get("error") == "use_dpop_nonce" and nonce):
+                break
+        return status, body
 
     # --- the flow --------------------------------------------------------------------------
 
@@ -242,6 +272,8 @@ class OidcClient:
         status, body = await self._post(str(meta["token_endpoint"]), form)
         if status != 200:
             raise OidcError(f"the token endpoint refused: {body.get('error')}")
+        if self._dpop_key is not None and str(body.get("token_type", "")).lower() != "dpop":
+            raise OidcError("the provider did not bind the tokens to our DPoP key")
         return body
 
     async def verify_id_token(self, id_token: str, nonce: str) -> Identity:

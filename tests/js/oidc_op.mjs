@@ -1,7 +1,7 @@
 // A real OpenID Provider for the sign-in tests (panva's oidc-provider, OpenID Certified), set up
 // the way HelseID's security profile asks: code flow only, pushed authorization requests and
 // PKCE S256 required, private_key_jwt client authentication with aud = issuer and exp <= 60 s.
-// Environment: OP_PORT, OP_REDIRECT_URI, OP_CLIENT_JWKS (the client's public JWKS as JSON).
+// Client "samkons-dpop" must use DPoP (RFC 9449, with nonces). Environment: OP_PORT, OP_REDIRECT_URI, OP_CLIENT_JWKS (the client's public JWKS as JSON).
 // Prints "READY" when listening; errors the provider keeps to itself go out as "OPERR" lines.
 // Accounts: any login name; "stranger" has an HPR number nobody linked, "nohpr" has none.
 import crypto from "node:crypto";
@@ -24,6 +24,17 @@ const provider = new Provider(issuer, {
     token_endpoint_auth_method: "private_key_jwt",
     token_endpoint_auth_signing_alg: "RS256",
     jwks: JSON.parse(process.env.OP_CLIENT_JWKS),
+  }, {
+    // The same registration, but its tokens must be DPoP-bound.
+    client_id: "samkons-dpop",
+    application_type: "web",
+    response_types: ["code"],
+    grant_types: ["authorization_code"],
+    redirect_uris: [process.env.OP_REDIRECT_URI],
+    token_endpoint_auth_method: "private_key_jwt",
+    token_endpoint_auth_signing_alg: "RS256",
+    jwks: JSON.parse(process.env.OP_CLIENT_JWKS),
+    dpop_bound_access_tokens: true,
   }],
   responseTypes: ["code"],
   clientAuthMethods: ["private_key_jwt"],
@@ -31,6 +42,8 @@ const provider = new Provider(issuer, {
   features: {
     devInteractions: { enabled: false },
     pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: true },
+    // DPoP with server nonces, the stricter case.
+    dPoP: { enabled: true, nonceSecret: crypto.randomBytes(32), requireNonce: () => true },
   },
   scopes: ["openid", "profile", "helseid://scopes/identity/hpr_number"],
   claims: {
