@@ -13,10 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
 
 from service.domain.actor import Actor
 from service.domain.availability import (
@@ -58,7 +56,6 @@ from service.settings import Settings
 from service.storage import consultations as store
 from service.storage.engine import run_transaction
 from service.storage.models import (
-    Booking,
     Consultation,
     ConsultationEvent,
     Participant,
@@ -66,7 +63,7 @@ from service.storage.models import (
     User,
 )
 from service.usecases import notifications
-from service.usecases.audit import audit, audit_now
+from service.usecases.audit import audit
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +106,8 @@ async def list_for(
     require_consultation_reader(actor)
     now = clock.now()
     gp_id, department_id = visible_scope(actor)
-    async with sessionmaker() as db, db.begin():
+
+    async def work(db: AsyncSession) -> list[Consultation]:
         if upcoming_only:
             rows = await store.list_consultations(
                 db, gp_id=gp_id, department_id=department_id, ending_after=now, limit=limit
@@ -119,7 +117,9 @@ async def list_for(
                 db, gp_id=gp_id, department_id=department_id, newest_first=True, limit=limit
             )
         audit(db, at=now, actor=actor, action="list", consultation_ids=[c.id for c in rows])
-    return rows
+        return rows
+
+    return await run_transaction(sessionmaker, work)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +141,8 @@ async def overview(
     require_consultation_reader(actor)
     now = clock.now()
     gp_id, department_id = visible_scope(actor)
-    async with sessionmaker() as db, db.begin():
+
+    async def work(db: AsyncSession) -> Overview:
         coming = await store.list_consultations(
             db, gp_id=gp_id, department_id=department_id, ending_after=now, limit=1000
         )
@@ -155,7 +156,9 @@ async def overview(
         )
         shown = coming + earlier[:earlier_limit]
         audit(db, at=now, actor=actor, action="list", consultation_ids=[c.id for c in shown])
-    return Overview(coming, earlier[:earlier_limit], len(earlier) > earlier_limit)
+        return Overview(coming, earlier[:earlier_limit], len(earlier) > earlier_limit)
+
+    return await run_transaction(sessionmaker, work)
 
 
 async def read(
@@ -165,10 +168,13 @@ async def read(
     consultation_id: str,
 ) -> Consultation:
     require_consultation_reader(actor)
-    async with sessionmaker() as db, db.begin():
+
+    async def work(db: AsyncSession) -> Consultation:
         consultation = await _visible(db, actor, consultation_id)
         audit(db, at=clock.now(), actor=actor, action="read", consultation_ids=[consultation.id])
-    return consultation
+        return consultation
+
+    return await run_transaction(sessionmaker, work)
 
 
 async def read_history(
@@ -178,7 +184,8 @@ async def read_history(
     consultation_id: str,
 ) -> list[ConsultationEvent]:
     require_consultation_reader(actor)
-    async with sessionmaker() as db, db.begin():
+
+    async def work(db: AsyncSession) -> list[ConsultationEvent]:
         consultation = await _visible(db, actor, consultation_id)
         events = await store.history(db, consultation.id)
         audit(
@@ -188,7 +195,9 @@ async def read_history(
             action="read_history",
             consultation_ids=[consultation.id],
         )
-    return events
+        return events
+
+    return await run_transaction(sessionmaker, work)
 
 
 async def _visible(
@@ -204,8 +213,8 @@ async def _visible(
 # --- availability ----------------------------------------------------------------------------
 
 
-def _calendars(
-    db: Session,
+async def _calendars(
+    db: AsyncSession,
     user_ids: Sequence[int],
     start: datetime,
     end: datetime,
@@ -214,11 +223,11 @@ def _calendars(
     patient_id: int | None = None,
 ) -> tuple[dict[int, ClinicianCalendar], list[Interval]]:
     """Each clinician's calendar and the patient's busy times, in three queries."""
-    hours = store.weekly_hours(db, user_ids)
-    exceptions = store.exceptions_between(db, user_ids, start, end)
+    hours = await store.weekly_hours(db, user_ids)
+    exceptions = await store.exceptions_between(db, user_ids, start, end)
     patient = store.patient_resource(patient_id) if patient_id is not None else None
     resources = [store.user_resource(u) for u in user_ids] + ([patient] if patient else [])
-    busy = store.busy_intervals(db, resources, start, end, excluding_consultation=excluding)
+    busy = await store.busy_intervals(db, resources, start, end, excluding_consultation=excluding)
     calendars = {
         u: ClinicianCalendar(
             weekly=[WeeklyHours(*h) for h in hours[u]],
@@ -267,19 +276,19 @@ async def find_slots(
     return [starts[k] for k in sorted(starts)]
 
 
-def _slot_search_inputs(
-    db: Session, actor: Actor, query: SlotQuery
+async def _slot_search_inputs(
+    db: AsyncSession, actor: Actor, query: SlotQuery
 ) -> tuple[list[int], dict[int, ClinicianCalendar], list[Interval]]:
     """The specialists a slot search covers, everyone's calendar and the patient's busy times."""
-    named = store.parties(db, query.department_id, query.specialist_id, query.patient_id)
+    named = await store.parties(db, query.department_id, query.specialist_id, query.patient_id)
     department = _department(named)
     if query.specialist_id is not None:
         specialist_ids = [_specialist_in(named.specialist, department.id)]
     else:
-        specialist_ids = _specialists_for(db, department.id, None)
+        specialist_ids = await _specialists_for(db, department.id, None)
     if query.patient_id is not None:
         _own(actor, named.patient)
-    calendars, patient_busy = _calendars(
+    calendars, patient_busy = await _calendars(
         db,
         [actor.user_id, *specialist_ids],
         query.window_start,
@@ -313,10 +322,12 @@ def _own(actor: Actor, patient: store.PatientRef | None) -> store.PatientRef:
     return patient
 
 
-def _specialists_for(db: Session, department_id: int, specialist_id: int | None) -> list[int]:
+async def _specialists_for(
+    db: AsyncSession, department_id: int, specialist_id: int | None
+) -> list[int]:
     if specialist_id is not None:
-        return [_specialist_in(db.get(User, specialist_id), department_id)]
-    specialists = store.department_specialists(db, department_id)
+        return [_specialist_in(await store.user(db, specialist_id), department_id)]
+    specialists = await store.department_specialists(db, department_id)
     if not specialists:
         raise InvalidInput("The department has no specialists to book.", field="department_id")
     return [s.id for s in specialists]
@@ -330,8 +341,8 @@ def _span(
     return starts_at, starts_at + duration
 
 
-def _check_time(
-    db: Session,
+async def _check_time(
+    db: AsyncSession,
     now: datetime,
     settings: Settings,
     *,
@@ -344,7 +355,7 @@ def _check_time(
     if ends_at <= starts_at:
         raise InvalidInput("The end must be after the start.", field="ends_at")
     margin = timedelta(days=1)
-    calendars, patient_busy = _calendars(
+    calendars, patient_busy = await _calendars(
         db,
         user_ids,
         starts_at - margin,
@@ -406,8 +417,8 @@ async def book(
     return consultation
 
 
-def _book(
-    db: Session,
+async def _book(
+    db: AsyncSession,
     actor: Actor,
     now: datetime,
     settings: Settings,
@@ -419,7 +430,7 @@ def _book(
     starts_at, ends_at = _span(
         now, settings, data.starts_at, timedelta(minutes=data.duration_minutes)
     )
-    named = store.parties(db, data.department_id, data.specialist_id, data.patient_id)
+    named = await store.parties(db, data.department_id, data.specialist_id, data.patient_id)
     department = _department(named)
     specialist_ids = (
         [_specialist_in(named.specialist, department.id)] if data.specialist_id is not None else []
@@ -428,8 +439,8 @@ def _book(
         patient = _own(actor, named.patient)
     else:
         assert data.patient is not None
-        patient = _find_or_create_patient(db, settings, actor.gp_office_id, data.patient, now)
-    _check_time(
+        patient = await _find_or_create_patient(db, settings, actor.gp_office_id, data.patient, now)
+    await _check_time(
         db,
         now,
         settings,
@@ -484,8 +495,8 @@ def _book(
         "ends_at": ends_at,
         "revision": 0,
     }
-    store.insert_consultation(db, values, participants, resources, first_event)
-    audit_now(db, at=now, actor=actor, action="create", consultation_ids=[cid])
+    await store.insert_consultation(db, values, participants, resources, first_event)
+    audit(db, at=now, actor=actor, action="create", consultation_ids=[cid])
     return values, participants
 
 
@@ -538,14 +549,14 @@ def _travel_key(
     )
 
 
-def _find_or_create_patient(
-    db: Session, settings: Settings, gp_office_id: int, data: PatientInput, now: datetime
+async def _find_or_create_patient(
+    db: AsyncSession, settings: Settings, gp_office_id: int, data: PatientInput, now: datetime
 ) -> store.PatientRef:
     fnr_hash = (
         keyed_hash(settings.secret_key.get_secret_value(), f"fnr:{data.fnr}") if data.fnr else None
     )
     if fnr_hash is not None:
-        existing = db.scalar(select(Patient).where(Patient.fnr_hash == fnr_hash))
+        existing = await store.patient_by_fnr_hash(db, fnr_hash)
         if existing is not None:
             if existing.gp_office_id != gp_office_id:
                 # The patient is listed at another office; their GP books for them.
@@ -568,9 +579,7 @@ def _find_or_create_patient(
         language=data.language,
         created_at=now,
     )
-    db.add(patient)
-    db.flush()
-    return store.patient_ref(patient)
+    return store.patient_ref(await store.add_patient(db, patient))
 
 
 def _participants(
@@ -661,20 +670,23 @@ async def accept(
 ) -> Consultation:
     side_of(actor)  # roles without a side (evaluator, admin) are refused before any lookup
     now = clock.now()
+
+    async def work(db: AsyncSession) -> Consultation:
+        c = await _visible(db, actor, consultation_id, for_update=True)
+        transition = _transition(c, Action.ACCEPT, actor)
+        if side_of(actor) == Side.HOSPITAL:
+            await _assign_specialist(db, actor, clock, settings, c, data.specialist_id)
+        _store_transition(c, transition, now)
+        store.add_event(db, c, action="accept", actor_id=actor.user_id, at=now)
+        audit(db, at=now, actor=actor, action="accept", consultation_ids=[c.id])
+        await store.flush_bookings(db)
+        await notifications.consultation_confirmed(db, c, settings, now)
+        return c
+
     try:
-        async with sessionmaker() as db, db.begin():
-            c = await _visible(db, actor, consultation_id, for_update=True)
-            transition = _transition(c, Action.ACCEPT, actor)
-            if side_of(actor) == Side.HOSPITAL:
-                await _assign_specialist(db, actor, clock, settings, c, data.specialist_id)
-            _store_transition(c, transition, now)
-            store.add_event(db, c, action="accept", actor_id=actor.user_id, at=now)
-            audit(db, at=now, actor=actor, action="accept", consultation_ids=[c.id])
-            await store.flush_bookings(db)
-            await notifications.consultation_confirmed(db, c, settings, now)
+        return await run_transaction(sessionmaker, work)
     except IntegrityError as exc:
         raise _as_domain_error(exc) from exc
-    return c
 
 
 async def _assign_specialist(
@@ -694,9 +706,9 @@ async def _assign_specialist(
         raise InvalidInput(
             "Name the specialist who takes this consultation.", field="specialist_id"
         )
-    await db.run_sync(_specialists_for, c.department_id, specialist_id)
-    await db.run_sync(
-        _check_time,
+    await _specialists_for(db, c.department_id, specialist_id)
+    await _check_time(
+        db,
         clock.now(),
         settings,
         user_ids=[specialist_id],
@@ -706,15 +718,7 @@ async def _assign_specialist(
         excluding=c.id,
     )
     c.specialist_id = specialist_id
-    db.add(
-        Booking(
-            consultation_id=c.id,
-            resource=store.user_resource(specialist_id),
-            starts_at=c.starts_at,
-            ends_at=c.ends_at,
-            active=True,
-        )
-    )
+    await store.hold(db, c.id, [store.user_resource(specialist_id)], c.starts_at, c.ends_at)
 
 
 async def change_time(
@@ -729,38 +733,41 @@ async def change_time(
     """Propose a new time (hospital side) or reschedule (GP side)."""
     side_of(actor)
     now = clock.now()
+
+    async def work(db: AsyncSession) -> Consultation:
+        c = await _visible(db, actor, consultation_id, for_update=True)
+        transition = _transition(c, action, actor)
+        duration = (
+            timedelta(minutes=data.duration_minutes)
+            if data.duration_minutes is not None
+            else c.ends_at - c.starts_at
+        )
+        starts_at, ends_at = _span(now, settings, data.starts_at, duration)
+        clinicians = [c.gp_id] + ([c.specialist_id] if c.specialist_id else [])
+        patient = c.patient_id if c.kind == "joint" else None
+        await _check_time(
+            db,
+            now,
+            settings,
+            user_ids=clinicians,
+            patient_id=patient,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            excluding=c.id,
+        )
+        c.starts_at, c.ends_at = starts_at, ends_at
+        _store_transition(c, transition, now)
+        await store.move_bookings(db, c.id, starts_at, ends_at)
+        store.add_event(db, c, action=str(action), actor_id=actor.user_id, at=now)
+        audit(db, at=now, actor=actor, action=str(action), consultation_ids=[c.id])
+        await store.flush_bookings(db)
+        await notifications.consultation_moved(db, c, settings, now)
+        return c
+
     try:
-        async with sessionmaker() as db, db.begin():
-            c = await _visible(db, actor, consultation_id, for_update=True)
-            transition = _transition(c, action, actor)
-            duration = (
-                timedelta(minutes=data.duration_minutes)
-                if data.duration_minutes is not None
-                else c.ends_at - c.starts_at
-            )
-            starts_at, ends_at = _span(now, settings, data.starts_at, duration)
-            clinicians = [c.gp_id] + ([c.specialist_id] if c.specialist_id else [])
-            patient = c.patient_id if c.kind == "joint" else None
-            await db.run_sync(
-                _check_time,
-                now,
-                settings,
-                user_ids=clinicians,
-                patient_id=patient,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                excluding=c.id,
-            )
-            c.starts_at, c.ends_at = starts_at, ends_at
-            _store_transition(c, transition, now)
-            await store.move_bookings(db, c.id, starts_at, ends_at)
-            store.add_event(db, c, action=str(action), actor_id=actor.user_id, at=now)
-            audit(db, at=now, actor=actor, action=str(action), consultation_ids=[c.id])
-            await store.flush_bookings(db)
-            await notifications.consultation_moved(db, c, settings, now)
+        return await run_transaction(sessionmaker, work)
     except IntegrityError as exc:
         raise _as_domain_error(exc) from exc
-    return c
 
 
 async def cancel(
@@ -773,14 +780,17 @@ async def cancel(
 ) -> Consultation:
     side_of(actor)
     now = clock.now()
-    async with sessionmaker() as db, db.begin():
+
+    async def work(db: AsyncSession) -> Consultation:
         c = await _visible(db, actor, consultation_id, for_update=True)
         _store_transition(c, _transition(c, Action.CANCEL, actor), now)
         await store.release_bookings(db, c.id)
         store.add_event(db, c, action="cancel", actor_id=actor.user_id, at=now)
         audit(db, at=now, actor=actor, action="cancel", consultation_ids=[c.id])
         await notifications.consultation_cancelled(db, c, settings, now)
-    return c
+        return c
+
+    return await run_transaction(sessionmaker, work)
 
 
 def is_active(consultation: Consultation) -> bool:
