@@ -18,14 +18,14 @@ from typing import Any
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
-from sqlalchemy import select
 
 from service.domain.actor import Actor
 from service.domain.clock import Clock
 from service.domain.errors import NotAllowed, NotAuthenticated
 from service.http import appkeys
 from service.settings import Settings
-from service.storage.models import GpOffice, User
+from service.storage.models import User
+from service.usecases import accounts
 
 SESSION_COOKIE = "samkons_session"
 SESSION_MAX_AGE = 12 * 3600
@@ -145,18 +145,10 @@ async def _load_actor(request: web.Request) -> Actor | None:
     if cached is not None:
         return cached
     generation = cache.generation(uid)
-    async with request.app[appkeys.READ_DB]() as db:
-        row = (
-            await db.execute(
-                select(User, GpOffice.municipality_number)
-                .outerjoin(GpOffice, GpOffice.id == User.gp_office_id)
-                .where(User.id == uid)
-            )
-        ).first()
-    if row is None or not row[0].active:
+    actor = await accounts.actor_of(request.app[appkeys.READ_DB], uid)
+    if actor is None:
         session.invalidate()
         return None
-    actor = Actor.of(row[0], row[1])
     cache.put(actor, generation)
     return actor
 
