@@ -17,12 +17,17 @@ patient's data reaches a log line or an exception's text through a failed statem
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -31,8 +36,12 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from service.domain.errors import Conflict
+
 P = ParamSpec("P")
 T = TypeVar("T")
+
+_log = logging.getLogger(__name__)
 
 # Execution option that marks a connection's transaction as read-only.
 READ_ONLY = "samkons_read_only"
@@ -123,6 +132,36 @@ def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine.execution_options(**options), expire_on_commit=False)
 
 
+def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    """Read-only sessions on the database of `sessionmaker` (see `make_read_sessionmaker`)."""
+    engine: AsyncEngine = sessionmaker.kw["bind"]
+    return make_read_sessionmaker(engine)
+
+
+class TryAgain(Conflict):
+    """The database kept refusing the transaction for a concurrent one (PostgreSQL)."""
+
+    title = "Busy, try again"
+    type_slug = "try-again"
+
+
+# How often a transaction runs before a concurrency failure is the caller's to retry.
+ATTEMPTS = 5
+_RETRY_BASE_SECONDS = 0.02
+# SQLSTATEs of PostgreSQL's concurrency failures: serialization_failure, deadlock_detected.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def is_concurrency_failure(exc: BaseException) -> bool:
+    """A serialization failure or deadlock: the transaction was rolled back and may run again."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    if isinstance(cause, asyncpg.SerializationError | asyncpg.DeadlockDetectedError):
+        return True
+    return getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
+
+
 async def run_transaction(
     sessionmaker: async_sessionmaker[AsyncSession],
     work: Callable[Concatenate[AsyncSession, P], Awaitable[T]],
@@ -135,6 +174,25 @@ async def run_transaction(
     raises. On SQLite a writing session's BEGIN is IMMEDIATE: the write lock is held from the
     first statement to COMMIT, so the work should not wait for anything but its statements
     (render mails before, not inside).
+
+    On PostgreSQL a transaction refused for a concurrent one (a serialization failure or a
+    deadlock) runs again, in a fresh session, up to `ATTEMPTS` times in all, after a growing
+    random pause (so the two that collided do not collide again in step); then `TryAgain`
+    (409) tells the client to repeat the request. `work` must therefore be safe to run again:
+    everything it does is in the transaction, or decided before it.
     """
-    async with sessionmaker() as db, db.begin():
-        return await work(db, *args, **kwargs)
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            async with sessionmaker() as db, db.begin():
+                return await work(db, *args, **kwargs)
+        except DBAPIError as exc:
+            if not is_concurrency_failure(exc):
+                raise
+            if attempt == ATTEMPTS:
+                raise TryAgain(
+                    "Other changes to the same consultations or calendars got in the way; "
+                    "try again."
+                ) from exc
+            _log.info("transaction retried after a concurrency failure (attempt %d)", attempt)
+            await asyncio.sleep(random.uniform(0, _RETRY_BASE_SECONDS * 2**attempt))  # noqa: S311
+    raise AssertionError("unreachable")

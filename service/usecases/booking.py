@@ -8,7 +8,7 @@ guard has the last word on double booking.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +26,7 @@ from service.domain.availability import (
     find_common_slots,
 )
 from service.domain.clock import Clock
-from service.domain.errors import InvalidInput, NotAllowed, NotFound, SlotTaken
+from service.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound, SlotTaken
 from service.domain.permissions import (
     can_see,
     require_consultation_reader,
@@ -54,7 +54,7 @@ from service.domain.travel import ReferenceData, municipality_for_postal_code
 from service.domain.travel_inputs import TravelFacts, Traveller, encode_travel_key, local_site_for
 from service.settings import Settings
 from service.storage import consultations as store
-from service.storage.engine import run_transaction
+from service.storage.engine import reading, run_transaction
 from service.storage.models import (
     Consultation,
     ConsultationEvent,
@@ -660,6 +660,64 @@ def _as_domain_error(exc: IntegrityError) -> Exception:
     return exc
 
 
+# A change that mails people runs in two transactions with the rendering between them: the
+# draft reads the consultation and plans the mails from it as the change would leave it (no
+# lock held while they render), then the write makes the change, plans again and writes the
+# rendered mails only if the plan is the same (else the consultation moved meanwhile, and the
+# whole change is drafted again, at most DRAFT_ATTEMPTS times).
+DRAFT_ATTEMPTS = 3
+
+Plan = Callable[[AsyncSession, Consultation, Settings, datetime], Awaitable[notifications.MailPlan]]
+
+
+class _Moved(Exception):
+    """The consultation changed between the draft and the write: its mails are stale."""
+
+
+async def _change_with_mails(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    now: datetime,
+    consultation_id: str,
+    actor: Actor,
+    change: Callable[[AsyncSession, Consultation, bool], Awaitable[None]],
+    plan: Plan,
+) -> Consultation:
+    """Run `change(db, c, writing)` on the consultation, with the mails `plan` makes of it.
+
+    `change` applies the decision to `c`; only with `writing` does it write (held times,
+    history, audit); without, it only checks and sets the attributes the mails depend on.
+    """
+
+    async def draft(db: AsyncSession) -> notifications.MailPlan:
+        c = await _visible(db, actor, consultation_id)
+        with db.no_autoflush:
+            await change(db, c, False)
+            planned = await plan(db, c, settings, now)
+        db.expunge_all()  # the draft's changes to `c` are never written
+        return planned
+
+    async def write(db: AsyncSession, rendered: notifications.RenderedMails) -> Consultation:
+        c = await _visible(db, actor, consultation_id, for_update=True)
+        await change(db, c, True)
+        await store.flush_bookings(db)
+        if (await plan(db, c, settings, now)).key() != rendered.plan.key():
+            raise _Moved
+        await notifications.write(db, c, rendered)
+        return c
+
+    for _ in range(DRAFT_ATTEMPTS):
+        planned = await run_transaction(reading(sessionmaker), draft)
+        rendered = await notifications.render(planned, settings, now)
+        try:
+            return await run_transaction(sessionmaker, write, rendered)
+        except _Moved:
+            continue
+        except IntegrityError as exc:
+            raise _as_domain_error(exc) from exc
+    raise Conflict("The consultation changed while this was being done; try again.")
+
+
 async def accept(
     sessionmaker: async_sessionmaker[AsyncSession],
     actor: Actor,
@@ -668,34 +726,37 @@ async def accept(
     consultation_id: str,
     data: AcceptInput,
 ) -> Consultation:
+    """Confirm the consultation (either side), assigning its specialist on the hospital side.
+
+    The confirmation mails (about 15: invites and reminders for everyone) are rendered between
+    a draft and the write (`_change_with_mails`), so the write lock is held only for the
+    statements.
+    """
     side_of(actor)  # roles without a side (evaluator, admin) are refused before any lookup
     now = clock.now()
 
-    async def work(db: AsyncSession) -> Consultation:
-        c = await _visible(db, actor, consultation_id, for_update=True)
+    async def change(db: AsyncSession, c: Consultation, writing: bool) -> None:
         transition = _transition(c, Action.ACCEPT, actor)
         if side_of(actor) == Side.HOSPITAL:
-            await _assign_specialist(db, actor, clock, settings, c, data.specialist_id)
+            await _assign_specialist(db, actor, now, settings, c, data.specialist_id, writing)
         _store_transition(c, transition, now)
-        store.add_event(db, c, action="accept", actor_id=actor.user_id, at=now)
-        audit(db, at=now, actor=actor, action="accept", consultation_ids=[c.id])
-        await store.flush_bookings(db)
-        await notifications.consultation_confirmed(db, c, settings, now)
-        return c
+        if writing:
+            store.add_event(db, c, action="accept", actor_id=actor.user_id, at=now)
+            audit(db, at=now, actor=actor, action="accept", consultation_ids=[c.id])
 
-    try:
-        return await run_transaction(sessionmaker, work)
-    except IntegrityError as exc:
-        raise _as_domain_error(exc) from exc
+    return await _change_with_mails(
+        sessionmaker, settings, now, consultation_id, actor, change, notifications.plan_confirmed
+    )
 
 
 async def _assign_specialist(
     db: AsyncSession,
     actor: Actor,
-    clock: Clock,
+    now: datetime,
     settings: Settings,
     c: Consultation,
     requested_id: int | None,
+    writing: bool,
 ) -> None:
     if c.specialist_id is not None:
         if requested_id is not None and requested_id != c.specialist_id:
@@ -707,18 +768,19 @@ async def _assign_specialist(
             "Name the specialist who takes this consultation.", field="specialist_id"
         )
     await _specialists_for(db, c.department_id, specialist_id)
-    await _check_time(
-        db,
-        clock.now(),
-        settings,
-        user_ids=[specialist_id],
-        patient_id=None,
-        starts_at=c.starts_at,
-        ends_at=c.ends_at,
-        excluding=c.id,
-    )
+    if writing:
+        await _check_time(
+            db,
+            now,
+            settings,
+            user_ids=[specialist_id],
+            patient_id=None,
+            starts_at=c.starts_at,
+            ends_at=c.ends_at,
+            excluding=c.id,
+        )
+        await store.hold(db, c.id, [store.user_resource(specialist_id)], c.starts_at, c.ends_at)
     c.specialist_id = specialist_id
-    await store.hold(db, c.id, [store.user_resource(specialist_id)], c.starts_at, c.ends_at)
 
 
 async def change_time(
@@ -734,8 +796,7 @@ async def change_time(
     side_of(actor)
     now = clock.now()
 
-    async def work(db: AsyncSession) -> Consultation:
-        c = await _visible(db, actor, consultation_id, for_update=True)
+    async def change(db: AsyncSession, c: Consultation, writing: bool) -> None:
         transition = _transition(c, action, actor)
         duration = (
             timedelta(minutes=data.duration_minutes)
@@ -743,31 +804,28 @@ async def change_time(
             else c.ends_at - c.starts_at
         )
         starts_at, ends_at = _span(now, settings, data.starts_at, duration)
-        clinicians = [c.gp_id] + ([c.specialist_id] if c.specialist_id else [])
-        patient = c.patient_id if c.kind == "joint" else None
-        await _check_time(
-            db,
-            now,
-            settings,
-            user_ids=clinicians,
-            patient_id=patient,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            excluding=c.id,
-        )
+        if writing:
+            clinicians = [c.gp_id] + ([c.specialist_id] if c.specialist_id else [])
+            await _check_time(
+                db,
+                now,
+                settings,
+                user_ids=clinicians,
+                patient_id=c.patient_id if c.kind == "joint" else None,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                excluding=c.id,
+            )
+            await store.move_bookings(db, c.id, starts_at, ends_at)
         c.starts_at, c.ends_at = starts_at, ends_at
         _store_transition(c, transition, now)
-        await store.move_bookings(db, c.id, starts_at, ends_at)
-        store.add_event(db, c, action=str(action), actor_id=actor.user_id, at=now)
-        audit(db, at=now, actor=actor, action=str(action), consultation_ids=[c.id])
-        await store.flush_bookings(db)
-        await notifications.consultation_moved(db, c, settings, now)
-        return c
+        if writing:
+            store.add_event(db, c, action=str(action), actor_id=actor.user_id, at=now)
+            audit(db, at=now, actor=actor, action=str(action), consultation_ids=[c.id])
 
-    try:
-        return await run_transaction(sessionmaker, work)
-    except IntegrityError as exc:
-        raise _as_domain_error(exc) from exc
+    return await _change_with_mails(
+        sessionmaker, settings, now, consultation_id, actor, change, notifications.plan_moved
+    )
 
 
 async def cancel(
@@ -781,16 +839,16 @@ async def cancel(
     side_of(actor)
     now = clock.now()
 
-    async def work(db: AsyncSession) -> Consultation:
-        c = await _visible(db, actor, consultation_id, for_update=True)
+    async def change(db: AsyncSession, c: Consultation, writing: bool) -> None:
         _store_transition(c, _transition(c, Action.CANCEL, actor), now)
-        await store.release_bookings(db, c.id)
-        store.add_event(db, c, action="cancel", actor_id=actor.user_id, at=now)
-        audit(db, at=now, actor=actor, action="cancel", consultation_ids=[c.id])
-        await notifications.consultation_cancelled(db, c, settings, now)
-        return c
+        if writing:
+            await store.release_bookings(db, c.id)
+            store.add_event(db, c, action="cancel", actor_id=actor.user_id, at=now)
+            audit(db, at=now, actor=actor, action="cancel", consultation_ids=[c.id])
 
-    return await run_transaction(sessionmaker, work)
+    return await _change_with_mails(
+        sessionmaker, settings, now, consultation_id, actor, change, notifications.plan_cancelled
+    )
 
 
 def is_active(consultation: Consultation) -> bool:
