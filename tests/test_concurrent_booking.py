@@ -149,3 +149,41 @@ async def _office(db: async_sessionmaker[AsyncSession], office_id: int) -> GpOff
         office = await s.get(GpOffice, office_id)
     assert office is not None
     return office
+
+
+def _half_hours(count: int) -> list[str]:
+    """`count` half-hour starts in working hours from Tuesday 6 January 2026 on (Oslo)."""
+    days = ["2026-01-06", "2026-01-07", "2026-01-08", "2026-01-09", "2026-01-12"]
+    starts = [f"{d}T{8 + n // 2:02d}:{30 * (n % 2):02d}:00+01:00" for d in days for n in range(16)]
+    return starts[:count]
+
+
+async def test_fifty_bookings_of_one_new_patient_at_once(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """The same new patient (one fødselsnummer) in 50 bookings at once: one writes the patient,
+    the others find that row; no request fails (before, PostgreSQL answered most with 500)."""
+    world = await build_world(db)
+    resp = await client.post("/api/v1/session", json={"email": "gp@test.no", "password": PASSWORD})
+    headers = {"X-CSRF-Token": (await resp.json())["csrf_token"]}
+    new_patient = {"name": "Ny Pasient", "postal_code": "5914", "fnr": "31129956715"}
+    results = await asyncio.gather(
+        *(
+            client.post(
+                "/api/v1/consultations",
+                json=booking_body(world, start, patient_id=None, patient=new_patient),
+                headers=headers,
+            )
+            for start in _half_hours(50)
+        )
+    )
+    statuses = [r.status for r in results]
+    assert statuses.count(201) == 50, sorted(statuses)
+    patient_ids = {(await r.json())["patient_id"] for r in results}
+    assert len(patient_ids) == 1
+    async with db() as s:
+        patients = await s.scalar(
+            select(func.count()).select_from(Patient).where(Patient.fnr_hash.is_not(None))
+        )
+        consultations = await s.scalar(select(func.count()).select_from(Consultation))
+    assert (patients, consultations) == (1, 50)

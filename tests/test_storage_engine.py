@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import QueuePool
 
 from service.storage.engine import (
+    ATTEMPTS,
+    TryAgain,
     make_database,
     make_engine,
     make_read_sessionmaker,
@@ -50,6 +52,8 @@ async def pg_engine(pg_database: str | None) -> AsyncIterator[AsyncEngine]:
         pytest.skip("PostgreSQL not reachable (outside CI)")
     engine = make_engine(pg_database)
     yield engine
+    async with engine.begin() as conn:  # the next test starts from an empty table again
+        await conn.execute(text("TRUNCATE gp_offices RESTART IDENTITY CASCADE"))
     await engine.dispose()
 
 
@@ -232,3 +236,60 @@ async def test_sql_parameters_stay_out_of_errors_and_logs(
     assert secret not in str(failed.value)
     assert "hidden due to hide_parameters" in str(failed.value)
     assert secret not in caplog.text
+
+
+async def test_a_deadlock_is_run_again_on_postgresql(pg_engine: AsyncEngine) -> None:
+    """Two transactions lock two rows in opposite orders: PostgreSQL aborts one as deadlocked,
+    and the runner runs it again, so both commit (before, the loser was a 500)."""
+    write = make_sessionmaker(pg_engine)
+    async with write() as s, s.begin():
+        await s.execute(insert(GpOffice), [_office(1), _office(2)])
+        ids = list(await s.scalars(select(GpOffice.id).order_by(GpOffice.id)))
+    both_hold_one = asyncio.Barrier(2)
+    runs: list[int] = []
+
+    async def rename(db: AsyncSession, first: int, second: int) -> None:
+        runs.append(first)
+        await db.execute(update(GpOffice).where(GpOffice.id == first).values(name=f"A{first}"))
+        if len(runs) <= 2:  # the first run of each meets the other's lock
+            await both_hold_one.wait()
+        await db.execute(update(GpOffice).where(GpOffice.id == second).values(name=f"B{first}"))
+
+    await asyncio.wait_for(
+        asyncio.gather(
+            run_transaction(write, rename, ids[0], ids[1]),
+            run_transaction(write, rename, ids[1], ids[0]),
+        ),
+        timeout=30,
+    )
+    assert len(runs) == 3  # one of the two ran again
+    assert len(await _office_names(pg_engine)) == 2
+
+
+async def _refused_for_serialization(db: AsyncSession, runs: list[int], failures: int) -> str:
+    runs.append(1)
+    await db.execute(insert(GpOffice), [_office(len(runs))])
+    if len(runs) <= failures:
+        # What PostgreSQL raises when a concurrent transaction won (SQLSTATE 40001).
+        await db.execute(
+            text("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'serialization_failure'; END $$")
+        )
+    return "done"
+
+
+async def test_a_serialization_failure_is_run_again_on_postgresql(pg_engine: AsyncEngine) -> None:
+    runs: list[int] = []
+    done = await run_transaction(make_sessionmaker(pg_engine), _refused_for_serialization, runs, 2)
+    assert (done, len(runs)) == ("done", 3)
+    assert await _office_names(pg_engine) == ["Kontor 3"]  # the failed runs left nothing
+
+
+async def test_endless_serialization_failures_end_in_try_again(pg_engine: AsyncEngine) -> None:
+    runs: list[int] = []
+    with pytest.raises(TryAgain, match="try again") as refused:
+        await run_transaction(
+            make_sessionmaker(pg_engine), _refused_for_serialization, runs, ATTEMPTS
+        )
+    assert refused.value.status == 409
+    assert len(runs) == ATTEMPTS
+    assert await _office_names(pg_engine) == []

@@ -299,10 +299,23 @@ async def patient_by_fnr_hash(db: AsyncSession, fnr_hash: str) -> Patient | None
     return await db.scalar(select(Patient).where(Patient.fnr_hash == fnr_hash))
 
 
-async def add_patient(db: AsyncSession, patient: Patient) -> Patient:
-    """Write a new patient; its id is set when this returns."""
-    db.add(patient)
-    await db.flush()
+async def add_patient(db: AsyncSession, patient: Patient) -> Patient | None:
+    """Write a new patient (its id is set when this returns), or None when a patient with the
+    same fødselsnummer was written meanwhile: a concurrent booking of the same new patient won.
+
+    The insert runs in a savepoint, so losing that race leaves the caller's transaction usable
+    for reading the winner's row (on PostgreSQL the unique check waits for it to commit).
+    """
+    try:
+        async with db.begin_nested():
+            db.add(patient)
+            await db.flush()
+    except IntegrityError as exc:
+        refusal = str(exc.orig)
+        # PostgreSQL names the constraint, SQLite the column.
+        if "uq_patients_fnr_hash" not in refusal and "patients.fnr_hash" not in refusal:
+            raise
+        return None
     return patient
 
 
@@ -388,11 +401,27 @@ async def history(db: AsyncSession, consultation_id: str) -> list[ConsultationEv
 async def move_bookings(
     db: AsyncSession, consultation_id: str, starts_at: datetime, ends_at: datetime
 ) -> None:
-    await db.execute(
-        update(Booking)
+    """Move the consultation's held times, one resource at a time in resource order.
+
+    One UPDATE for all of them would move the rows in whatever order the table is scanned;
+    in the same order as `hold` writes them, two transactions that need some of the same
+    resources wait for each other at the first shared one instead of deadlocking.
+    """
+    resources = await db.scalars(
+        select(Booking.resource)
         .where(Booking.consultation_id == consultation_id, Booking.active.is_(True))
-        .values(starts_at=starts_at, ends_at=ends_at)
+        .order_by(Booking.resource)
     )
+    for resource in list(resources):
+        await db.execute(
+            update(Booking)
+            .where(
+                Booking.consultation_id == consultation_id,
+                Booking.resource == resource,
+                Booking.active.is_(True),
+            )
+            .values(starts_at=starts_at, ends_at=ends_at)
+        )
 
 
 async def release_bookings(db: AsyncSession, consultation_id: str) -> None:
