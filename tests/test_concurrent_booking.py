@@ -6,6 +6,7 @@ import asyncio
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from service.storage.models import (
     AuditRecord,
@@ -149,3 +150,134 @@ async def _office(db: async_sessionmaker[AsyncSession], office_id: int) -> GpOff
         office = await s.get(GpOffice, office_id)
     assert office is not None
     return office
+
+
+def _half_hours(count: int) -> list[str]:
+    """`count` half-hour starts in working hours from Tuesday 6 January 2026 on (Oslo)."""
+    days = ["2026-01-06", "2026-01-07", "2026-01-08", "2026-01-09", "2026-01-12"]
+    starts = [f"{d}T{8 + n // 2:02d}:{30 * (n % 2):02d}:00+01:00" for d in days for n in range(16)]
+    return starts[:count]
+
+
+async def test_fifty_bookings_of_one_new_patient_at_once(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """The same new patient (one fødselsnummer) in 50 bookings at once: one writes the patient,
+    the others find that row; no request fails (before, PostgreSQL answered most with 500)."""
+    world = await build_world(db)
+    resp = await client.post("/api/v1/session", json={"email": "gp@test.no", "password": PASSWORD})
+    headers = {"X-CSRF-Token": (await resp.json())["csrf_token"]}
+    new_patient = {"name": "Ny Pasient", "postal_code": "5914", "fnr": "31129956715"}
+    results = await asyncio.gather(
+        *(
+            client.post(
+                "/api/v1/consultations",
+                json=booking_body(world, start, patient_id=None, patient=new_patient),
+                headers=headers,
+            )
+            for start in _half_hours(50)
+        )
+    )
+    statuses = [r.status for r in results]
+    assert statuses.count(201) == 50, sorted(statuses)
+    patient_ids = {(await r.json())["patient_id"] for r in results}
+    assert len(patient_ids) == 1
+    async with db() as s:
+        patients = await s.scalar(
+            select(func.count()).select_from(Patient).where(Patient.fnr_hash.is_not(None))
+        )
+        consultations = await s.scalar(select(func.count()).select_from(Consultation))
+    assert (patients, consultations) == (1, 50)
+
+
+async def _overlaps(db: async_sessionmaker[AsyncSession]) -> int:
+    """Pairs of active held times of one resource that overlap (the guard allows none)."""
+    other = aliased(Booking)
+    async with db() as s:
+        found = await s.scalar(
+            select(func.count())
+            .select_from(Booking)
+            .join(
+                other,
+                (other.resource == Booking.resource)
+                & (other.id > Booking.id)
+                & other.active.is_(True)
+                & (other.starts_at < Booking.ends_at)
+                & (other.ends_at > Booking.starts_at),
+            )
+            .where(Booking.active.is_(True))
+        )
+    return int(found or 0)
+
+
+async def test_accepts_reschedules_and_bookings_race_for_one_specialist(
+    aiohttp_client: object, client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """The coordinator assigns one specialist to six requests while four of that specialist's
+    confirmed consultations are moved onto the same morning and ten GPs book it: every answer
+    is a success or a 409 (before, PostgreSQL answered some with 500 for deadlocks)."""
+    world = await build_world(db)
+    gps = await _extra_gps(db, world.knarvik, 20)
+    sessions = []
+    for email, patient_id in gps:
+        c, h = await _session_for(aiohttp_client, client.server, email)
+        sessions.append((c, h, patient_id))
+    coordinator, coordinator_h = await _session_for(aiohttp_client, client.server, "koord@test.no")
+    specialist, specialist_h = await _session_for(aiohttp_client, client.server, "spes@test.no")
+
+    async def book(i: int, start: str, specialist_id: int | None) -> str:
+        c, h, pid = sessions[i]
+        body = booking_body(world, start, patient_id=pid, specialist_id=specialist_id)
+        resp = await c.post("/api/v1/consultations", json=body, headers=h)
+        assert resp.status == 201, await resp.text()
+        return str((await resp.json())["id"])
+
+    wednesday = [f"2026-01-07T{10 + m // 60:02d}:{m % 60:02d}:00+01:00" for m in range(0, 120, 20)]
+    requests = [await book(i, start, None) for i, start in enumerate(wednesday)]
+    confirmed = []
+    for i in range(4):
+        cid = await book(6 + i, f"2026-01-08T{10 + i}:00:00+01:00", world.specialist)
+        resp = await specialist.post(
+            f"/api/v1/consultations/{cid}/accept", json={}, headers=specialist_h
+        )
+        assert resp.status == 200, await resp.text()
+        confirmed.append(cid)
+    moves = [f"2026-01-07T{10 + m // 60:02d}:{m % 60:02d}:00+01:00" for m in (10, 30, 50, 70)]
+    races = [
+        *(
+            coordinator.post(
+                f"/api/v1/consultations/{cid}/accept",
+                json={"specialist_id": world.specialist},
+                headers=coordinator_h,
+            )
+            for cid in requests
+        ),
+        *(
+            sessions[6 + i][0].post(
+                f"/api/v1/consultations/{cid}/reschedule",
+                json={"starts_at": start},
+                headers=sessions[6 + i][1],
+            )
+            for i, (cid, start) in enumerate(zip(confirmed, moves, strict=True))
+        ),
+        *(
+            sessions[10 + i][0].post(
+                "/api/v1/consultations",
+                json=booking_body(
+                    world,
+                    f"2026-01-07T10:{5 * i:02d}:00+01:00",
+                    patient_id=sessions[10 + i][2],
+                ),
+                headers=sessions[10 + i][1],
+            )
+            for i in range(10)
+        ),
+    ]
+    results = await asyncio.gather(*races)
+    statuses = [r.status for r in results]
+    assert all(s in (200, 201, 409) for s in statuses), sorted(statuses)
+    for r in results:
+        if r.status == 409:
+            assert (await r.json())["status"] == 409
+    assert any(s in (200, 201) for s in statuses)
+    assert await _overlaps(db) == 0

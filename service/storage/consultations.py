@@ -1,8 +1,7 @@
-"""SQL for consultations, their participants, bookings (held times) and history.
+"""SQL for consultations, their participants, patients, bookings (held times) and history.
 
-The functions on the booking path take a synchronous `Session`: they run inside one
-`run_transaction` (on SQLite, on the database thread without a round trip per statement), or
-from async code through `AsyncSession.run_sync`.
+Every function takes the `AsyncSession` of the use case's transaction
+(`service.storage.engine.run_transaction`) and runs its statements in it; none commits.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, aliased, joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from service.domain.errors import SlotTaken
 from service.storage.models import (
@@ -96,15 +95,20 @@ _EXCEPTIONS = select(
 )
 
 
-def hold(
-    db: Session,
+async def hold(
+    db: AsyncSession,
     consultation_id: str,
     resources: Sequence[str],
     starts_at: datetime,
     ends_at: datetime,
 ) -> None:
-    """Hold the time for each resource; the database refuses any overlap (IntegrityError)."""
-    db.connection().execute(
+    """Hold the time for each resource; the database refuses any overlap (IntegrityError).
+
+    The rows go in ordered by resource, as `move_bookings` moves them: two transactions that
+    want some of the same resources then meet at the first shared one, and one waits for the
+    other instead of each holding a row the other needs (a deadlock on PostgreSQL).
+    """
+    await db.execute(
         _INSERT_BOOKINGS,
         [
             {
@@ -114,13 +118,13 @@ def hold(
                 "ends_at": ends_at,
                 "active": True,
             }
-            for r in resources
+            for r in sorted(resources)
         ],
     )
 
 
-def insert_consultation(
-    db: Session,
+async def insert_consultation(
+    db: AsyncSession,
     consultation: Mapping[str, Any],
     participants: Sequence[Mapping[str, Any]],
     resources: Sequence[str],
@@ -132,17 +136,16 @@ def insert_consultation(
     participant row carries the same keys. The held times go in after the consultation they
     point to; the database refuses an overlap (IntegrityError).
     """
-    conn = db.connection()
-    conn.execute(_INSERT_CONSULTATION, [dict(consultation)])
+    await db.execute(_INSERT_CONSULTATION, [dict(consultation)])
     if participants:
-        conn.execute(_INSERT_PARTICIPANTS, [dict(p) for p in participants])
+        await db.execute(_INSERT_PARTICIPANTS, [dict(p) for p in participants])
     starts_at, ends_at = consultation["starts_at"], consultation["ends_at"]
-    hold(db, consultation["id"], resources, starts_at, ends_at)
-    conn.execute(_INSERT_EVENT, [dict(first_event)])
+    await hold(db, consultation["id"], resources, starts_at, ends_at)
+    await db.execute(_INSERT_EVENT, [dict(first_event)])
 
 
-def busy_intervals(
-    db: Session,
+async def busy_intervals(
+    db: AsyncSession,
     resources: Sequence[str],
     start: datetime,
     end: datetime,
@@ -155,44 +158,52 @@ def busy_intervals(
     if excluding_consultation is not None:
         stmt, params["excluding"] = _BUSY_EXCLUDING, excluding_consultation
     result: dict[str, list[tuple[datetime, datetime]]] = {r: [] for r in resources}
-    for resource, s, e in db.connection().execute(stmt, params):
+    for resource, s, e in await db.execute(stmt, params):
         result[resource].append((s, e))
     return result
 
 
-def weekly_hours(db: Session, user_ids: Sequence[int]) -> dict[int, list[tuple[int, time, time]]]:
+async def weekly_hours(
+    db: AsyncSession, user_ids: Sequence[int]
+) -> dict[int, list[tuple[int, time, time]]]:
     """Each clinician's working hours as (weekday, start, end)."""
     result: dict[int, list[tuple[int, time, time]]] = {u: [] for u in user_ids}
-    for user_id, weekday, start, end in db.connection().execute(
+    for user_id, weekday, start, end in await db.execute(
         _WEEKLY_HOURS, {"user_ids": list(user_ids)}
     ):
         result[user_id].append((weekday, start, end))
     return result
 
 
-def exceptions_between(
-    db: Session, user_ids: Sequence[int], start: datetime, end: datetime
+async def exceptions_between(
+    db: AsyncSession, user_ids: Sequence[int], start: datetime, end: datetime
 ) -> dict[int, list[tuple[datetime, datetime]]]:
     """Each clinician's absences that overlap [start, end)."""
     result: dict[int, list[tuple[datetime, datetime]]] = {u: [] for u in user_ids}
     params = {"user_ids": list(user_ids), "start": start, "end": end}
-    for user_id, s, e in db.connection().execute(_EXCEPTIONS, params):
+    for user_id, s, e in await db.execute(_EXCEPTIONS, params):
         result[user_id].append((s, e))
     return result
 
 
-def department_specialists(db: Session, department_id: int) -> list[User]:
+async def department_specialists(db: AsyncSession, department_id: int) -> list[User]:
     return list(
-        db.scalars(
-            select(User)
-            .where(
-                User.department_id == department_id,
-                User.role == "specialist",
-                User.active.is_(True),
+        (
+            await db.scalars(
+                select(User)
+                .where(
+                    User.department_id == department_id,
+                    User.role == "specialist",
+                    User.active.is_(True),
+                )
+                .order_by(User.name)
             )
-            .order_by(User.name)
         ).all()
     )
+
+
+async def user(db: AsyncSession, user_id: int) -> User | None:
+    return await db.get(User, user_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,8 +269,8 @@ _PARTIES = (
 )
 
 
-def parties(
-    db: Session, department_id: int, specialist_id: int | None, patient_id: int | None
+async def parties(
+    db: AsyncSession, department_id: int, specialist_id: int | None, patient_id: int | None
 ) -> Parties:
     """The department (with its hospital's code), the specialist and the patient, in one query.
 
@@ -271,7 +282,7 @@ def parties(
         "specialist_id": specialist_id,
         "patient_id": patient_id,
     }
-    row = db.connection().execute(_PARTIES, params).first()
+    row = (await db.execute(_PARTIES, params)).first()
     if row is None:
         return Parties(None, None, None)
     department = DepartmentRef(row[0], row[1], row[2])
@@ -282,6 +293,30 @@ def parties(
         else None
     )
     return Parties(department, specialist, patient)
+
+
+async def patient_by_fnr_hash(db: AsyncSession, fnr_hash: str) -> Patient | None:
+    return await db.scalar(select(Patient).where(Patient.fnr_hash == fnr_hash))
+
+
+async def add_patient(db: AsyncSession, patient: Patient) -> Patient | None:
+    """Write a new patient (its id is set when this returns), or None when a patient with the
+    same fødselsnummer was written meanwhile: a concurrent booking of the same new patient won.
+
+    The insert runs in a savepoint, so losing that race leaves the caller's transaction usable
+    for reading the winner's row (on PostgreSQL the unique check waits for it to commit).
+    """
+    try:
+        async with db.begin_nested():
+            db.add(patient)
+            await db.flush()
+    except IntegrityError as exc:
+        refusal = str(exc.orig)
+        # PostgreSQL names the constraint, SQLite the column.
+        if "uq_patients_fnr_hash" not in refusal and "patients.fnr_hash" not in refusal:
+            raise
+        return None
+    return patient
 
 
 def patient_ref(patient: Patient) -> PatientRef:
@@ -366,11 +401,27 @@ async def history(db: AsyncSession, consultation_id: str) -> list[ConsultationEv
 async def move_bookings(
     db: AsyncSession, consultation_id: str, starts_at: datetime, ends_at: datetime
 ) -> None:
-    await db.execute(
-        update(Booking)
+    """Move the consultation's held times, one resource at a time in resource order.
+
+    One UPDATE for all of them would move the rows in whatever order the table is scanned;
+    in the same order as `hold` writes them, two transactions that need some of the same
+    resources wait for each other at the first shared one instead of deadlocking.
+    """
+    resources = await db.scalars(
+        select(Booking.resource)
         .where(Booking.consultation_id == consultation_id, Booking.active.is_(True))
-        .values(starts_at=starts_at, ends_at=ends_at)
+        .order_by(Booking.resource)
     )
+    for resource in list(resources):
+        await db.execute(
+            update(Booking)
+            .where(
+                Booking.consultation_id == consultation_id,
+                Booking.resource == resource,
+                Booking.active.is_(True),
+            )
+            .values(starts_at=starts_at, ends_at=ends_at)
+        )
 
 
 async def release_bookings(db: AsyncSession, consultation_id: str) -> None:

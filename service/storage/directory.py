@@ -9,7 +9,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from service.storage.models import AvailabilityException, Department, Patient, User, WorkingHours
+from service.storage.models import (
+    AvailabilityException,
+    Department,
+    GpOffice,
+    Patient,
+    User,
+    WorkingHours,
+)
 
 
 async def departments(db: AsyncSession) -> list[Department]:
@@ -22,6 +29,10 @@ async def departments(db: AsyncSession) -> list[Department]:
             )
         ).all()
     )
+
+
+async def department(db: AsyncSession, department_id: int) -> Department | None:
+    return await db.get(Department, department_id)
 
 
 async def specialists(db: AsyncSession) -> list[User]:
@@ -49,6 +60,18 @@ async def patients_by_id(db: AsyncSession, patient_ids: Collection[int]) -> dict
         return {}
     rows = await db.scalars(select(Patient).where(Patient.id.in_(set(patient_ids))))
     return {p.id: p for p in rows}
+
+
+async def account(db: AsyncSession, user_id: int) -> tuple[User, str | None] | None:
+    """The account and its GP office's municipality number (None without an office)."""
+    row = (
+        await db.execute(
+            select(User, GpOffice.municipality_number)
+            .outerjoin(GpOffice, GpOffice.id == User.gp_office_id)
+            .where(User.id == user_id)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def user_by_email(db: AsyncSession, email: str) -> User | None:
@@ -84,6 +107,12 @@ async def replace_working_hours(
     db.add_all(
         WorkingHours(user_id=user_id, weekday=d, start_time=s, end_time=e) for d, s, e in hours
     )
+
+
+async def add_exception(db: AsyncSession, row: AvailabilityException) -> AvailabilityException:
+    db.add(row)
+    await db.flush()
+    return row
 
 
 async def exceptions_of(db: AsyncSession, user_id: int) -> list[AvailabilityException]:

@@ -1,4 +1,5 @@
-"""Engine and session factories for SQLite (embedded default) and PostgreSQL (production).
+"""Engine and session factories for SQLite (embedded default) and PostgreSQL (production), and
+the one way to run a transaction.
 
 Two kinds of session: `make_sessionmaker` for work that writes, and `make_read_sessionmaker`
 for work that only reads (slot search, the logged-in account, statistics). On SQLite a writing
@@ -7,34 +8,40 @@ instead of queueing behind it. On PostgreSQL the reading kind is a READ ONLY tra
 write slipped into it fails instead of going unnoticed. `make_database` gives the application
 an engine for each kind (one shared pool on PostgreSQL).
 
-`run_transaction` runs a piece of plain synchronous SQLAlchemy work as one transaction; on
-SQLite all of it happens on the database connection's own thread in one round trip, so a
-transaction holds SQLite's write lock only while its statements run.
+`run_transaction` runs a use case's async work on an `AsyncSession` as one transaction: it
+commits when the work returns and rolls back when it raises. Every use case goes through it.
+Everything here is SQLAlchemy's and aiosqlite's public API: the SQLite locking is the event
+recipe of SQLAlchemy's SQLite dialect documentation. The engines hide SQL parameters, so no
+patient's data reaches a log line or an exception's text through a failed statement.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Callable
+import logging
+import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, event
+import asyncpg
+from sqlalchemy import event
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from service.storage.sqlite_driver import OneHopDBAPI, run_on_connection_thread
+from service.domain.errors import Conflict
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+_log = logging.getLogger(__name__)
 
 # Execution option that marks a connection's transaction as read-only.
 READ_ONLY = "samkons_read_only"
@@ -51,11 +58,18 @@ def make_engine(url: str, *, echo: bool = False, single_writer: bool = False) ->
     if url.startswith("sqlite"):
         pool: dict[str, Any] = {"pool_size": 1, "max_overflow": 0} if single_writer else {}
         engine = create_async_engine(
-            url, echo=echo, module=OneHopDBAPI(), connect_args={"timeout": 30}, **pool
+            url, echo=echo, hide_parameters=True, connect_args={"timeout": 30}, **pool
         )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -118,60 +132,67 @@ def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine.execution_options(**options), expire_on_commit=False)
 
 
+def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    """Read-only sessions on the database of `sessionmaker` (see `make_read_sessionmaker`)."""
+    engine: AsyncEngine = sessionmaker.kw["bind"]
+    return make_read_sessionmaker(engine)
+
+
+class TryAgain(Conflict):
+    """The database kept refusing the transaction for a concurrent one (PostgreSQL)."""
+
+    title = "Busy, try again"
+    type_slug = "try-again"
+
+
+# How often a transaction runs before a concurrency failure is the caller's to retry.
+ATTEMPTS = 5
+_RETRY_BASE_SECONDS = 0.02
+# SQLSTATEs of PostgreSQL's concurrency failures: serialization_failure, deadlock_detected.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def is_concurrency_failure(exc: BaseException) -> bool:
+    """A serialization failure or deadlock: the transaction was rolled back and may run again."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    if isinstance(cause, asyncpg.SerializationError | asyncpg.DeadlockDetectedError):
+        return True
+    return getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
+
+
 async def run_transaction(
     sessionmaker: async_sessionmaker[AsyncSession],
-    fn: Callable[Concatenate[Session, P], T],
+    work: Callable[Concatenate[AsyncSession, P], Awaitable[T]],
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> T:
-    """Run `fn(session, *args, **kwargs)` as one transaction of `sessionmaker`'s database.
+    """Run `await work(db, *args, **kwargs)` as one transaction of `sessionmaker`'s database.
 
-    `fn` is plain synchronous SQLAlchemy work on a `Session`; its changes are flushed and
-    committed when it returns and rolled back when it raises. On SQLite BEGIN, `fn` and COMMIT
-    run on the connection's thread in one round trip: nothing waits for the event loop while
-    the write lock is held, and a statement costs no thread hop. There `fn` must not stream
-    results (`yield_per`, `stream_results`): that would need the event loop. Once submitted,
-    the work runs to its end even if the caller is cancelled (which may then not learn that it
-    committed), and the connection goes back to the pool only after that. On PostgreSQL `fn`
-    runs through the async engine as usual (`AsyncConnection.run_sync`).
+    The work's changes are flushed and committed when it returns, and rolled back when it
+    raises. On SQLite a writing session's BEGIN is IMMEDIATE: the write lock is held from the
+    first statement to COMMIT, so the work should not wait for anything but its statements
+    (render mails before, not inside).
+
+    On PostgreSQL a transaction refused for a concurrent one (a serialization failure or a
+    deadlock) runs again, in a fresh session, up to `ATTEMPTS` times in all, after a growing
+    random pause (so the two that collided do not collide again in step); then `TryAgain`
+    (409) tells the client to repeat the request. `work` must therefore be safe to run again:
+    everything it does is in the transaction, or decided before it.
     """
-    engine: AsyncEngine = sessionmaker.kw["bind"]
-    async with engine.connect() as conn:
-        if engine.dialect.name != "sqlite":
-            return await conn.run_sync(_unit, fn, args, kwargs)
-        raw = await conn.get_raw_connection()
-        work = asyncio.ensure_future(
-            run_on_connection_thread(
-                raw.dbapi_connection, _unit, conn.sync_connection, fn, args, kwargs
-            )
-        )
+    for attempt in range(1, ATTEMPTS + 1):
         try:
-            return await asyncio.shield(work)
-        except asyncio.CancelledError:
-            # The thread carries on with the transaction whatever the caller does. Handing the
-            # connection back before it is done would leave it in the pool mid-transaction
-            # (holding SQLite's write lock) and let two threads use it at once: wait first.
-            await _outlast_cancellation(work)
-            raise
-
-
-async def _outlast_cancellation(work: asyncio.Future[Any]) -> None:
-    """Wait until `work` is done, even if the waiting itself is cancelled again."""
-    while not work.done():
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait([work])
-    if not work.cancelled():
-        work.exception()  # retrieved: its outcome is the transaction's, not the caller's
-
-
-def _unit(
-    conn: Connection | None,
-    fn: Callable[..., T],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> T:
-    assert conn is not None
-    with conn.begin(), Session(bind=conn, expire_on_commit=False) as session:
-        result = fn(session, *args, **kwargs)
-        session.flush()
-        return result
+            async with sessionmaker() as db, db.begin():
+                return await work(db, *args, **kwargs)
+        except DBAPIError as exc:
+            if not is_concurrency_failure(exc):
+                raise
+            if attempt == ATTEMPTS:
+                raise TryAgain(
+                    "Other changes to the same consultations or calendars got in the way; "
+                    "try again."
+                ) from exc
+            _log.info("transaction retried after a concurrency failure (attempt %d)", attempt)
+            await asyncio.sleep(random.uniform(0, _RETRY_BASE_SECONDS * 2**attempt))  # noqa: S311
+    raise AssertionError("unreachable")

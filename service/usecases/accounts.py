@@ -15,6 +15,7 @@ from service.domain.passwords import MIN_LENGTH, hash_password, verify_password_
 from service.domain.permissions import require_calendar_keeper
 from service.domain.schemas import MAX_ROW_ID, ExceptionInput, WeekInput, check_absence_span
 from service.storage import directory
+from service.storage.engine import run_transaction
 from service.storage.models import (
     ACCOUNT_ROLES,
     AvailabilityException,
@@ -36,14 +37,21 @@ async def authenticate(
     address: str,
 ) -> User:
     attempt = await throttle.begin(email, address)  # counted before the slow check
-    async with sessionmaker() as db:
-        user = await directory.user_by_email(db, email)
+    user = await run_transaction(sessionmaker, directory.user_by_email, email)
     ok = await verify_password_async(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         await throttle.failed(attempt)
         raise NotAuthenticated("Wrong e-mail or password.")
     await throttle.succeeded(attempt)
     return user
+
+
+async def actor_of(sessionmaker: async_sessionmaker[AsyncSession], user_id: int) -> Actor | None:
+    """Who the logged-in account `user_id` acts as; None once it is gone or deactivated."""
+    found = await run_transaction(sessionmaker, directory.account, user_id)
+    if found is None or not found[0].active:
+        return None
+    return Actor.of(*found)
 
 
 async def create_user(
@@ -124,18 +132,15 @@ async def set_week(
     for (d1, _s1, e1), (d2, s2, _e2) in itertools.pairwise(hours):
         if d1 == d2 and s2 < e1:
             raise InvalidInput("Working hours on one day overlap.", field="hours")
-    async with sessionmaker() as db, db.begin():
-        await directory.replace_working_hours(db, actor.user_id, hours)
-    async with sessionmaker() as db:
-        return await directory.working_hours_of(db, actor.user_id)
+    await run_transaction(sessionmaker, directory.replace_working_hours, actor.user_id, hours)
+    return await run_transaction(sessionmaker, directory.working_hours_of, actor.user_id)
 
 
 async def week_of(
     sessionmaker: async_sessionmaker[AsyncSession], actor: Actor
 ) -> list[WorkingHours]:
     _require_clinician(actor)
-    async with sessionmaker() as db:
-        return await directory.working_hours_of(db, actor.user_id)
+    return await run_transaction(sessionmaker, directory.working_hours_of, actor.user_id)
 
 
 async def add_exception(
@@ -152,29 +157,27 @@ async def add_exception(
         raise InvalidInput("The end must be after the start.", field="ends_at")
     if data.ends_at <= clock.now():
         raise InvalidInput("The absence is over already.", field="ends_at")
-    async with sessionmaker() as db, db.begin():
-        row = AvailabilityException(
-            user_id=actor.user_id,
-            starts_at=data.starts_at,
-            ends_at=data.ends_at,
-            reason=data.reason,
-        )
-        db.add(row)
-    return row
+    row = AvailabilityException(
+        user_id=actor.user_id,
+        starts_at=data.starts_at,
+        ends_at=data.ends_at,
+        reason=data.reason,
+    )
+    return await run_transaction(sessionmaker, directory.add_exception, row)
 
 
 async def exceptions(
     sessionmaker: async_sessionmaker[AsyncSession], actor: Actor
 ) -> list[AvailabilityException]:
     _require_clinician(actor)
-    async with sessionmaker() as db:
-        return await directory.exceptions_of(db, actor.user_id)
+    return await run_transaction(sessionmaker, directory.exceptions_of, actor.user_id)
 
 
 async def remove_exception(
     sessionmaker: async_sessionmaker[AsyncSession], actor: Actor, exception_id: int
 ) -> None:
     _require_clinician(actor)
-    async with sessionmaker() as db, db.begin():
-        if not await directory.delete_exception(db, actor.user_id, exception_id):
-            raise NotFound("No such absence.")
+    if not await run_transaction(
+        sessionmaker, directory.delete_exception, actor.user_id, exception_id
+    ):
+        raise NotFound("No such absence.")

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from service.domain.actor import Actor
 from service.storage.models import AuditRecord
@@ -32,20 +30,6 @@ def audit(
         AuditRecord(**row)
         for row in _rows(at, actor, action, consultation_ids, participant_id, participant_role)
     )
-
-
-def audit_now(
-    db: Session,
-    *,
-    at: datetime,
-    actor: Actor | None,
-    action: str,
-    consultation_ids: Iterable[str],
-) -> None:
-    """`audit`, written at once with a plain INSERT, for work that writes without the ORM."""
-    rows = _rows(at, actor, action, consultation_ids, None, None)
-    if rows:
-        db.execute(insert(cast(Table, AuditRecord.__table__)), rows)
 
 
 def _rows(

@@ -29,7 +29,8 @@ from service.domain.roles import CLINICIANS as CLINICIAN_ROLES
 from service.domain.tokens import hash_token, new_token
 from service.settings import Settings
 from service.storage import calendar as store
-from service.storage.models import Consultation
+from service.storage.engine import run_transaction
+from service.storage.models import Consultation, User
 from service.usecases import booking
 from service.usecases.notifications import invite_uid
 
@@ -58,33 +59,37 @@ async def create_feed(sessionmaker: async_sessionmaker[AsyncSession], actor: Act
     """A new secret feed token for the actor, replacing any earlier one. Shown only once."""
     _require_clinician(actor)
     token = new_token()
-    async with sessionmaker() as db, db.begin():
-        await store.set_calendar_token_hash(db, actor.user_id, hash_token(token))
+    await run_transaction(
+        sessionmaker, store.set_calendar_token_hash, actor.user_id, hash_token(token)
+    )
     return token
 
 
 async def revoke_feed(sessionmaker: async_sessionmaker[AsyncSession], actor: Actor) -> None:
     _require_clinician(actor)
-    async with sessionmaker() as db, db.begin():
-        await store.set_calendar_token_hash(db, actor.user_id, None)
+    await run_transaction(sessionmaker, store.set_calendar_token_hash, actor.user_id, None)
 
 
 async def has_feed(sessionmaker: async_sessionmaker[AsyncSession], actor: Actor) -> bool:
-    async with sessionmaker() as db:
-        return await store.calendar_token_hash_of(db, actor.user_id) is not None
+    found = await run_transaction(sessionmaker, store.calendar_token_hash_of, actor.user_id)
+    return found is not None
 
 
 async def feed_for_token(
     sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings, token: str
 ) -> bytes:
     now = clock.now()
-    async with sessionmaker() as db:
+
+    async def work(db: AsyncSession) -> tuple[User, list[Consultation]]:
         user = await store.user_by_calendar_token_hash(db, hash_token(token))
         if user is None or user.role not in CLINICIAN_ROLES:
             raise NotFound("No such calendar.")
         rows = await store.consultations_for_feed(
             db, user, ending_after=now - FEED_HISTORY, statuses=FEED_STATUSES
         )
+        return user, rows
+
+    user, rows = await run_transaction(sessionmaker, work)
     language = user.language
     return build_feed(
         [(calendar_event(c, settings), clinician_join_url(settings.base_url, c.id)) for c in rows],

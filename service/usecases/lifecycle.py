@@ -20,6 +20,7 @@ from service.domain.states import Action, ConsultationStatus, Side, apply
 from service.settings import Settings
 from service.storage import consultations as consultations_store
 from service.storage import lifecycle as store
+from service.storage.engine import run_transaction
 from service.storage.models import Consultation
 from service.usecases import notifications
 from service.usecases.audit import audit
@@ -46,16 +47,19 @@ async def close_finished(
     while True:
         now = clock.now()
         cutoff = now - timedelta(minutes=settings.sweep_grace_minutes)
-        async with sessionmaker() as db, db.begin():
+
+        async def batch(db: AsyncSession, now: datetime, cutoff: datetime) -> list[Action]:
             rows = await store.ended_still_open(db, ended_before=cutoff, limit=BATCH_SIZE)
-            for c in rows:
-                action = closing_action(c.status)
+            actions = [closing_action(c.status) for c in rows]
+            for c, action in zip(rows, actions, strict=True):
                 _close(db, c, action, now)
-                if action is Action.MARK_NO_SHOW:
-                    counts.no_show += 1
-                else:
-                    counts.completed += 1
-        if len(rows) < BATCH_SIZE:
+            return actions
+
+        # Counted once committed: a retried batch must not count twice.
+        actions = await run_transaction(sessionmaker, batch, now, cutoff)
+        counts.no_show += sum(a is Action.MARK_NO_SHOW for a in actions)
+        counts.completed += sum(a is not Action.MARK_NO_SHOW for a in actions)
+        if len(actions) < BATCH_SIZE:
             break
     counts.expired = await _expire_unanswered(sessionmaker, clock, settings)
     return counts
@@ -72,14 +76,18 @@ async def _expire_unanswered(
     expired = 0
     while True:
         now = clock.now()
-        async with sessionmaker() as db, db.begin():
+
+        async def batch(db: AsyncSession, now: datetime) -> int:
             rows = await store.unanswered_requests(db, started_before=now, limit=BATCH_SIZE)
             for c in rows:
                 _close(db, c, Action.EXPIRE, now)
                 await consultations_store.release_bookings(db, c.id)
                 await notifications.consultation_cancelled(db, c, settings, now)
-            expired += len(rows)
-        if len(rows) < BATCH_SIZE:
+            return len(rows)
+
+        done = await run_transaction(sessionmaker, batch, now)
+        expired += done
+        if done < BATCH_SIZE:
             return expired
 
 

@@ -18,6 +18,7 @@ from service.domain.clock import Clock
 from service.domain.errors import NotFound
 from service.settings import Settings
 from service.storage import outbox as store
+from service.storage.engine import run_transaction
 from service.storage.models import Consultation
 from service.usecases import booking
 
@@ -57,8 +58,7 @@ async def mails_for(
 ) -> list[MailSummary]:
     """The mails of a consultation the caller has already read (so authorised and audited)."""
     names = {p.id: p.name for p in c.participants}
-    async with sessionmaker() as db:
-        rows = await store.mails_of(db, c.id)
+    rows = await run_transaction(sessionmaker, store.mails_of, c.id)
     return [
         MailSummary(
             id=m.id,
@@ -87,8 +87,7 @@ async def eml_file(
 ) -> Path:
     """The .eml file of a sent mail, for a clinician who may see the consultation."""
     c = await booking.read(sessionmaker, actor, clock, consultation_id)
-    async with sessionmaker() as db:
-        mail = await store.mail_of(db, c.id, mail_id)
+    mail = await run_transaction(sessionmaker, store.mail_of, c.id, mail_id)
     if mail is None or mail.eml_path is None:
         raise NotFound("No such e-mail.")
     root = settings.outbox_dir.resolve()

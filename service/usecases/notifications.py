@@ -1,9 +1,13 @@
 """What each participant is told when a consultation changes, written into the outbox.
 
-`service.usecases.booking` calls these inside the transaction of the change itself, so a change is
-never
-committed without its mails and a mail never leaves for a change that was rolled back. Delivery
-happens later (`scheduler/outbox.py`); nothing here talks to a mail server.
+A change's mails are planned, rendered and written in three steps (`plan_*`, `render`,
+`write`). `service.usecases.booking` plans them in a read-only draft of the change, renders them
+with no transaction open (rendering about 15 mails takes some 180 ms, and SQLite's write lock
+would stop every other writer meanwhile), then in the change's own transaction plans again and
+writes the rendered mails only if the plan is unchanged (else it drafts again). So a change is
+never committed without its mails, a mail never leaves for a change that was rolled back, and
+the write lock is held only for statements. Delivery happens later (`scheduler/outbox.py`);
+nothing here talks to a mail server.
 
 When mails go out:
 
@@ -19,12 +23,12 @@ When mails go out:
 when):
   each invited participant's personal survey link, in their language (`queue_survey_mails`).
 
-Every REQUEST mints a new personal join link for each participant who joins without logging in
-(the old link stops working; see `service.domain.join`), and renders the reminders with that same
-link
-right away, with `not_before` set to when they are due; moving the consultation replaces them and
-cancelling it deletes them. Mails are rendered with the consultation's stored `revision` as the
-iCalendar SEQUENCE (booking has raised it in this transaction) and one UID per consultation.
+Every REQUEST mints (when rendered) a new personal join link for each participant who joins
+without logging in (the old link stops working; see `service.domain.join`), and renders the
+reminders with that same link right away, with `not_before` set to when they are due; moving
+the consultation replaces them and cancelling it deletes them. Mails are rendered with the
+consultation's `revision` as the change leaves it as the iCalendar SEQUENCE, and one UID per
+consultation.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from service.domain.roles import ACCOUNT_PARTICIPANTS
 from service.domain.schemas import printable_name
 from service.domain.tokens import hash_token, new_token
 from service.settings import Settings
+from service.storage import consultations
 from service.storage import outbox as store
 from service.storage.models import Consultation, OutboxMail, Participant, User
 
@@ -119,47 +124,93 @@ def invite_event(
     )
 
 
-async def consultation_confirmed(
-    db: AsyncSession, c: Consultation, settings: Settings, now: datetime
-) -> None:
-    await _send_requests(db, c, settings, now)
+@dataclass(frozen=True, slots=True)
+class PlannedMail:
+    """One mail to write: to whom, what kind, with which link, due when.
+
+    `join_url` None means a new personal join link, minted when the mails are rendered.
+    """
+
+    recipient: Recipient
+    kind: MailKind
+    join_url: str | None
+    not_before: datetime
+
+    def key(self) -> tuple[object, ...]:
+        r = self.recipient
+        participant_id = r.participant.id if r.participant else None
+        return (participant_id, r.user_id, r.attendee, self.kind, self.join_url, self.not_before)
 
 
-async def consultation_moved(
+@dataclass(frozen=True, slots=True)
+class MailPlan:
+    """The mails a change sends, planned from the consultation as the change leaves it.
+
+    `withdraw`: take back what has not left yet first; `clear_links`: every personal join link
+    dies (a cancellation). An empty plan that withdraws nothing writes nothing.
+    """
+
+    consultation_id: str
+    event: InviteEvent | None
+    mails: tuple[PlannedMail, ...]
+    withdraw: bool
+    clear_links: bool = False
+
+    def key(self) -> tuple[object, ...]:
+        """Everything the rendered bytes depend on: equal keys, identical mails."""
+        return (
+            self.consultation_id,
+            self.event,
+            tuple(m.key() for m in self.mails),
+            self.withdraw,
+            self.clear_links,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedMails:
+    """A plan's mails as bytes, and the personal join tokens minted for them."""
+
+    plan: MailPlan
+    messages: tuple[bytes, ...]
+    tokens: dict[str, str]  # participant id -> the new join token its mails carry
+    at: datetime
+
+
+async def plan_confirmed(
     db: AsyncSession, c: Consultation, settings: Settings, now: datetime
-) -> None:
+) -> MailPlan:
+    return await _plan_requests(db, c, settings, now)
+
+
+async def plan_moved(
+    db: AsyncSession, c: Consultation, settings: Settings, now: datetime
+) -> MailPlan:
     if await store.ever_requested(db, c.id):
-        await _send_requests(db, c, settings, now)
+        return await _plan_requests(db, c, settings, now)
+    return MailPlan(c.id, None, (), withdraw=False)
 
 
-async def consultation_cancelled(
+async def plan_cancelled(
     db: AsyncSession, c: Consultation, settings: Settings, now: datetime
-) -> None:
+) -> MailPlan:
     invited = await store.invited_addresses(db, c.id)
-    await store.withdraw_pending(db, c.id)
     organizer, specialist = await _clinicians(db, c)
     everyone = recipients_of(c, specialist)
-    plans = [
+    plans = tuple(
         # The old personal links are dead; the cancellation points at the service itself.
-        PlannedMail(
-            r,
-            "cancel",
-            _link_without_token(r, c, settings),
-            now,
-        )
+        PlannedMail(r, "cancel", _link_without_token(r, c, settings), now)
         for r in everyone
         if r.address in invited or r.attendee.role in ACCOUNT_PARTICIPANTS
-    ]
-    for p in c.participants:
-        p.token_hash = None
-    await _queue(db, c, invite_event(c, organizer, everyone, settings), plans, settings, now)
+    )
+    event = invite_event(c, organizer, everyone, settings)
+    return MailPlan(c.id, event, plans, withdraw=True, clear_links=True)
 
 
-async def _send_requests(
+async def _plan_requests(
     db: AsyncSession, c: Consultation, settings: Settings, now: datetime
-) -> None:
+) -> MailPlan:
     invited = await store.invited_addresses(db, c.id)
-    await store.withdraw_pending(db, c.id)
     organizer, specialist = await _clinicians(db, c)
     everyone = recipients_of(c, specialist)
     # Moved back to a request (the GP rescheduled): everyone hears of the new time, marked as
@@ -168,69 +219,103 @@ async def _send_requests(
     confirmed = c.status != "requested"
     plans = []
     for r in everyone:
-        url = _join_url_for(r, c, settings) if confirmed else _link_without_token(r, c, settings)
+        # A confirmed time gets a new personal link for each guest (the old one stops working).
+        url = None if confirmed and _uses_token(r) else _link_without_token(r, c, settings)
         plans.append(PlannedMail(r, "update" if r.address in invited else "invite", url, now))
         if confirmed:
             plans += [
                 PlannedMail(r, "reminder", url, due)
                 for due in reminder_times(c.starts_at, settings.reminder_offsets_minutes, now)
             ]
-    await _queue(db, c, invite_event(c, organizer, everyone, settings), plans, settings, now)
+    event = invite_event(c, organizer, everyone, settings)
+    return MailPlan(c.id, event, tuple(plans), withdraw=True)
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedMail:
-    """One mail to write: to whom, what kind, with which link, due when."""
+async def render(plan: MailPlan, settings: Settings, now: datetime) -> RenderedMails:
+    """Mint the plan's new join links and render its mails, in a worker thread.
 
-    recipient: Recipient
-    kind: MailKind
-    join_url: str
-    not_before: datetime
+    Rendering is pure CPU work (tens of milliseconds a mail): the thread keeps the event loop,
+    and with it every open video call's signalling, responsive meanwhile. Call it outside any
+    transaction, so no database lock is held while it runs.
+    """
+    tokens = {
+        m.recipient.participant.id: new_token()
+        for m in plan.mails
+        if m.join_url is None and m.recipient.participant is not None
+    }
+    if plan.event is None or not plan.mails:
+        return RenderedMails(plan, (), tokens, now)
+    event = plan.event
+    urls = [
+        m.join_url
+        if m.join_url is not None
+        else guest_join_url(settings.base_url, tokens[_participant_id(m)])
+        for m in plan.mails
+    ]
+    messages = await asyncio.to_thread(
+        lambda: tuple(
+            render_mail(m, url, event, settings, now)
+            for m, url in zip(plan.mails, urls, strict=True)
+        )
+    )
+    return RenderedMails(plan, messages, tokens, now)
 
 
-async def _queue(
-    db: AsyncSession,
-    c: Consultation,
-    event: InviteEvent,
-    plans: list[PlannedMail],
-    settings: Settings,
-    now: datetime,
-) -> None:
-    # Rendering is pure CPU work (tens of milliseconds a mail); a thread keeps the event loop,
-    # and with it every open video call's signalling, responsive meanwhile.
-    messages = await asyncio.to_thread(render_mails, plans, event, settings, now)
+def _participant_id(m: PlannedMail) -> str:
+    assert m.recipient.participant is not None  # only participant rows join without an account
+    return m.recipient.participant.id
+
+
+async def write(db: AsyncSession, c: Consultation, rendered: RenderedMails) -> None:
+    """Write rendered mails into the outbox in the change's own transaction: statements only,
+    no rendering (so the write lock is held only for them)."""
+    plan = rendered.plan
+    if plan.withdraw:
+        await store.withdraw_pending(db, c.id)
+    participants = {p.id: p for p in c.participants}
+    if plan.clear_links:
+        for p in c.participants:
+            p.token_hash = None
+    for participant_id, token in rendered.tokens.items():
+        participants[participant_id].token_hash = hash_token(token)
     store.add_mails(
         db,
         [
             OutboxMail(
                 consultation_id=c.id,
-                participant_id=plan.recipient.participant.id
-                if plan.recipient.participant
-                else None,
-                recipient_role=plan.recipient.attendee.role,
-                recipient=plan.recipient.attendee.email,
-                kind=plan.kind,
+                participant_id=m.recipient.participant.id if m.recipient.participant else None,
+                recipient_role=m.recipient.attendee.role,
+                recipient=m.recipient.attendee.email,
+                kind=m.kind,
                 revision=c.revision,
                 message=message,
                 status="pending",
-                not_before=plan.not_before,
+                not_before=m.not_before,
                 attempts=0,
-                created_at=now,
+                created_at=rendered.at,
             )
-            for plan, message in zip(plans, messages, strict=True)
+            for m, message in zip(plan.mails, rendered.messages, strict=True)
         ],
     )
 
 
-def render_mails(
-    plans: list[PlannedMail], event: InviteEvent, settings: Settings, now: datetime
-) -> list[bytes]:
-    """Each planned mail as the bytes to send: the .ics inside for invites, updates and
+async def consultation_cancelled(
+    db: AsyncSession, c: Consultation, settings: Settings, now: datetime
+) -> None:
+    """Plan, render and write the cancellation mails inside the caller's transaction.
+
+    For the sweeper that expires unanswered requests in batches: those reach the two
+    clinicians only (a request was never sent to anyone else), so rendering here is short.
+    """
+    rendered = await render(await plan_cancelled(db, c, settings, now), settings, now)
+    await write(db, c, rendered)
+
+
+def render_mail(
+    plan: PlannedMail, join_url: str, event: InviteEvent, settings: Settings, now: datetime
+) -> bytes:
+    """One planned mail as the bytes to send: the .ics inside for invites, updates and
     cancellations; reminders are dated when they are due."""
-    return [render_mail(plan, event, settings, now) for plan in plans]
-
-
-def render_mail(plan: PlannedMail, event: InviteEvent, settings: Settings, now: datetime) -> bytes:
     ics: bytes | None = None
     method: Literal["REQUEST", "CANCEL"] | None = None
     if plan.kind != "reminder":
@@ -238,7 +323,7 @@ def render_mail(plan: PlannedMail, event: InviteEvent, settings: Settings, now: 
         ics = build_invite(
             event,
             recipient=plan.recipient.attendee,
-            join_url=plan.join_url,
+            join_url=join_url,
             method=method,
             dtstamp=now,
             tz_name=settings.timezone,
@@ -249,7 +334,7 @@ def render_mail(plan: PlannedMail, event: InviteEvent, settings: Settings, now: 
         event=event,
         ics=ics,
         method=method,
-        join_url=plan.join_url,
+        join_url=join_url,
         kind=plan.kind,
         base_url=settings.base_url,
         sent_at=plan.not_before,
@@ -334,17 +419,8 @@ def _link_without_token(r: Recipient, c: Consultation, settings: Settings) -> st
     return settings.base_url if _uses_token(r) else clinician_join_url(settings.base_url, c.id)
 
 
-def _join_url_for(r: Recipient, c: Consultation, settings: Settings) -> str:
-    if not _uses_token(r):
-        return _link_without_token(r, c, settings)
-    assert r.participant is not None  # only participant rows join without an account
-    token = new_token()
-    r.participant.token_hash = hash_token(token)
-    return guest_join_url(settings.base_url, token)
-
-
 async def _clinicians(db: AsyncSession, c: Consultation) -> tuple[User, User | None]:
-    organizer = await db.get(User, c.booked_by_id)
+    organizer = await consultations.user(db, c.booked_by_id)
     assert organizer is not None  # a foreign key
-    specialist = await db.get(User, c.specialist_id) if c.specialist_id else None
+    specialist = await consultations.user(db, c.specialist_id) if c.specialist_id else None
     return organizer, specialist

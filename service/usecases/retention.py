@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.domain.clock import Clock
 from service.settings import Settings
 from service.storage import lifecycle as store
+from service.storage.engine import run_transaction
 from service.storage.models import Consultation
 from service.usecases.audit import audit
 
@@ -60,7 +61,8 @@ async def erase_expired(
     now = clock.now()
     cutoff = now - timedelta(days=settings.retention_days)
     while True:
-        async with sessionmaker() as db, db.begin():
+
+        async def batch(db: AsyncSession) -> list[str]:
             rows = await store.expired_unerased(db, ended_before=cutoff, limit=BATCH_SIZE)
             ids = [c.id for c in rows]
             for c in rows:
@@ -69,12 +71,16 @@ async def erase_expired(
                 await store.delete_mails_and_bookings(db, ids)
                 await store.anonymise_surveys(db, ids)
                 audit(db, at=now, actor=None, action="erase", consultation_ids=ids)
+            return ids
+
+        ids = await run_transaction(sessionmaker, batch)
         await asyncio.to_thread(_remove_mail_files, settings.outbox_dir, ids)
         counts.consultations += len(ids)
-        if len(rows) < BATCH_SIZE:
+        if len(ids) < BATCH_SIZE:
             break
-    async with sessionmaker() as db, db.begin():
-        counts.patients = await store.delete_forgotten_patients(db, created_before=cutoff)
+    counts.patients = await run_transaction(
+        sessionmaker, store.delete_forgotten_patients, created_before=cutoff
+    )
     return counts
 
 

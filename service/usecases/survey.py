@@ -26,6 +26,7 @@ from service.domain.schemas import SurveyAnswerInput, YesNoUnknown
 from service.domain.tokens import hash_token, new_token
 from service.settings import Settings
 from service.storage import surveys as store
+from service.storage.engine import run_transaction
 from service.storage.models import Survey
 from service.usecases.notifications import Recipient, queue_survey_mails, recipients_among
 
@@ -94,18 +95,24 @@ async def invite_finished(
     invited = 0
     while True:
         now = clock.now()
-        async with sessionmaker() as db, db.begin():
+
+        async def batch(db: AsyncSession, now: datetime) -> tuple[int, int]:
             due = await store.due_for_survey(
                 db,
                 ended_before=now - timedelta(minutes=settings.survey_delay_minutes),
                 ended_after=now - timedelta(days=settings.survey_within_days),
                 limit=batch_size,
             )
+            count = 0
             for consultation in due:
                 invitations = await create_survey_invitations(db, consultation.id, now)
                 await queue_survey_mails(db, consultation, invitations, settings, now)
-                invited += len(invitations)
-        if len(due) < batch_size:
+                count += len(invitations)
+            return len(due), count
+
+        surveyed, count = await run_transaction(sessionmaker, batch, now)
+        invited += count
+        if surveyed < batch_size:
             return invited
 
 
@@ -127,8 +134,7 @@ def _token_hash(token: str) -> str:
 async def open_survey(sessionmaker: async_sessionmaker[AsyncSession], token: str) -> OpenSurvey:
     """The survey behind a link; NotFound for a wrong link, SurveyAnswered for a used one."""
     token_hash = _token_hash(token)
-    async with sessionmaker() as db:
-        found = await store.by_token_hash(db, token_hash)
+    found = await run_transaction(sessionmaker, store.by_token_hash, token_hash)
     if found is None:
         raise NotFound("No such survey.")
     survey, starts_at = found
@@ -150,7 +156,8 @@ async def answer_survey(
     """Record the one answer a link takes, and correct the consultation's travel assumption."""
     token_hash = _token_hash(token)
     text = answer.free_text.strip() or None
-    async with sessionmaker() as db, db.begin():
+
+    async def work(db: AsyncSession) -> None:
         found = await store.by_token_hash(db, token_hash)
         if found is None:
             raise NotFound("No such survey.")
@@ -168,3 +175,5 @@ async def answer_survey(
             raise SurveyAnswered("This survey has been answered.")
         best = await store.best_travel_answer(db, survey.consultation_id)
         await store.set_confirmed_travel(db, survey.consultation_id, best)
+
+    await run_transaction(sessionmaker, work)

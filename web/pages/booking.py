@@ -28,9 +28,8 @@ from service.domain.permissions import BOOKERS
 from service.domain.schemas import BookingInput, as_row_id
 from service.http import appkeys
 from service.http.auth import require_actor
-from service.storage import directory
-from service.storage.models import Department, Patient, User
-from service.usecases import booking
+from service.storage.models import Department, User
+from service.usecases import booking, directory
 from web.pages.context import flash, render
 from web.pages.form_errors import FormErrors, from_domain, from_validation
 from web.pages.i18n import LocalTime, choose_language
@@ -211,10 +210,8 @@ def window_day_labels(now: datetime, local: LocalTime) -> dict[str, str]:
 
 
 async def _choices(request: web.Request, actor: Actor) -> dict[str, Any]:
-    async with request.app[appkeys.READ_DB]() as db:
-        departments = await directory.departments(db)
-        specialists = await directory.specialists(db)
-        patients: list[Patient] = await directory.patients_of_office(db, actor.gp_office_id or -1)
+    choices = await directory.booking_choices(request.app[appkeys.READ_DB], actor)
+    departments, specialists = choices.departments, choices.specialists
     hospitals = [
         HospitalGroup(d[0].hospital.name, d)
         for d in (list(g) for _, g in groupby(departments, key=lambda d: d.hospital_id))
@@ -226,7 +223,7 @@ async def _choices(request: web.Request, actor: Actor) -> dict[str, Any]:
     return {
         "hospitals": hospitals,
         "specialist_groups": [g for g in by_department.values() if g.specialists],
-        "patients": patients,
+        "patients": choices.patients,
         "durations": DURATIONS,
     }
 

@@ -27,10 +27,8 @@ from service.domain.schemas import AcceptInput, CancelInput, TimeInput
 from service.domain.states import Action, Side
 from service.http import appkeys
 from service.http.auth import require_actor
-from service.storage import directory
-from service.storage.consultations import department_specialists
 from service.storage.models import Consultation, ConsultationEvent, Department, User
-from service.usecases import booking
+from service.usecases import booking, directory
 from service.usecases.mail_log import mails_for
 from web.pages import labels
 from web.pages.booking import DURATIONS, SLOT_WINDOW, SlotDay, slot_days
@@ -93,11 +91,10 @@ async def _names(
         c.specialist_id for c in consultations if c.specialist_id is not None
     }
     patient_ids = {c.patient_id for c in consultations if c.patient_id is not None}
-    async with request.app[appkeys.READ_DB]() as db:
-        users = await directory.users_by_id(db, user_ids | set(extra_users))
-        patients = await directory.patients_by_id(db, patient_ids)
-        departments = {d.id: d for d in await directory.departments(db)}
-    return Names(users, {k: p.name for k, p in patients.items()}, departments)
+    found = await directory.names(
+        request.app[appkeys.READ_DB], user_ids | set(extra_users), patient_ids
+    )
+    return Names(found.users, {k: p.name for k, p in found.patients.items()}, found.departments)
 
 
 def reader_side(actor: Actor) -> Side:
@@ -203,8 +200,7 @@ async def _detail_page(
     actions = allowed_actions(c, actor)
     choose_specialist: list[User] = []
     if Action.ACCEPT in actions and c.specialist_id is None and actor.role == "coordinator":
-        async with db() as session:
-            choose_specialist = await session.run_sync(department_specialists, c.department_id)
+        choose_specialist = await directory.specialists_of(app[appkeys.READ_DB], c.department_id)
     slots = await _reschedule_slots(request, actor, c) if Action.RESCHEDULE in actions else None
     mails = await mails_for(db, c)
     info = summary(c, names, actor)

@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.domain.clock import Clock
-from service.domain.errors import InvalidInput, NotFound
+from service.domain.errors import InvalidInput
 from service.domain.permissions import BOOKERS, CONSULTATION_READERS
 from service.domain.schemas import (
     AcceptInput,
@@ -49,10 +49,8 @@ from service.http.auth import (
 from service.http.remotes import client_address
 from service.http.video import end_call
 from service.settings import Settings
-from service.storage import directory
-from service.storage.consultations import department_specialists
-from service.storage.models import Consultation, Department, WorkingHours
-from service.usecases import accounts, booking
+from service.storage.models import Consultation, WorkingHours
+from service.usecases import accounts, booking, directory
 
 API = "/api/v1"
 
@@ -132,8 +130,7 @@ async def logout(request: web.Request) -> web.Response:
 
 async def list_departments(request: web.Request) -> web.Response:
     require_actor(request)
-    async with request.app[appkeys.READ_DB]() as db:
-        rows = await directory.departments(db)
+    rows = await directory.departments(request.app[appkeys.READ_DB])
     return web.json_response(
         [
             {
@@ -149,17 +146,13 @@ async def list_departments(request: web.Request) -> web.Response:
 async def list_specialists(request: web.Request) -> web.Response:
     require_actor(request, *CONSULTATION_READERS)
     department_id = _path_int(request, "department_id")
-    async with request.app[appkeys.READ_DB]() as db:
-        if await db.get(Department, department_id) is None:
-            raise NotFound("No such department.", field="department_id")
-        rows = await db.run_sync(department_specialists, department_id)
+    rows = await directory.specialists_of(request.app[appkeys.READ_DB], department_id)
     return web.json_response([{"id": u.id, "name": u.name} for u in rows])
 
 
 async def list_patients(request: web.Request) -> web.Response:
     actor = require_actor(request, *BOOKERS)
-    async with request.app[appkeys.READ_DB]() as db:
-        rows = await directory.patients_of_office(db, actor.gp_office_id or -1)
+    rows = await directory.patients_of(request.app[appkeys.READ_DB], actor)
     return web.json_response(
         [{"id": p.id, "name": p.name, "postal_code": p.postal_code} for p in rows]
     )
