@@ -415,6 +415,17 @@ async def test_csv_carries_the_same_figures(
     assert values[("meta", "", "factor_set_version")] == body["factor_set"]["version"]
     for row in body["by"]["period"]:
         assert values[("period", row["key"], "completed")] == str(row["counts"]["completed"])
+    # Every count says it is perturbed, and the report names the method and its parameters.
+    perturbed = {(r["table"], r["key"], r["measure"]): r["perturbed"] for r in lines}
+    assert perturbed[("total", "", "booked")] == "yes"
+    assert perturbed[("survey", "", "invited")] == "yes"
+    assert perturbed[("total", "", "travel_assumed_co2e_kg")] == "no"
+    assert values[("meta", "", "protection")] == "cell-key perturbation"
+    assert values[("meta", "", "protection_max_perturbation")] == "3"
+    protection = body["protection"]
+    assert (protection["threshold"], protection["max_perturbation"]) == (5, 3)
+    assert protection["variance"] == pytest.approx(1.52)
+    assert protection["perturbed"] == "every count"
 
 
 async def test_filters_and_quarters(client: Client, db: async_sessionmaker[AsyncSession]) -> None:
