@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.factories import Client, build_world, login
 from tests.test_statistics import POSTAL_CODES, seed
-from web.charts import horizontal_bars, nice_ticks, value_text, vertical_bars
+from web.charts import horizontal_bars, nice_ticks, percent_text, value_text, vertical_bars
 
 PARAMS = {"from": "2025-01", "to": "2025-12"}
 
@@ -32,6 +32,13 @@ async def test_page_draws_the_charts_and_tables(
     total = body["total"]["counts"]["booked"]
     assert re.search(rf'<td class="num">{total:,}</td>'.replace(",", "\u202f"), html)
     assert "samkons-green-health 2024.1" in html
+    # Every count is perturbed, and the page says so where the tables begin.
+    assert 'id="protection"' in html and "Alle tal er perturberte" in html
+    # Decimals in the reader's locale: a comma in nynorsk, never a point.
+    co2 = body["total"]["travel"]["assumed"]["co2e_kg"]
+    assert isinstance(co2, float) and not co2.is_integer()
+    assert f">{value_text(co2, '', 'nn')}<" in html and "," in value_text(co2, "", "nn")
+    assert f">{co2}<" not in html
     # CSP: no inline script or style anywhere.
     assert "<script" not in html
     assert "style=" not in html
@@ -154,9 +161,14 @@ def test_nice_ticks(maximum: float, top: float) -> None:
     assert ticks[-1] >= maximum
 
 
-def test_value_text() -> None:
-    assert value_text(1234567, "h") == "1\u202f234\u202f567"
-    assert value_text(12.34, "h") == "12.3"
+def test_value_text_is_written_for_the_readers_locale() -> None:
+    # Babel: a no-break space between thousands and a decimal comma in nynorsk and bokmål.
+    assert value_text(1234567, "h") == "1\xa0234\xa0567"
+    assert value_text(1138.25, "h", "nb") == "1\xa0138,2"
+    assert value_text(24.8, "h", "nn") == "24,8"
+    assert value_text(1138.25, "h", "en") == "1,138.2"
+    assert percent_text(0.423, "nn") == "42\xa0%"
+    assert percent_text(0.423, "en") == "42%"
     assert value_text("<5", "h") == "<5"
     assert value_text("suppressed", "h") == "h"
     assert value_text(None, "h") == "–"

@@ -21,7 +21,7 @@ from service.http import appkeys
 from service.http.api.statistics import report_for
 from service.http.auth import require_actor
 from service.usecases.statistics import EVALUATOR_ROLES, filter_departments
-from web.charts import horizontal_bars, value_text, vertical_bars
+from web.charts import horizontal_bars, percent_text, value_text, vertical_bars
 from web.pages import labels
 from web.pages.context import render, translator
 from web.pages.i18n import choose_language
@@ -39,7 +39,8 @@ def _chart_items(
 
 async def statistics_page(request: web.Request) -> web.Response:
     actor = require_actor(request, *EVALUATOR_ROLES)
-    gettext = translator(request, choose_language(request))
+    language = choose_language(request)
+    gettext = translator(request, language)
     hidden = gettext(HIDDEN_TEXT)
     app = request.app
     ref = app[appkeys.REFERENCE_DATA]
@@ -68,9 +69,9 @@ async def statistics_page(request: web.Request) -> web.Response:
         "departments": departments,
         "count_measures": COUNT_MEASURES,
         "travel_measures": TRAVEL_MEASURES,
-        "show": lambda value: value_text(value, hidden),
+        "show": lambda value: value_text(value, hidden, language),
         "hidden": HIDDEN_TEXT,
-        "percent": lambda share: f"{share * 100:.0f} %",
+        "percent": lambda share: percent_text(share, language),
         "report": None,
         "error": None,
     }
@@ -111,16 +112,19 @@ async def statistics_page(request: web.Request) -> web.Response:
             _chart_items(periods, period_label, "booked"),
             [r.counts["completed"] for r in periods],
             hidden_text=hidden,
+            language=language,
         ),
         municipality_chart=horizontal_bars(
             _chart_items(report.tables["municipality"], municipality_label),
             hidden_text=hidden,
+            language=language,
         ),
         group_chart=horizontal_bars(
             _chart_items(report.tables["patient_group"], group_label),
             hidden_text=hidden,
+            language=language,
         ),
-        co2_chart=vertical_bars(co2, hidden_text=hidden),
+        co2_chart=vertical_bars(co2, hidden_text=hidden, language=language),
     )
     return await render(request, "stats/statistics.html", context)
 
