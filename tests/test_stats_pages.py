@@ -4,13 +4,24 @@ suppressed figures as the API, no personal data, readable errors; and the chart 
 from __future__ import annotations
 
 import re
+from typing import get_args
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.domain.i18n import load_translations
+from service.domain.travel.calculation import Mode
 from tests.factories import Client, build_world, login
 from tests.test_statistics import POSTAL_CODES, seed
-from web.charts import horizontal_bars, nice_ticks, percent_text, value_text, vertical_bars
+from web.charts import (
+    LABEL_CHAR_WIDTH,
+    horizontal_bars,
+    nice_ticks,
+    percent_text,
+    value_text,
+    vertical_bars,
+)
+from web.pages.statistics import TRAVEL_MODE
 
 PARAMS = {"from": "2025-01", "to": "2025-12"}
 
@@ -172,3 +183,40 @@ def test_value_text_is_written_for_the_readers_locale() -> None:
     assert value_text("<5", "h") == "<5"
     assert value_text("suppressed", "h") == "h"
     assert value_text(None, "h") == "–"
+
+
+def test_long_labels_fit_beside_the_bars() -> None:
+    label = "Alvorlege psykiske lidingar og rusproblem"
+    chart = horizontal_bars([(label, 12), ("Andre", 30)], hidden_text="skjult")
+    # The label is drawn right-aligned at label_x: its estimated width fits inside the chart.
+    assert chart.bars[0].label_x - LABEL_CHAR_WIDTH * len(label) >= 0
+    assert all(b.x >= b.label_x for b in chart.bars)
+
+
+async def test_survey_and_travel_answers_have_one_meaning_each(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    world = await build_world(db)
+    await seed(db, world, n=120)
+    await login(client, "evaluator")
+    html = await (await client.get("/statistikk", params={**PARAMS, "lang": "en"})).text()
+    # "Not answered" is an invitation nobody answered, "Left blank" a skipped question, and
+    # the travel table counts consultations, saying which answer it uses.
+    assert "Not answered</th>" in html
+    assert html.count("Left blank") == 2
+    assert "No answer" not in html
+    assert "Completed joint consultations by the answer about travelling" in html
+    # No heading repeats itself as its table's caption.
+    headings = re.findall(r"<h2[^>]*>(.*?)</h2>", html)
+    captions = re.findall(r"<caption>(.*?)</caption>", html)
+    assert len(headings) == len(set(headings))
+    assert not {h for h in headings if "Survey" in h} & set(captions)
+
+
+@pytest.mark.parametrize("language", ["nn", "nb"])
+def test_every_travel_mode_has_a_translated_label(language: str) -> None:
+    # "ambulance" appears on the page when it could not be costed: in words, not as a code.
+    catalog = load_translations(language)
+    assert set(TRAVEL_MODE) == set(get_args(Mode))
+    for mode, msgid in TRAVEL_MODE.items():
+        assert catalog.gettext(msgid) != msgid, mode

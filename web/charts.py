@@ -89,6 +89,10 @@ def percent_text(share: float, language: str = "nn") -> str:
     return format_percent(share, locale=_locale(language))
 
 
+# A generous average width of one character of the charts' 12 px labels (stats.css).
+LABEL_CHAR_WIDTH = 7.0
+
+
 def nice_ticks(maximum: float, count: int = 4) -> list[float]:
     """Round axis steps (1, 2 or 5 × a power of ten) from 0 to at least `maximum`."""
     if maximum <= 0:
@@ -173,8 +177,12 @@ def horizontal_bars(
     width: float = 720,
     row_height: float = 30,
 ) -> Chart:
-    """One bar per category, labels on the left and the value at the end of the bar."""
-    left, right, top, bottom = 200.0, 70.0, 8.0, 24.0
+    """One bar per category, labels on the left and the value at the end of the bar. The label
+    column is as wide as the longest label needs ("Alvorlege psykiske lidingar og rusproblem"),
+    up to half the chart, so no label is clipped at the chart's edge."""
+    longest = max((len(label) for label, _ in items), default=0)
+    left = min(max(200.0, LABEL_CHAR_WIDTH * longest + 16), width / 2)
+    right, top, bottom = 70.0, 8.0, 24.0
     height = top + bottom + row_height * max(len(items), 1)
     plot_w = width - left - right
     values = [number(v) for _, v in items]

@@ -29,6 +29,21 @@ from web.pages.i18n import choose_language
 REGION_FIRST = ("4631", "4632", "4633", "4634", "4635", "4629", "4630", "4628")
 HIDDEN_TEXT = N_("hidden")
 UNKNOWN_MUNICIPALITY = N_("Unknown")
+# Travel modes, for the factors that could not be costed ("ambulance").
+TRAVEL_MODE = {
+    "car": N_("Car"),
+    "bus": N_("Bus"),
+    "boat": N_("Boat"),
+    "taxi_pasientreiser": N_("Taxi (patient travel)"),
+    "ambulance": N_("Ambulance"),
+}
+# One definition per word on the page: "not answered" is an invitation nobody answered; an
+# answer that skipped a question "left it blank".
+SURVEY_ANSWER = {
+    "yes": labels.ANSWER["yes"],
+    "no": labels.ANSWER["no"],
+    "blank": N_("Left blank"),
+}
 
 
 def _chart_items(
@@ -72,6 +87,8 @@ async def statistics_page(request: web.Request) -> web.Response:
         "show": lambda value: value_text(value, hidden, language),
         "hidden": HIDDEN_TEXT,
         "percent": lambda share: percent_text(share, language),
+        "travel_mode": lambda mode: gettext(TRAVEL_MODE[mode]) if mode in TRAVEL_MODE else mode,
+        "survey_answer": SURVEY_ANSWER,
         "report": None,
         "error": None,
     }
