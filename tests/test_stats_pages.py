@@ -3,10 +3,12 @@ suppressed figures as the API, no personal data, readable errors; and the chart 
 
 from __future__ import annotations
 
+import io
 import re
 from typing import get_args
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.domain.i18n import load_translations
@@ -220,3 +222,39 @@ def test_every_travel_mode_has_a_translated_label(language: str) -> None:
     assert set(TRAVEL_MODE) == set(get_args(Mode))
     for mode, msgid in TRAVEL_MODE.items():
         assert catalog.gettext(msgid) != msgid, mode
+
+
+@pytest.mark.parametrize("language", ["nn", "en"])
+async def test_the_pdf_report_holds_the_figures_the_json_gives_and_its_chart(
+    client: Client, db: async_sessionmaker[AsyncSession], language: str
+) -> None:
+    world = await build_world(db)
+    seeded = await seed(db, world, n=120)
+    await login(client, "evaluator")
+    params = {**PARAMS, "hospital": "haukeland", "lang": language}
+    resp = await client.get("/statistikk/rapport.pdf", params=params)
+    assert resp.status == 200
+    assert resp.content_type == "application/pdf"
+    pdf = PdfReader(io.BytesIO(await resp.read()))
+    text = " ".join(page.extract_text() for page in pdf.pages)
+    body = await (await client.get("/api/v1/statistics", params=params)).json()
+    # The same report as the JSON for the same query, written in the reader's locale.
+    total = body["total"]["counts"]["booked"]
+    assert value_text(total, "", language) in text
+    for row in body["by"]["period"]:
+        assert row["label"] in text
+    co2 = body["total"]["travel"]["assumed"]["co2e_kg"]
+    assert value_text(co2, "", language) in text
+    assert body["factor_set"]["version"] in text
+    assert "cell-key perturbation" in text
+    title = (
+        "Statistikk for samkonsultasjon" if language == "nn" else "Joint consultation statistics"
+    )
+    assert title in text
+    # The chart is an image in the PDF.
+    assert sum(len(page.images) for page in pdf.pages) >= 1
+    for secret in [*seeded.personal, *POSTAL_CODES.values()]:
+        assert secret not in text
+    # Evaluators only.
+    await login(client, "gp")
+    assert (await client.get("/statistikk/rapport.pdf", params=params)).status == 403

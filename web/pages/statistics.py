@@ -25,6 +25,7 @@ from web.charts import horizontal_bars, percent_text, value_text, vertical_bars
 from web.pages import labels
 from web.pages.context import render, translator
 from web.pages.i18n import choose_language
+from web.pages.statistics_pdf import statistics_pdf
 
 REGION_FIRST = ("4631", "4632", "4633", "4634", "4635", "4629", "4630", "4628")
 HIDDEN_TEXT = N_("hidden")
@@ -124,6 +125,7 @@ async def statistics_page(request: web.Request) -> web.Response:
         group_label=group_label,
         plain_label=plain_label,
         csv_url=f"/api/v1/statistics.csv?{query}",
+        pdf_url=f"/statistikk/rapport.pdf?{urlencode(dict(request.query))}",
         json_url=f"/api/v1/statistics?{query}",
         trend_chart=vertical_bars(
             _chart_items(periods, period_label, "booked"),
@@ -148,3 +150,4 @@ async def statistics_page(request: web.Request) -> web.Response:
 
 def setup_statistics_routes(app: web.Application) -> None:
     app.router.add_get("/statistikk", statistics_page)
+    app.router.add_get("/statistikk/rapport.pdf", statistics_pdf)
