@@ -361,6 +361,11 @@ async def test_statistics_match_independent_counts(
     assert body["total"]["travel"]["assumed"] != body["total"]["travel"]["confirmed"]
     for answer, name in ((False, "no"), (True, "yes"), (None, "unanswered")):
         shown(body["travel_confirmation"][name], [c for c in travelled if c["confirmed"] is answer])
+    # How much of the travel avoided rests on the booking's assumption alone.
+    answers = body["travel_confirmation"]
+    assert answers["assumed_share"] == pytest.approx(
+        answers["unanswered"] / (answers["yes"] + answers["no"] + answers["unanswered"]), abs=0.001
+    )
 
     surveys = [c["survey"] for c in seeded.consultations if c["survey"]]
     answered = [s for s in surveys if s["answered"]]

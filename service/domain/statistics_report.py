@@ -198,6 +198,22 @@ def _duration_display(
     }
 
 
+def _with_assumed_share(answers: dict[str, Display]) -> dict[str, Display]:
+    """The answers about travelling and the share of consultations whose travel is only
+    assumed (nobody answered): of the published figures, None when one is below the threshold.
+    Travel avoided is as uncertain as this share is large."""
+    figures = [answers[k] for k in ("yes", "no", "unanswered")]
+    counts: list[int] = [v for v in figures if isinstance(v, int)]
+    total = 0
+    for v in counts:
+        total += v
+    unanswered = answers["unanswered"]
+    share: Display = None
+    if len(counts) == len(figures) and total and isinstance(unanswered, int):
+        share = round(unanswered / total, 3)
+    return {**answers, "assumed_share": share}
+
+
 def build_report(
     query: StatisticsQuery,
     periods: Sequence[Period],
@@ -232,7 +248,7 @@ def build_report(
         total=_row(figures, published, "total", "", "total"),
         tables=tables,
         participants_by_role=group("participants", [*PARTICIPANT_ROLES, "all"]),
-        travel_confirmation=group("confirmation", ["yes", "no", "unanswered"]),
+        travel_confirmation=_with_assumed_share(group("confirmation", ["yes", "no", "unanswered"])),
         survey=group("survey", survey_keys),
         not_costed=not_costed,
     )
