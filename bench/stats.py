@@ -44,6 +44,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import Table, insert, text, update
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -355,14 +357,20 @@ def load_sqlite(path: Path, world: World, n: int) -> float:
     return time.perf_counter() - started
 
 
-async def time_writes(url: str, world: World, n: int) -> float:
+async def time_writes(url: str, world: World, n: int, *, record_keys: bool = True) -> float:
     """Seconds per consultation for n inserts, then n status changes and n reschedules to the
-    next month, one transaction each (what a booking does), through SQLAlchemy."""
+    next month, one transaction each (what a booking does), through SQLAlchemy. Without
+    `record_keys` (a revision before migration 0009) no record key is written."""
     engine = make_engine(url)
-    rows = [row for row, _ in generate(world, n, seed=2)]
-    columns = CONSULTATION_COLUMNS
-    table = Consultation.__table__
-    assert isinstance(table, Table)
+    rng = random.Random(3)
+    rows = [
+        (*row, rng.randrange(256)) if record_keys else row for row, _ in generate(world, n, seed=2)
+    ]
+    columns = [*CONSULTATION_COLUMNS, *(["record_key"] if record_keys else [])]
+    model = Consultation.__table__
+    assert isinstance(model, Table)
+    # Only the columns the revision has, with the model's types (and none of its defaults).
+    table = sa_table("consultations", *(sa_column(c, model.c[c].type) for c in columns))
     try:
         started = time.perf_counter()
         for row in rows:
@@ -409,7 +417,8 @@ async def write_costs(
                     url = f"sqlite+aiosqlite:///{Path(directory) / 'writes.sqlite3'}"
                 target = load_revision(url) if revision == "before" else "head"
                 await asyncio.to_thread(command.upgrade, alembic_config(url), target)
-                costs.append(await time_writes(url, await build_world(url), n))
+                world = await build_world(url)
+                costs.append(await time_writes(url, world, n, record_keys=revision == "head"))
                 if database == "PostgreSQL":
                     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 else:

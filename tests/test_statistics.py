@@ -9,7 +9,7 @@ import io
 import json
 import random
 import statistics as pystats
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -17,8 +17,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.domain import statistics_cellkey as cellkey
 from service.domain import statistics_query, statistics_report
 from service.domain.actor import Actor
 from service.domain.clock import FakeClock
@@ -191,6 +193,10 @@ async def seed(
                         has_free_text=survey["free_text"] is not None,
                     )
                 )
+                await s.flush()  # the survey's record key is set (the model's default)
+                survey["record_key"] = (
+                    await s.execute(select(Survey.record_key).where(Survey.consultation_id == cid))
+                ).scalar_one()
                 if text and answered:
                     seeded.personal.append(text)
             seeded.consultations.append(
@@ -217,6 +223,7 @@ async def seed(
                     ).total_seconds()
                     / 60,
                     "survey": survey,
+                    "record_key": c.record_key,
                 }
             )
     return seeded
@@ -233,14 +240,22 @@ def expected_travel(c: dict[str, Any], ref: ReferenceData, factors: Any, *, conf
     return travel_avoided(travellers, c["hospital"], c["location"], site, ref, factors).totals
 
 
-def shown(value: Any, truth: int) -> None:
-    """A displayed count is the truth, or "<5" for 1–4, or hidden as a complementary cell."""
+def shown(value: Any, records: list[dict[str, Any]] | list[int], weight: str | None = None) -> None:
+    """A displayed count is the cell-key perturbation of the true count: exactly what the
+    method gives for these records' keys (each counted `weight` times, when given), never more
+    than the maximum perturbation away from the truth, and "<5" below the threshold."""
+    keys = [r if isinstance(r, int) else r["record_key"] for r in records]
+    weights = [1] * len(keys)
+    if weight is not None:
+        weights = [int(r[weight]) for r in records if not isinstance(r, int)]
+    truth = sum(weights)
+    key_sum = sum(k * w for k, w in zip(keys, weights, strict=True))
+    assert value == cellkey.publish(truth, key_sum)
     if value == "<5":
-        assert 1 <= truth <= 4
-    elif value == "suppressed":
-        assert truth == 0 or truth >= 1
+        assert truth >= 1
     else:
-        assert value == truth
+        assert abs(value - truth) <= cellkey.MAX_PERTURBATION
+        assert value == 0 or value >= cellkey.THRESHOLD
 
 
 @pytest.fixture
@@ -258,39 +273,46 @@ async def test_statistics_match_independent_counts(
     assert resp.status == 200, await resp.text()
     body = await resp.json()
 
-    by_month: dict[str, Counter[str]] = defaultdict(Counter)
+    by_month: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for c in seeded.consultations:
         measure = c["status"] if c["status"] in ("completed", "cancelled", "no_show") else "open"
-        by_month[c["month"]][measure] += 1
-        by_month[c["month"]]["booked"] += 1
+        by_month[c["month"]][measure].append(c)
+        by_month[c["month"]]["booked"].append(c)
     periods = {row["key"]: row for row in body["by"]["period"]}
     assert list(periods) == [f"2025-{m:02d}" for m in range(1, 13)]
     hidden = 0
     for month, row in periods.items():
         for measure in ("booked", "completed", "cancelled", "no_show", "open"):
             shown(row["counts"][measure], by_month[month][measure])
-            hidden += row["counts"][measure] in ("<5", "suppressed")
+            hidden += row["counts"][measure] == "<5"
     assert hidden > 0  # the seed has small months; they must be hidden, not shown
 
-    total = Counter(
-        c["status"] if c["status"] in ("completed", "cancelled", "no_show") else "open"
-        for c in seeded.consultations
-    )
-    assert body["total"]["counts"]["booked"] == len(seeded.consultations)
-    assert body["total"]["counts"]["completed"] == total["completed"]
+    def status(c: dict[str, Any]) -> str:
+        return c["status"] if c["status"] in ("completed", "cancelled", "no_show") else "open"
 
-    by_municipality = Counter(c["municipality"] for c in seeded.consultations)
+    shown(body["total"]["counts"]["booked"], seeded.consultations)
+    for measure in ("completed", "cancelled", "no_show", "open"):
+        shown(
+            body["total"]["counts"][measure],
+            [c for c in seeded.consultations if status(c) == measure],
+        )
+
     for row in body["by"]["municipality"]:
-        shown(row["counts"]["booked"], by_municipality[row["key"]])
+        shown(
+            row["counts"]["booked"],
+            [c for c in seeded.consultations if c["municipality"] == row["key"]],
+        )
     assert {r["label"] for r in body["by"]["municipality"]} == {
         "Alver",
         "Fedje",
         "Austrheim",
         "Osterøy",
     }
-    by_hospital = Counter(c["hospital"] for c in seeded.consultations)
     for row in body["by"]["hospital"]:
-        shown(row["counts"]["booked"], by_hospital[row["key"]])
+        shown(
+            row["counts"]["booked"],
+            [c for c in seeded.consultations if c["hospital"] == row["key"]],
+        )
 
     completed = [c for c in seeded.consultations if c["status"] == "completed"]
     minutes = sorted(c["minutes"] for c in completed)
@@ -307,16 +329,22 @@ async def test_statistics_match_independent_counts(
                 pystats.median(month_minutes), abs=0.05
             )
 
-    with_relatives = sum(1 for c in completed if c["relatives"])
-    assert body["total"]["relatives"]["with"] == with_relatives
-    assert body["total"]["relatives"]["share"] == pytest.approx(
-        with_relatives / len(completed), abs=0.001
+    relatives = body["total"]["relatives"]
+    shown(relatives["with"], [c for c in completed if c["relatives"]])
+    shown(relatives["without"], [c for c in completed if not c["relatives"]])
+    # The share of the figures shown beside it, so that the table reads consistently.
+    assert relatives["share"] == pytest.approx(
+        relatives["with"] / (relatives["with"] + relatives["without"]), abs=0.001
     )
     roles = body["participants_by_role"]
-    assert roles["gp"] == len(completed)
-    assert roles["relative"] == sum(len(c["relatives"]) for c in completed)
-    assert roles["patient"] == sum(1 for c in completed if c["kind"] == "joint")
-    shown(roles["interpreter"], sum(c["interpreter"] for c in completed))
+    # The GPs are the completed consultations: the same records, so the same published value.
+    assert roles["gp"] == body["total"]["counts"]["completed"]
+    shown(roles["gp"], completed)
+    for c in completed:
+        c["relative_count"] = len(c["relatives"])
+    shown(roles["relative"], completed, "relative_count")
+    shown(roles["patient"], [c for c in completed if c["kind"] == "joint"])
+    shown(roles["interpreter"], completed, "interpreter")
 
     ref, factors = load_reference_data(), load_factor_set()
     travelled = [c for c in completed if c["kind"] == "joint"]
@@ -331,20 +359,26 @@ async def test_statistics_match_independent_counts(
         )
         assert travel["societal_kr"] == pytest.approx(sum(t.societal_kr for t in totals), abs=1)
     assert body["total"]["travel"]["assumed"] != body["total"]["travel"]["confirmed"]
-    answers = Counter(c["confirmed"] for c in travelled)
-    shown(body["travel_confirmation"]["no"], answers[False])
-    shown(body["travel_confirmation"]["yes"], answers[True])
+    for answer, name in ((False, "no"), (True, "yes"), (None, "unanswered")):
+        shown(body["travel_confirmation"][name], [c for c in travelled if c["confirmed"] is answer])
+    # How much of the travel avoided rests on the booking's assumption alone.
+    answers = body["travel_confirmation"]
+    assert answers["assumed_share"] == pytest.approx(
+        answers["unanswered"] / (answers["yes"] + answers["no"] + answers["unanswered"]), abs=0.001
+    )
 
     surveys = [c["survey"] for c in seeded.consultations if c["survey"]]
     answered = [s for s in surveys if s["answered"]]
-    assert body["survey"]["invited"] == len(surveys)
-    assert body["survey"]["answered"] == len(answered)
+    shown(body["survey"]["invited"], surveys)
+    shown(body["survey"]["answered"], answered)
+    shown(body["survey"]["unanswered"], [s for s in surveys if not s["answered"]])
     for score in range(1, 6):
         shown(
             body["survey"][f"satisfaction_{score}"],
-            sum(1 for s in answered if s["satisfaction"] == score),
+            [s for s in answered if s["satisfaction"] == score],
         )
-    shown(body["survey"]["with_free_text"], sum(1 for s in answered if s["free_text"]))
+    shown(body["survey"]["with_free_text"], [s for s in answered if s["free_text"]])
+    shown(body["survey"]["without_free_text"], [s for s in answered if not s["free_text"]])
     assert body["factor_set"]["id"] == factors.id
     assert body["factor_set"]["version"] == factors.version
 
@@ -386,6 +420,17 @@ async def test_csv_carries_the_same_figures(
     assert values[("meta", "", "factor_set_version")] == body["factor_set"]["version"]
     for row in body["by"]["period"]:
         assert values[("period", row["key"], "completed")] == str(row["counts"]["completed"])
+    # Every count says it is perturbed, and the report names the method and its parameters.
+    perturbed = {(r["table"], r["key"], r["measure"]): r["perturbed"] for r in lines}
+    assert perturbed[("total", "", "booked")] == "yes"
+    assert perturbed[("survey", "", "invited")] == "yes"
+    assert perturbed[("total", "", "travel_assumed_co2e_kg")] == "no"
+    assert values[("meta", "", "protection")] == "cell-key perturbation"
+    assert values[("meta", "", "protection_max_perturbation")] == "3"
+    protection = body["protection"]
+    assert (protection["threshold"], protection["max_perturbation"]) == (5, 3)
+    assert protection["variance"] == pytest.approx(1.52)
+    assert protection["perturbed"] == "every count"
 
 
 async def test_filters_and_quarters(client: Client, db: async_sessionmaker[AsyncSession]) -> None:
@@ -405,10 +450,12 @@ async def test_filters_and_quarters(client: Client, db: async_sessionmaker[Async
     ).json()
     assert [r["key"] for r in body["by"]["period"]] == ["2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4"]
     haukeland = [c for c in seeded.consultations if c["hospital"] == "haukeland"]
-    assert body["total"]["counts"]["booked"] == len(haukeland)
-    quarters = Counter((int(c["month"][5:]) - 1) // 3 for c in haukeland)
+    shown(body["total"]["counts"]["booked"], haukeland)
     for i, row in enumerate(body["by"]["period"]):
-        shown(row["counts"]["booked"], quarters[i])
+        shown(
+            row["counts"]["booked"],
+            [c for c in haukeland if (int(c["month"][5:]) - 1) // 3 == i],
+        )
     assert [r["key"] for r in body["by"]["hospital"]] == ["haukeland"]
 
     body = await (
@@ -418,7 +465,7 @@ async def test_filters_and_quarters(client: Client, db: async_sessionmaker[Async
         )
     ).json()
     fedje = [c for c in seeded.consultations if c["municipality"] == "4633"]
-    assert body["total"]["counts"]["booked"] == len(fedje)
+    shown(body["total"]["counts"]["booked"], fedje)
 
 
 @pytest.mark.parametrize(

@@ -108,35 +108,44 @@ async def expected_summary(db: async_sessionmaker[AsyncSession]) -> Summary:
             c.department_id,
         )
         row = counts.setdefault((*key, c.status), Counter())
-        row["consultations"] += 1
-        row["with_relatives"] += c.relatives_count > 0
-        row["relatives"] += c.relatives_count
-        row["interpreters"] += c.interpreters_count
-        row["municipal_staff"] += c.municipal_staff_count
-        row["patients"] += c.kind == "joint"
-        row["specialists"] += c.specialist_id is not None
+
+        def add(counter: Counter[str], name: str, n: int, record_key: int) -> None:
+            # Each count with the sum of its records' keys beside it (migration 0009).
+            counter[name] += n
+            counter[f"{name}_keys"] += n * record_key
+
+        rk = c.record_key
+        add(row, "consultations", 1, rk)
+        add(row, "with_relatives", c.relatives_count > 0, rk)
+        add(row, "relatives", c.relatives_count, rk)
+        add(row, "interpreters", c.interpreters_count, rk)
+        add(row, "municipal_staff", c.municipal_staff_count, rk)
+        add(row, "patients", c.kind == "joint", rk)
+        add(row, "specialists", c.specialist_id is not None, rk)
         for sv in by_consultation.get(c.id, []):
             answered = sv.answered_at is not None
-            row["surveys_invited"] += 1
-            row["surveys_answered"] += answered
+            sk = sv.record_key
+            add(row, "surveys_invited", 1, sk)
+            add(row, "surveys_answered", answered, sk)
             if answered and sv.satisfaction is not None:
-                row[f"satisfaction_{sv.satisfaction}"] += 1
-            row["would_travel_yes"] += answered and sv.would_travel is True
-            row["would_travel_no"] += answered and sv.would_travel is False
-            row["physical_visit_yes"] += answered and sv.physical_visit_needed is True
-            row["physical_visit_no"] += answered and sv.physical_visit_needed is False
-            row["with_free_text"] += answered and sv.has_free_text
+                add(row, f"satisfaction_{sv.satisfaction}", 1, sk)
+            add(row, "would_travel_yes", answered and sv.would_travel is True, sk)
+            add(row, "would_travel_no", answered and sv.would_travel is False, sk)
+            add(row, "physical_visit_yes", answered and sv.physical_visit_needed is True, sk)
+            add(row, "physical_visit_no", answered and sv.physical_visit_needed is False, sk)
+            add(row, "with_free_text", answered and sv.has_free_text, sk)
         if c.status == "completed":
             durations[(*key, _minutes(c))] += 1
             if c.travel_key is not None:
                 t = travel.setdefault((*key, c.travel_key), Counter())
-                t["n"] += 1
-                t["yes"] += c.patient_travel_confirmed is True
-                t["no"] += c.patient_travel_confirmed is False
+                add(t, "n", 1, rk)
+                add(t, "yes", c.patient_travel_confirmed is True, rk)
+                add(t, "no", c.patient_travel_confirmed is False, rk)
+    travel_fields = ("n", "yes", "no", "n_keys", "yes_keys", "no_keys")
     return {
         "counts": {k: tuple(v[f] for f in COUNT_FIELDS) for k, v in counts.items()},
         "durations": {k: (n,) for k, n in durations.items()},
-        "travel": {k: (v["n"], v["yes"], v["no"]) for k, v in travel.items()},
+        "travel": {k: tuple(v[f] for f in travel_fields) for k, v in travel.items()},
     }
 
 
@@ -185,6 +194,9 @@ async def stored_summary(db: async_sessionmaker[AsyncSession]) -> Summary:
                     t.consultations,
                     t.confirmed_yes,
                     t.confirmed_no,
+                    t.consultations_keys,
+                    t.confirmed_yes_keys,
+                    t.confirmed_no_keys,
                 ).join(StatisticsTravelKey, StatisticsTravelKey.id == t.travel_key_id)
             )
         ).all()
@@ -197,7 +209,7 @@ async def stored_summary(db: async_sessionmaker[AsyncSession]) -> Summary:
     return {
         "counts": table(counts, len(COUNT_FIELDS)),
         "durations": table(durations, 1),
-        "travel": table(travel, 3),
+        "travel": table(travel, 6),
     }
 
 
@@ -418,7 +430,9 @@ async def empty_url(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncItera
 
 async def test_the_migration_back_fills_the_summary_from_existing_rows(empty_url: str) -> None:
     config = alembic_config(empty_url)
-    await asyncio.to_thread(command.upgrade, config, _revision_before_summary(empty_url))
+    # Seeded with today's models, then taken back to before the summary (and the record keys
+    # of 0009): the way up back-fills the summary (0007), then the keys and key sums (0009).
+    await asyncio.to_thread(command.upgrade, config, "head")
     engine = make_engine(empty_url)
     db = make_sessionmaker(engine)
     try:
@@ -426,10 +440,18 @@ async def test_the_migration_back_fills_the_summary_from_existing_rows(empty_url
         await seed(db, world, n=60, rng_seed=11)
         # A consultation whose start is outside the calendar's years is left out, not failed.
         await _add_consultation(db, world, datetime(1980, 6, 1, 10, tzinfo=UTC))
+        await engine.dispose()
+        await asyncio.to_thread(command.downgrade, config, _revision_before_summary(empty_url))
         await asyncio.to_thread(command.upgrade, config, "head")
         stored = await stored_summary(db)
         assert stored == await expected_summary(db)
         assert sum(v[0] for v in stored["counts"].values()) == 60
+        async with db() as s:
+            # Existing rows got random record keys on the way up (0009), not one default.
+            keys = (await s.execute(select(Consultation.record_key))).scalars().all()
+            survey_keys = (await s.execute(select(Survey.record_key))).scalars().all()
+        assert len(set(keys)) > 20 and all(0 <= k < 256 for k in keys)
+        assert len(set(survey_keys)) > 5
         # And the triggers run from there on.
         await _add_consultation(db, world, _utc(2025, 2, 3, 9), status="completed")
         await assert_in_step(db, "an insert after the migration")
@@ -459,7 +481,14 @@ def test_the_runtime_reads_the_columns_and_years_migration_0007_made() -> None:
         statistics_query.LAST_YEAR,
     )
     declared = [c.name for c in StatisticsCounts.__table__.columns]
-    runtime = [*SUMMARY_KEY, "status", *stats_store.COUNT_SUMS, *stats_store.SURVEY_SUMS]
+    runtime = [
+        *SUMMARY_KEY,
+        "status",
+        *stats_store.COUNT_SUMS,
+        *stats_store.SURVEY_SUMS,
+        *stats_store.COUNT_KEYS,
+        *stats_store.SURVEY_KEYS,
+    ]
     assert sorted(declared) == sorted(runtime)
 
 

@@ -6,6 +6,7 @@ Uses the system Chromium only (never a downloaded browser); a missing Chromium f
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,6 +113,26 @@ async def test_statistics_page_renders_charts_in_chromium(
                 "r => getComputedStyle(r).stroke"
             )
             assert stroke == "rgb(0, 90, 112)"  # --primary of samkons.css
+
+            # In each language, figures in the reader's locale and labels inside their chart.
+            patterns = {
+                "nn": r"^\d{1,3}(\u00a0\d{3})*(,\d)?$",
+                "nb": r"^\d{1,3}(\u00a0\d{3})*(,\d)?$",
+                "en": r"^\d{1,3}(,\d{3})*(\.\d)?$",
+            }
+            for language, pattern in patterns.items():
+                response = await page.goto(f"{base}/statistikk?lang={language}")
+                assert response is not None and response.status == 200
+                assert await page.locator("html").get_attribute("lang") == language
+                cells = await page.locator("#travel-assumed tfoot td").all_text_contents()
+                figures = [c.strip() for c in cells]
+                assert figures and all(re.match(pattern, f) for f in figures), (language, figures)
+                decimal = "." if language == "en" else ","
+                assert any(decimal in f for f in figures), (language, figures)
+                left = await page.locator('svg[data-chart="by-group"] text').evaluate_all(
+                    "ts => ts.map(t => t.getBBox().x)"
+                )
+                assert left and min(left) >= 0, (language, left)
             assert not [m for m in problems if "Content Security Policy" in m], problems
             assert not problems, problems
         finally:

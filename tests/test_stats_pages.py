@@ -3,14 +3,27 @@ suppressed figures as the API, no personal data, readable errors; and the chart 
 
 from __future__ import annotations
 
+import io
 import re
+from typing import get_args
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.domain.i18n import load_translations
+from service.domain.travel.calculation import Mode
 from tests.factories import Client, build_world, login
 from tests.test_statistics import POSTAL_CODES, seed
-from web.charts import horizontal_bars, nice_ticks, value_text, vertical_bars
+from web.charts import (
+    LABEL_CHAR_WIDTH,
+    horizontal_bars,
+    nice_ticks,
+    percent_text,
+    value_text,
+    vertical_bars,
+)
+from web.pages.statistics import TRAVEL_MODE
 
 PARAMS = {"from": "2025-01", "to": "2025-12"}
 
@@ -32,6 +45,13 @@ async def test_page_draws_the_charts_and_tables(
     total = body["total"]["counts"]["booked"]
     assert re.search(rf'<td class="num">{total:,}</td>'.replace(",", "\u202f"), html)
     assert "samkons-green-health 2024.1" in html
+    # Every count is perturbed, and the page says so where the tables begin.
+    assert 'id="protection"' in html and "Alle tal er perturberte" in html
+    # Decimals in the reader's locale: a comma in nynorsk, never a point.
+    co2 = body["total"]["travel"]["assumed"]["co2e_kg"]
+    assert isinstance(co2, float) and not co2.is_integer()
+    assert f">{value_text(co2, '', 'nn')}<" in html and "," in value_text(co2, "", "nn")
+    assert f">{co2}<" not in html
     # CSP: no inline script or style anywhere.
     assert "<script" not in html
     assert "style=" not in html
@@ -154,9 +174,87 @@ def test_nice_ticks(maximum: float, top: float) -> None:
     assert ticks[-1] >= maximum
 
 
-def test_value_text() -> None:
-    assert value_text(1234567, "h") == "1\u202f234\u202f567"
-    assert value_text(12.34, "h") == "12.3"
+def test_value_text_is_written_for_the_readers_locale() -> None:
+    # Babel: a no-break space between thousands and a decimal comma in nynorsk and bokmål.
+    assert value_text(1234567, "h") == "1\xa0234\xa0567"
+    assert value_text(1138.25, "h", "nb") == "1\xa0138,2"
+    assert value_text(24.8, "h", "nn") == "24,8"
+    assert value_text(1138.25, "h", "en") == "1,138.2"
+    assert percent_text(0.423, "nn") == "42\xa0%"
+    assert percent_text(0.423, "en") == "42%"
     assert value_text("<5", "h") == "<5"
     assert value_text("suppressed", "h") == "h"
     assert value_text(None, "h") == "–"
+
+
+def test_long_labels_fit_beside_the_bars() -> None:
+    label = "Alvorlege psykiske lidingar og rusproblem"
+    chart = horizontal_bars([(label, 12), ("Andre", 30)], hidden_text="skjult")
+    # The label is drawn right-aligned at label_x: its estimated width fits inside the chart.
+    assert chart.bars[0].label_x - LABEL_CHAR_WIDTH * len(label) >= 0
+    assert all(b.x >= b.label_x for b in chart.bars)
+
+
+async def test_survey_and_travel_answers_have_one_meaning_each(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    world = await build_world(db)
+    await seed(db, world, n=120)
+    await login(client, "evaluator")
+    html = await (await client.get("/statistikk", params={**PARAMS, "lang": "en"})).text()
+    # "Not answered" is an invitation nobody answered, "Left blank" a skipped question, and
+    # the travel table counts consultations, saying which answer it uses.
+    assert "Not answered</th>" in html
+    assert html.count("Left blank") == 2
+    assert "No answer" not in html
+    assert "Completed joint consultations by the answer about travelling" in html
+    # No heading repeats itself as its table's caption.
+    headings = re.findall(r"<h2[^>]*>(.*?)</h2>", html)
+    captions = re.findall(r"<caption>(.*?)</caption>", html)
+    assert len(headings) == len(set(headings))
+    assert not {h for h in headings if "Survey" in h} & set(captions)
+
+
+@pytest.mark.parametrize("language", ["nn", "nb"])
+def test_every_travel_mode_has_a_translated_label(language: str) -> None:
+    # "ambulance" appears on the page when it could not be costed: in words, not as a code.
+    catalog = load_translations(language)
+    assert set(TRAVEL_MODE) == set(get_args(Mode))
+    for mode, msgid in TRAVEL_MODE.items():
+        assert catalog.gettext(msgid) != msgid, mode
+
+
+@pytest.mark.parametrize("language", ["nn", "en"])
+async def test_the_pdf_report_holds_the_figures_the_json_gives_and_its_chart(
+    client: Client, db: async_sessionmaker[AsyncSession], language: str
+) -> None:
+    world = await build_world(db)
+    seeded = await seed(db, world, n=120)
+    await login(client, "evaluator")
+    params = {**PARAMS, "hospital": "haukeland", "lang": language}
+    resp = await client.get("/statistikk/rapport.pdf", params=params)
+    assert resp.status == 200
+    assert resp.content_type == "application/pdf"
+    pdf = PdfReader(io.BytesIO(await resp.read()))
+    text = " ".join(page.extract_text() for page in pdf.pages)
+    body = await (await client.get("/api/v1/statistics", params=params)).json()
+    # The same report as the JSON for the same query, written in the reader's locale.
+    total = body["total"]["counts"]["booked"]
+    assert value_text(total, "", language) in text
+    for row in body["by"]["period"]:
+        assert row["label"] in text
+    co2 = body["total"]["travel"]["assumed"]["co2e_kg"]
+    assert value_text(co2, "", language) in text
+    assert body["factor_set"]["version"] in text
+    assert "cell-key perturbation" in text
+    title = (
+        "Statistikk for samkonsultasjon" if language == "nn" else "Joint consultation statistics"
+    )
+    assert title in text
+    # The chart is an image in the PDF.
+    assert sum(len(page.images) for page in pdf.pages) >= 1
+    for secret in [*seeded.personal, *POSTAL_CODES.values()]:
+        assert secret not in text
+    # Evaluators only.
+    await login(client, "gp")
+    assert (await client.get("/statistikk/rapport.pdf", params=params)).status == 403

@@ -1,9 +1,9 @@
 """Chart geometry for server-rendered SVG (pure): bars, markers, axes and their labels.
 
 Templates draw what this computes with SVG presentation attributes and CSS classes (the content
-security policy forbids inline styles). Every bar carries its value as text, and a hidden value
-(a suppressed count) gets no bar but its marker text, so a chart reads without colour and never
-shows more than the tables do.
+security policy forbids inline styles). Every bar carries its value as text, written for the
+reader's locale with Babel, and a hidden value ("<5", or travel of such a count) gets no bar but
+its marker text, so a chart reads without colour and never shows more than the tables do.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from babel.numbers import format_decimal, format_percent
 
 Value = int | float | str | None
 
@@ -64,14 +66,31 @@ def number(value: Value) -> float | None:
     return float(value)
 
 
-def value_text(value: Value, hidden_text: str) -> str:
+# The page's languages as Babel locales: Norwegian writes 1 138,2 (no-break space, comma).
+LOCALES = {"nn": "nn_NO", "nb": "nb_NO", "en": "en_GB"}
+
+
+def _locale(language: str) -> str:
+    return LOCALES.get(language, LOCALES["nn"])
+
+
+def value_text(value: Value, hidden_text: str, language: str = "nn") -> str:
+    """A figure as the reader's locale writes it (Babel), "<5", or the hidden marker."""
     if value is None:
         return "–"
     if isinstance(value, str):
         return value if value == "<5" else hidden_text
     if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.1f}".replace(",", "\u202f")
-    return f"{value:,.0f}".replace(",", "\u202f")
+        return format_decimal(value, "#,##0.0", locale=_locale(language))
+    return format_decimal(value, "#,##0", locale=_locale(language))
+
+
+def percent_text(share: float, language: str = "nn") -> str:
+    return format_percent(share, locale=_locale(language))
+
+
+# A generous average width of one character of the charts' 12 px labels (stats.css).
+LABEL_CHAR_WIDTH = 7.0
 
 
 def nice_ticks(maximum: float, count: int = 4) -> list[float]:
@@ -90,6 +109,7 @@ def vertical_bars(
     markers: Sequence[Value] = (),
     *,
     hidden_text: str,
+    language: str = "nn",
     width: float = 720,
     height: float = 280,
 ) -> Chart:
@@ -110,7 +130,7 @@ def vertical_bars(
         bars.append(
             Bar(
                 label=label,
-                value_text=value_text(value, hidden_text),
+                value_text=value_text(value, hidden_text, language),
                 x=round(x, 1),
                 y=round(y, 1),
                 width=round(bar_w, 1),
@@ -128,14 +148,14 @@ def vertical_bars(
             continue
         circles.append(
             Marker(
-                value_text=value_text(value, hidden_text),
+                value_text=value_text(value, hidden_text, language),
                 cx=round(left + i * slot + slot / 2, 1),
                 cy=round(top + plot_h - marked * scale, 1),
             )
         )
     axis = tuple(
         Tick(
-            text=value_text(t, hidden_text),
+            text=value_text(t, hidden_text, language),
             x1=left,
             y1=round(top + plot_h - t * scale, 1),
             x2=width - right,
@@ -153,11 +173,16 @@ def horizontal_bars(
     items: Sequence[tuple[str, Value]],
     *,
     hidden_text: str,
+    language: str = "nn",
     width: float = 720,
     row_height: float = 30,
 ) -> Chart:
-    """One bar per category, labels on the left and the value at the end of the bar."""
-    left, right, top, bottom = 200.0, 70.0, 8.0, 24.0
+    """One bar per category, labels on the left and the value at the end of the bar. The label
+    column is as wide as the longest label needs ("Alvorlege psykiske lidingar og rusproblem"),
+    up to half the chart, so no label is clipped at the chart's edge."""
+    longest = max((len(label) for label, _ in items), default=0)
+    left = min(max(200.0, LABEL_CHAR_WIDTH * longest + 16), width / 2)
+    right, top, bottom = 70.0, 8.0, 24.0
     height = top + bottom + row_height * max(len(items), 1)
     plot_w = width - left - right
     values = [number(v) for _, v in items]
@@ -171,7 +196,7 @@ def horizontal_bars(
         bars.append(
             Bar(
                 label=label,
-                value_text=value_text(value, hidden_text),
+                value_text=value_text(value, hidden_text, language),
                 x=left,
                 y=round(y, 1),
                 width=round(w, 1),
@@ -184,7 +209,7 @@ def horizontal_bars(
         )
     axis = tuple(
         Tick(
-            text=value_text(t, hidden_text),
+            text=value_text(t, hidden_text, language),
             x1=round(left + t * scale, 1),
             y1=top,
             x2=round(left + t * scale, 1),

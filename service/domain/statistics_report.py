@@ -1,12 +1,14 @@
 """The evaluators' statistics report: counted figures shaped into published tables (pure).
 
-This module owns what a report is once the counts are in (`Figures`: the cells, the sums that tie
-them together, travel amounts and duration quartiles) and `service.domain.suppression` has said
-which cells may be shown: a row per period, municipality, patient group, hospital and department
-and a total, small counts as "<5" and secondarily hidden ones as "suppressed", travel and
-durations only where the count they come from is shown, rounding, and the factor set that
-produced the travel figures. The JSON and CSV exports and the `/statistikk` page lay out this one
-`StatisticsReport`; the use case (`service.usecases.statistics`) does the counting.
+This module owns what a report is once the counts are in (`Figures`: every cell's true count
+and the sum of its records' keys, travel amounts and duration quartiles) and how it is
+published: every count through cell-key perturbation (`service.domain.statistics_cellkey`), a
+row per period, municipality, patient group, hospital and department and a total, each
+perturbed on its own (rows need not add up to the total), published values below the threshold
+as "<5", travel and durations only where the count they come from is published at or above the
+threshold, rounding, and the factor set that produced the travel figures. The JSON and CSV
+exports and the `/statistikk` page lay out this one `StatisticsReport`; the use case
+(`service.usecases.statistics`) does the counting.
 """
 
 from __future__ import annotations
@@ -17,8 +19,15 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from service.domain.roles import ParticipantRole
+from service.domain.statistics_cellkey import (
+    MAX_PERTURBATION,
+    PTABLE_ROWS,
+    RECORD_KEYS,
+    THRESHOLD,
+    VARIANCE,
+    publish,
+)
 from service.domain.statistics_query import Period, StatisticsQuery
-from service.domain.suppression import THRESHOLD, CellState, Sum, suppress
 from service.domain.travel.calculation import ZERO, Amounts
 from service.domain.travel.factors import FactorSet
 
@@ -35,8 +44,8 @@ TRAVEL_MEASURES = (
 )
 TABLES = ("period", "municipality", "patient_group", "hospital", "department")
 PARTICIPANT_ROLES = tuple(role.value for role in ParticipantRole)
-SMALL = "<5"
-HIDDEN = "suppressed"
+HIDDEN = "suppressed"  # travel or durations whose count is below the threshold
+METHOD = "cell-key perturbation"
 
 Display = int | float | str | None
 CellKey = tuple[str, str, str]  # (table, row key, measure); table "total" has row key ""
@@ -63,6 +72,19 @@ class FactorSetInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Protection:
+    """How every count of the report was protected: its parameters, published with it."""
+
+    method: str = METHOD
+    threshold: int = THRESHOLD
+    max_perturbation: int = MAX_PERTURBATION
+    variance: float = round(VARIANCE, 2)
+    record_keys: int = RECORD_KEYS
+    table_rows: int = PTABLE_ROWS
+    totals: str = "perturbed independently: rows need not add up to totals"
+
+
+@dataclass(frozen=True, slots=True)
 class StatisticsReport:
     query: StatisticsQuery
     periods: list[Period]
@@ -73,7 +95,7 @@ class StatisticsReport:
     travel_confirmation: dict[str, Display]
     survey: dict[str, Display]
     not_costed: list[str] = field(default_factory=list)
-    threshold: int = THRESHOLD
+    protection: Protection = field(default_factory=Protection)
 
 
 class Quartiles(Protocol):
@@ -91,25 +113,34 @@ class Quartiles(Protocol):
 
 @dataclass
 class Figures:
-    """Raw figures before suppression: only `build_report` publishes them, through its rules."""
+    """Raw figures before publication: only `build_report` publishes them, perturbed.
+
+    `cells` holds each cell's true count and `keys` the sum of the record keys of what it
+    counts; a cell is the same set of records wherever it appears, so it has the same key.
+    """
 
     cells: dict[CellKey, int] = field(default_factory=lambda: defaultdict(int))
-    sums: list[Sum[CellKey]] = field(default_factory=list)
+    keys: dict[CellKey, int] = field(default_factory=lambda: defaultdict(int))
     rows: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # table → (key, label)
     travel: dict[tuple[str, str], dict[str, Amounts]] = field(default_factory=dict)
     durations: Mapping[str, Quartiles] = field(default_factory=dict)  # period key ("": all)
-    unpublished: set[CellKey] = field(default_factory=set)
+
+    def add(self, k: CellKey, count: int, key_sum: int) -> None:
+        self.cells[k] += count
+        self.keys[k] += key_sum
 
 
-def _display(
-    cells: Mapping[CellKey, int], state: Mapping[CellKey, CellState], k: CellKey
-) -> Display:
-    st = state.get(k, "shown")
-    if st == "small":
-        return SMALL
-    if st == "suppressed":
-        return HIDDEN
-    return cells.get(k, 0)
+Published = Mapping[CellKey, Display]
+
+
+def _display(published: Published, k: CellKey) -> Display:
+    return published.get(k, 0)
+
+
+def _at_threshold(published: Published, k: CellKey) -> bool:
+    """Whether a figure derived from this count may be shown: its published count is not
+    below the threshold (an empty cell's zero counts: it derives nothing about anyone)."""
+    return isinstance(published.get(k, 0), int)
 
 
 def _round(x: float, measure: str) -> float:
@@ -117,9 +148,9 @@ def _round(x: float, measure: str) -> float:
 
 
 def _travel_display(
-    figures: Figures, state: Mapping[CellKey, CellState], table: str, key: str
+    figures: Figures, published: Published, table: str, key: str
 ) -> dict[str, dict[str, Display]] | None:
-    if state.get((table, key, "travel_n")) != "shown":
+    if not _at_threshold(published, (table, key, "travel_n")):
         return None
     amounts = figures.travel.get((table, key), {"assumed": ZERO, "confirmed": ZERO})
     result: dict[str, dict[str, Display]] = {}
@@ -128,39 +159,34 @@ def _travel_display(
     return result
 
 
-def _row(
-    figures: Figures, state: Mapping[CellKey, CellState], table: str, key: str, label: str
-) -> Row:
-    cells = figures.cells
-    counts = {m: _display(cells, state, (table, key, m)) for m in COUNT_MEASURES}
-    counts["travel_consultations"] = _display(cells, state, (table, key, "travel_n"))
+def _row(figures: Figures, published: Published, table: str, key: str, label: str) -> Row:
+    counts = {m: _display(published, (table, key, m)) for m in COUNT_MEASURES}
+    counts["travel_consultations"] = _display(published, (table, key, "travel_n"))
     duration = relatives = None
     if table in ("period", "total"):
-        duration = _duration_display(figures, state, table, key)
-        with_ = _display(cells, state, (table, key, "with_relatives"))
-        completed = cells[(table, key, "completed")]
+        duration = _duration_display(figures, published, table, key)
+        with_ = _display(published, (table, key, "with_relatives"))
+        without = _display(published, (table, key, "without_relatives"))
         share: Display = None
-        if isinstance(with_, int) and state.get((table, key, "completed")) == "shown":
-            share = round(with_ / completed, 3) if completed else None
-        relatives = {
-            "with": with_,
-            "without": _display(cells, state, (table, key, "without_relatives")),
-            "share": share,
-        }
+        # The share of the published figures, so that it agrees with what is shown beside it.
+        if isinstance(with_, int) and isinstance(without, int) and with_ + without:
+            share = round(with_ / (with_ + without), 3)
+        relatives = {"with": with_, "without": without, "share": share}
     return Row(
         key=key if table != "period" else label,
         label=label,
         counts=counts,
-        travel=_travel_display(figures, state, table, key),
+        travel=_travel_display(figures, published, table, key),
         duration=duration,
         relatives=relatives,
     )
 
 
 def _duration_display(
-    figures: Figures, state: Mapping[CellKey, CellState], table: str, key: str
+    figures: Figures, published: Published, table: str, key: str
 ) -> dict[str, Display] | None:
-    if state.get((table, key, "completed")) != "shown":
+    completed = published.get((table, key, "completed"), 0)
+    if not isinstance(completed, int) or completed < THRESHOLD:
         return None
     d = figures.durations.get(key if table == "period" else "")
     if d is None or d.n < THRESHOLD:
@@ -172,6 +198,22 @@ def _duration_display(
     }
 
 
+def _with_assumed_share(answers: dict[str, Display]) -> dict[str, Display]:
+    """The answers about travelling and the share of consultations whose travel is only
+    assumed (nobody answered): of the published figures, None when one is below the threshold.
+    Travel avoided is as uncertain as this share is large."""
+    figures = [answers[k] for k in ("yes", "no", "unanswered")]
+    counts: list[int] = [v for v in figures if isinstance(v, int)]
+    total = 0
+    for v in counts:
+        total += v
+    unanswered = answers["unanswered"]
+    share: Display = None
+    if len(counts) == len(figures) and total and isinstance(unanswered, int):
+        share = round(unanswered / total, 3)
+    return {**answers, "assumed_share": share}
+
+
 def build_report(
     query: StatisticsQuery,
     periods: Sequence[Period],
@@ -179,18 +221,19 @@ def build_report(
     figures: Figures,
     not_costed: list[str],
 ) -> StatisticsReport:
-    """The published report: every cell through `suppress`, with the sums the figures declare."""
-    state = suppress(dict(figures.cells), figures.sums, unpublished=figures.unpublished)
-    cells = figures.cells
+    """The published report: every count perturbed by its own cell key."""
+    published: dict[CellKey, Display] = {
+        k: publish(n, figures.keys.get(k, 0)) for k, n in figures.cells.items()
+    }
     tables = {
-        table: [_row(figures, state, table, key, label) for key, label in figures.rows[table]]
+        table: [_row(figures, published, table, key, label) for key, label in figures.rows[table]]
         for table in TABLES
     }
 
     def group(name: str, keys: Sequence[str]) -> dict[str, Display]:
-        return {k: _display(cells, state, (name, "", k)) for k in keys}
+        return {k: _display(published, (name, "", k)) for k in keys}
 
-    survey_keys = [k for (t, _, k) in cells if t == "survey"]
+    survey_keys = [k for (t, _, k) in figures.cells if t == "survey"]
     return StatisticsReport(
         query=query,
         periods=list(periods),
@@ -202,10 +245,10 @@ def build_report(
             modified=factors.modified,
             overrides=dict(factors.overrides),
         ),
-        total=_row(figures, state, "total", "", "total"),
+        total=_row(figures, published, "total", "", "total"),
         tables=tables,
         participants_by_role=group("participants", [*PARTICIPANT_ROLES, "all"]),
-        travel_confirmation=group("confirmation", ["yes", "no", "unanswered"]),
+        travel_confirmation=_with_assumed_share(group("confirmation", ["yes", "no", "unanswered"])),
         survey=group("survey", survey_keys),
         not_costed=not_costed,
     )

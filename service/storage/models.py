@@ -29,6 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from service.domain.statistics_cellkey import new_record_key
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -222,6 +224,8 @@ class Consultation(Base):
     erased_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The statistics' cell key (service/domain/statistics_cellkey.py): random, set at creation.
+    record_key: Mapped[int] = mapped_column(Integer, default=new_record_key)
 
     participants: Mapped[list[Participant]] = relationship(
         lazy="raise_on_sql", order_by="Participant.id", back_populates="consultation"
@@ -351,6 +355,8 @@ class Survey(Base):
     physical_visit_needed: Mapped[bool | None]
     free_text: Mapped[str | None] = mapped_column(String(2000))
     has_free_text: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The statistics' cell key, as on consultations.
+    record_key: Mapped[int] = mapped_column(Integer, default=new_record_key)
 
 
 class OutboxMail(Base):
@@ -474,6 +480,26 @@ class StatisticsCounts(_SummaryKey, Base):
     physical_visit_yes: Mapped[int] = mapped_column(Integer)
     physical_visit_no: Mapped[int] = mapped_column(Integer)
     with_free_text: Mapped[int] = mapped_column(Integer)
+    # Beside each count, the sum of its records' keys (migration 0009): the cell keys.
+    consultations_keys: Mapped[int] = mapped_column(Integer)
+    with_relatives_keys: Mapped[int] = mapped_column(Integer)
+    relatives_keys: Mapped[int] = mapped_column(Integer)
+    interpreters_keys: Mapped[int] = mapped_column(Integer)
+    municipal_staff_keys: Mapped[int] = mapped_column(Integer)
+    patients_keys: Mapped[int] = mapped_column(Integer)
+    specialists_keys: Mapped[int] = mapped_column(Integer)
+    surveys_invited_keys: Mapped[int] = mapped_column(Integer)
+    surveys_answered_keys: Mapped[int] = mapped_column(Integer)
+    satisfaction_1_keys: Mapped[int] = mapped_column(Integer)
+    satisfaction_2_keys: Mapped[int] = mapped_column(Integer)
+    satisfaction_3_keys: Mapped[int] = mapped_column(Integer)
+    satisfaction_4_keys: Mapped[int] = mapped_column(Integer)
+    satisfaction_5_keys: Mapped[int] = mapped_column(Integer)
+    would_travel_yes_keys: Mapped[int] = mapped_column(Integer)
+    would_travel_no_keys: Mapped[int] = mapped_column(Integer)
+    physical_visit_yes_keys: Mapped[int] = mapped_column(Integer)
+    physical_visit_no_keys: Mapped[int] = mapped_column(Integer)
+    with_free_text_keys: Mapped[int] = mapped_column(Integer)
 
 
 class StatisticsDurations(_SummaryKey, Base):
@@ -502,6 +528,9 @@ class StatisticsTravel(_SummaryKey, Base):
     consultations: Mapped[int] = mapped_column(Integer)
     confirmed_yes: Mapped[int] = mapped_column(Integer)
     confirmed_no: Mapped[int] = mapped_column(Integer)
+    consultations_keys: Mapped[int] = mapped_column(Integer)
+    confirmed_yes_keys: Mapped[int] = mapped_column(Integer)
+    confirmed_no_keys: Mapped[int] = mapped_column(Integer)
 
 
 class LoginSession(Base):

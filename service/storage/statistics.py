@@ -77,6 +77,10 @@ SURVEY_SUMS = (
     "physical_visit_no",
     "with_free_text",
 )
+# Beside each count, the sum of the record keys of what it counts (migration 0009): a cell's
+# key for `service.domain.statistics_cellkey` is that sum modulo 256.
+COUNT_KEYS = tuple(f"{name}_keys" for name in COUNT_SUMS)
+SURVEY_KEYS = tuple(f"{name}_keys" for name in SURVEY_SUMS)
 
 
 @asynccontextmanager
@@ -122,6 +126,7 @@ class StatusRow:
     municipal_staff: int
     patients: int
     specialists: int
+    keys: tuple[int, ...] = ()  # the key sum of each count above, in COUNT_SUMS order
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +163,7 @@ class TravelRow:
     confirmed_no: int
     assumed: tuple[float, ...]
     confirmed: tuple[float, ...]
+    keys: tuple[int, int, int] = (0, 0, 0)  # key sums of consultations, yes, no
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +176,7 @@ class SurveyCounts:
     physical_visit_yes: int
     physical_visit_no: int
     with_free_text: int
+    keys: dict[str, int] | None = None  # key sum per SURVEY_SUMS name
 
 
 Summary = type[StatisticsCounts] | type[StatisticsDurations] | type[StatisticsTravel]
@@ -261,7 +268,7 @@ async def status_counts(db: AsyncSession, f: SummaryFilter) -> list[StatusRow]:
             t.patient_group.label("patient_group"),
             t.department_id.label("department"),
             t.status.label("status"),
-            *(getattr(t, name) for name in COUNT_SUMS),
+            *(getattr(t, name) for name in (*COUNT_SUMS, *COUNT_KEYS)),
         )
         .where(*_where(t, f))
         .subquery("base")
@@ -271,7 +278,7 @@ async def status_counts(db: AsyncSession, f: SummaryFilter) -> list[StatusRow]:
         base,
         [*DIMENSIONS, None],
         [base.c.status],
-        [func.sum(base.c[name]).label(name) for name in COUNT_SUMS],
+        [func.sum(base.c[name]).label(name) for name in (*COUNT_SUMS, *COUNT_KEYS)],
     )
     result = []
     for row in (await db.execute(stmt)).all():
@@ -280,7 +287,23 @@ async def status_counts(db: AsyncSession, f: SummaryFilter) -> list[StatusRow]:
         if values[0] == 0:
             continue  # consultations all moved away or deleted: the rows stay behind as zeros
         dimension = _dimension_of(int(m["mask"]))
-        result.append(StatusRow(dimension, _key(m, dimension), str(m["status"]), *values))
+        keys = tuple(int(m[name] or 0) for name in COUNT_KEYS)
+        n, with_relatives, relatives, interpreters, staff, patients, specialists = values
+        result.append(
+            StatusRow(
+                dimension,
+                _key(m, dimension),
+                str(m["status"]),
+                n,
+                with_relatives,
+                relatives,
+                interpreters,
+                staff,
+                patients,
+                specialists,
+                keys,
+            )
+        )
     return result
 
 
@@ -396,6 +419,9 @@ async def travel_sums(
             t.consultations,
             t.confirmed_yes,
             t.confirmed_no,
+            t.consultations_keys,
+            t.confirmed_yes_keys,
+            t.confirmed_no_keys,
         )
         .where(*_where(t, f), t.consultations > 0)
         .subquery("base")
@@ -409,6 +435,9 @@ async def travel_sums(
             func.sum(base.c.consultations).label("n"),
             func.sum(base.c.confirmed_yes).label("yes"),
             func.sum(base.c.confirmed_no).label("no"),
+            func.sum(base.c.consultations_keys).label("n_keys"),
+            func.sum(base.c.confirmed_yes_keys).label("yes_keys"),
+            func.sum(base.c.confirmed_no_keys).label("no_keys"),
         ],
     ).subquery("per_key")
     w = _weights_table(db, weights, width)
@@ -421,6 +450,9 @@ async def travel_sums(
             func.sum(g.n),
             func.sum(g.yes),
             func.sum(g.no),
+            func.sum(g.n_keys),
+            func.sum(g.yes_keys),
+            func.sum(g.no_keys),
             *(func.sum(g.n * w.c[f"w{i}"]) for i in range(width)),
             *(
                 func.sum(
@@ -440,7 +472,7 @@ async def travel_sums(
         dimension = _dimension_of(int(row[0]))
         assert dimension is not None
         value = row[1 + DIMENSIONS.index(dimension)]
-        sums = [float(x or 0.0) for x in row[len(group) + 3 :]]
+        sums = [float(x or 0.0) for x in row[len(group) + 6 :]]
         result.append(
             TravelRow(
                 dimension=dimension,
@@ -450,6 +482,11 @@ async def travel_sums(
                 confirmed_no=int(row[len(group) + 2]),
                 assumed=tuple(sums[:width]),
                 confirmed=tuple(sums[width:]),
+                keys=(
+                    int(row[len(group) + 3] or 0),
+                    int(row[len(group) + 4] or 0),
+                    int(row[len(group) + 5] or 0),
+                ),
             )
         )
     return result
@@ -457,10 +494,12 @@ async def travel_sums(
 
 async def survey_counts(db: AsyncSession, f: SummaryFilter) -> SurveyCounts:
     t = StatisticsCounts
-    stmt = select(*(func.coalesce(func.sum(getattr(t, name)), 0) for name in SURVEY_SUMS)).where(
+    columns = (*SURVEY_SUMS, *SURVEY_KEYS)
+    stmt = select(*(func.coalesce(func.sum(getattr(t, name)), 0) for name in columns)).where(
         *_where(t, f)
     )
     n = [int(x) for x in (await db.execute(stmt)).one()]
+    keys = dict(zip(SURVEY_SUMS, n[len(SURVEY_SUMS) :], strict=True))
     return SurveyCounts(
         invited=n[0],
         answered=n[1],
@@ -470,6 +509,7 @@ async def survey_counts(db: AsyncSession, f: SummaryFilter) -> SurveyCounts:
         physical_visit_yes=n[9],
         physical_visit_no=n[10],
         with_free_text=n[11],
+        keys=keys,
     )
 
 

@@ -3,9 +3,9 @@
 This module owns putting a report together for one evaluator and one query
 (`service.domain.statistics_query`): the reads from `service.storage.statistics` (which counts
 in SQL), travel avoided (the «grønn helse» calculation run once per group of identical travel
-inputs), and the privacy rules that turn those rows into figures: every count becomes a cell, and
-every sum a reader could use to work a hidden cell out is declared beside it, so that
-`service.domain.suppression` can hide enough. The report's tables are shaped by
+inputs), and turning those rows into figures: every count becomes a cell with the sum of its
+records' keys beside it, which `service.domain.statistics_report` perturbs
+(`service.domain.statistics_cellkey`). The report's tables are shaped by
 `service.domain.statistics_report`. No names, contact details, postal codes or free text ever
 reach it.
 
@@ -30,12 +30,10 @@ from service.domain.statistics_report import (
     COUNT_MEASURES,
     PARTICIPANT_ROLES,
     STATUS_MEASURES,
-    CellKey,
     Figures,
     StatisticsReport,
     build_report,
 )
-from service.domain.suppression import Sum
 from service.domain.travel.calculation import Amounts
 from service.domain.travel.factors import FactorSet
 from service.domain.travel.keys import AMOUNT_FIELDS, TravelPerKey
@@ -194,86 +192,52 @@ def _count_statuses(
     municipalities = sorted({r.key or "unknown" for r in statuses if r.dimension == "municipality"})
     figures.rows = _row_keys(periods, departments, municipalities, ref)
     hospital_of = {str(d.id): d.hospital_code for d in departments}
-    cells = figures.cells
     for r in statuses:
         measure = r.status if r.status in STATUS_MEASURES else "open"
         table = r.dimension or "total"
         key = "" if r.dimension is None else (r.key or "unknown")
-        cells[(table, key, measure)] += r.consultations
-        cells[(table, key, "booked")] += r.consultations
+        targets = [(table, key)]
         if r.dimension == "department" and key in hospital_of:
-            cells[("hospital", hospital_of[key], measure)] += r.consultations
-            cells[("hospital", hospital_of[key], "booked")] += r.consultations
+            targets.append(("hospital", hospital_of[key]))
+        n, keys = r.consultations, r.keys[0]
+        for target in targets:
+            figures.add((*target, measure), n, keys)
+            figures.add((*target, "booked"), n, keys)
         if r.status == "completed" and r.dimension in ("period", None):
-            cells[(table, key, "with_relatives")] += r.with_relatives
-            cells[(table, key, "without_relatives")] += r.consultations - r.with_relatives
-    for table, rows in figures.rows.items():
+            with_n, with_keys = r.with_relatives, r.keys[1]
+            figures.add((table, key, "with_relatives"), with_n, with_keys)
+            figures.add((table, key, "without_relatives"), n - with_n, keys - with_keys)
+    for table, rows in [*figures.rows.items(), ("total", [("", "")])]:
         for key, _ in rows:
-            for measure in COUNT_MEASURES:
-                cells.setdefault((table, key, measure), 0)
-            figures.sums.append(
-                Sum((table, key, "booked"), tuple((table, key, m) for m in STATUS_MEASURES))
-            )
-        for measure in COUNT_MEASURES:
-            cells.setdefault(("total", "", measure), 0)
-            figures.sums.append(
-                Sum(("total", "", measure), tuple((table, key, measure) for key, _ in rows))
-            )
-    figures.sums.append(
-        Sum(("total", "", "booked"), tuple(("total", "", m) for m in STATUS_MEASURES))
-    )
-    for hospital, _ in figures.rows["hospital"]:
-        members = [d for d, h in hospital_of.items() if h == hospital]
-        for measure in COUNT_MEASURES:
-            figures.sums.append(
-                Sum(
-                    ("hospital", hospital, measure),
-                    tuple(("department", d, measure) for d in members),
-                )
-            )
-    # Share with relatives, per period and in total.
-    for key in [k for k, _ in figures.rows["period"]]:
-        _relatives_sum(figures, "period", key)
-    _relatives_sum(figures, "total", "")
-    for measure in ("with_relatives", "without_relatives"):
-        figures.sums.append(
-            Sum(
-                ("total", "", measure),
-                tuple(("period", key, measure) for key, _ in figures.rows["period"]),
-            )
-        )
-
-
-def _relatives_sum(figures: Figures, table: str, key: str) -> None:
-    for measure in ("with_relatives", "without_relatives"):
-        figures.cells.setdefault((table, key, measure), 0)
-    figures.sums.append(
-        Sum(
-            (table, key, "completed"),
-            ((table, key, "with_relatives"), (table, key, "without_relatives")),
-        )
-    )
+            for measure in (*COUNT_MEASURES, "travel_n"):
+                figures.add((table, key, measure), 0, 0)
+            if table in ("period", "total"):
+                for measure in ("with_relatives", "without_relatives"):
+                    figures.add((table, key, measure), 0, 0)
 
 
 def _count_participants(figures: Figures, statuses: Sequence[store.StatusRow]) -> None:
-    """People taking part in completed consultations, by role (one GP in each)."""
-    counts = dict.fromkeys(PARTICIPANT_ROLES, 0)
+    """People taking part in completed consultations, by role (one GP in each). A person
+    counted in a role carries their consultation's record key."""
+    fields = {
+        "specialist": "specialists",
+        "patient": "patients",
+        "relative": "relatives",
+        "interpreter": "interpreters",
+        "municipal_staff": "municipal_staff",
+    }
+    for role in PARTICIPANT_ROLES:
+        figures.add(("participants", "", role), 0, 0)
+    figures.add(("participants", "", "all"), 0, 0)
     for r in statuses:
         if r.dimension is None and r.status == "completed":
-            counts["gp"] += r.consultations
-            counts["specialist"] += r.specialists
-            counts["patient"] += r.patients
-            counts["relative"] += r.relatives
-            counts["interpreter"] += r.interpreters
-            counts["municipal_staff"] += r.municipal_staff
-    for role, n in counts.items():
-        figures.cells[("participants", "", role)] = n
-    figures.cells[("participants", "", "all")] = sum(counts.values())
-    figures.sums.append(
-        Sum(("participants", "", "all"), tuple(("participants", "", r) for r in counts))
-    )
-    # The GP count equals the completed count shown elsewhere.
-    figures.sums.append(Sum(("total", "", "completed"), (("participants", "", "gp"),)))
+            keys = dict(zip(store.COUNT_SUMS, r.keys, strict=True))
+            contributions = {"gp": (r.consultations, keys["consultations"])}
+            for role, name in fields.items():
+                contributions[role] = (getattr(r, name), keys[name])
+            for role, (n, key_sum) in contributions.items():
+                figures.add(("participants", "", role), n, key_sum)
+                figures.add(("participants", "", "all"), n, key_sum)
 
 
 def travel_weights(
@@ -303,23 +267,27 @@ def _count_travel(
     flags: Sequence[str],
 ) -> list[str]:
     hospital_of = {str(d.id): d.hospital_code for d in departments}
-    cells = figures.cells
     width = len(AMOUNT_FIELDS)
     sums: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for label in ("yes", "no", "unanswered"):
+        figures.add(("confirmation", "", label), 0, 0)
     for r in rows:
         key = r.key or "unknown"
         targets = [(r.dimension, key)]
         if r.dimension == "department" and key in hospital_of:
             targets.append(("hospital", hospital_of[key]))
+        n_keys, yes_keys, no_keys = r.keys
         if r.dimension == "period":
             targets.append(("total", ""))
-            cells[("confirmation", "", "yes")] += r.confirmed_yes
-            cells[("confirmation", "", "no")] += r.confirmed_no
-            cells[("confirmation", "", "unanswered")] += (
-                r.consultations - r.confirmed_yes - r.confirmed_no
+            figures.add(("confirmation", "", "yes"), r.confirmed_yes, yes_keys)
+            figures.add(("confirmation", "", "no"), r.confirmed_no, no_keys)
+            figures.add(
+                ("confirmation", "", "unanswered"),
+                r.consultations - r.confirmed_yes - r.confirmed_no,
+                n_keys - yes_keys - no_keys,
             )
         for target in targets:
-            cells[(*target, "travel_n")] += r.consultations
+            figures.add((*target, "travel_n"), r.consultations, n_keys)
             into = sums.setdefault(
                 target, {"assumed": [0.0] * len(r.assumed), "confirmed": [0.0] * len(r.assumed)}
             )
@@ -331,78 +299,44 @@ def _count_travel(
         target: {basis: Amounts(*values[:width]) for basis, values in bases.items()}
         for target, bases in sums.items()
     }
-
-    for table, row_keys in figures.rows.items():
-        for key, _ in row_keys:
-            cells.setdefault((table, key, "travel_n"), 0)
-        figures.sums.append(
-            Sum(("total", "", "travel_n"), tuple((table, key, "travel_n") for key, _ in row_keys))
-        )
-    cells.setdefault(("total", "", "travel_n"), 0)
-    # Completed consultations without travel data (guidance, mostly) are not published, but
-    # completed minus travel_n would give them: they are protected like a published cell.
-    for table, row_keys in [*figures.rows.items(), ("total", [("", "")])]:
-        for key, _ in row_keys:
-            rest = (table, key, "completed_without_travel")
-            cells[rest] = cells[(table, key, "completed")] - cells[(table, key, "travel_n")]
-            figures.unpublished.add(rest)
-            figures.sums.append(Sum((table, key, "completed"), ((table, key, "travel_n"), rest)))
-        if table != "total":
-            figures.sums.append(
-                Sum(
-                    ("total", "", "completed_without_travel"),
-                    tuple((table, key, "completed_without_travel") for key, _ in row_keys),
-                )
-            )
-    joint_without_key = ("participants", "", "patient_without_travel")
-    cells[joint_without_key] = (
-        cells[("participants", "", "patient")] - cells[("total", "", "travel_n")]
-    )
-    figures.unpublished.add(joint_without_key)
-    figures.sums.append(
-        Sum(("participants", "", "patient"), (("total", "", "travel_n"), joint_without_key))
-    )
-    for label in ("yes", "no", "unanswered"):
-        cells.setdefault(("confirmation", "", label), 0)
-    figures.sums.append(
-        Sum(
-            ("total", "", "travel_n"),
-            tuple(("confirmation", "", a) for a in ("yes", "no", "unanswered")),
-        )
-    )
     return sorted(not_costed)
 
 
 def _count_survey(figures: Figures, s: store.SurveyCounts) -> None:
-    values = {
+    """Survey figures; those not kept in the summary (not answered, blanks, without free text)
+    are differences of kept ones, and so are their key sums."""
+    n = {
         "invited": s.invited,
         "answered": s.answered,
-        "unanswered": s.invited - s.answered,
-        **{f"satisfaction_{i + 1}": n for i, n in enumerate(s.satisfaction)},
-        "satisfaction_blank": s.answered - sum(s.satisfaction),
+        **{f"satisfaction_{i + 1}": v for i, v in enumerate(s.satisfaction)},
         "would_travel_yes": s.would_travel_yes,
         "would_travel_no": s.would_travel_no,
-        "would_travel_blank": s.answered - s.would_travel_yes - s.would_travel_no,
         "physical_visit_yes": s.physical_visit_yes,
         "physical_visit_no": s.physical_visit_no,
-        "physical_visit_blank": s.answered - s.physical_visit_yes - s.physical_visit_no,
         "with_free_text": s.with_free_text,
-        "without_free_text": s.answered - s.with_free_text,
     }
-    for name, n in values.items():
-        figures.cells[("survey", "", name)] = n
-
-    def cell(name: str) -> CellKey:
-        return ("survey", "", name)
-
-    answered = cell("answered")
-    figures.sums += [
-        Sum(cell("invited"), (answered, cell("unanswered"))),
-        Sum(
-            answered,
-            (*tuple(cell(f"satisfaction_{i}") for i in range(1, 6)), cell("satisfaction_blank")),
-        ),
-        Sum(answered, tuple(cell(f"would_travel_{a}") for a in ("yes", "no", "blank"))),
-        Sum(answered, tuple(cell(f"physical_visit_{a}") for a in ("yes", "no", "blank"))),
-        Sum(answered, (cell("with_free_text"), cell("without_free_text"))),
+    stored = dict(zip(n, store.SURVEY_SUMS, strict=True))
+    keys = {name: (s.keys or {}).get(column, 0) for name, column in stored.items()}
+    derived = {
+        "unanswered": ("invited", ("answered",)),
+        "satisfaction_blank": ("answered", tuple(f"satisfaction_{i}" for i in range(1, 6))),
+        "would_travel_blank": ("answered", ("would_travel_yes", "would_travel_no")),
+        "physical_visit_blank": ("answered", ("physical_visit_yes", "physical_visit_no")),
+        "without_free_text": ("answered", ("with_free_text",)),
+    }
+    for name, (whole, parts) in derived.items():
+        n[name] = n[whole] - sum(n[p] for p in parts)
+        keys[name] = keys[whole] - sum(keys[p] for p in parts)
+    order = [
+        "invited",
+        "answered",
+        "unanswered",
+        *(f"satisfaction_{i}" for i in range(1, 6)),
+        "satisfaction_blank",
+        *(f"would_travel_{a}" for a in ("yes", "no", "blank")),
+        *(f"physical_visit_{a}" for a in ("yes", "no", "blank")),
+        "with_free_text",
+        "without_free_text",
     ]
+    for name in order:
+        figures.add(("survey", "", name), n[name], keys[name])

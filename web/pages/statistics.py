@@ -21,14 +21,30 @@ from service.http import appkeys
 from service.http.api.statistics import report_for
 from service.http.auth import require_actor
 from service.usecases.statistics import EVALUATOR_ROLES, filter_departments
-from web.charts import horizontal_bars, value_text, vertical_bars
+from web.charts import horizontal_bars, percent_text, value_text, vertical_bars
 from web.pages import labels
 from web.pages.context import render, translator
 from web.pages.i18n import choose_language
+from web.pages.statistics_pdf import statistics_pdf
 
 REGION_FIRST = ("4631", "4632", "4633", "4634", "4635", "4629", "4630", "4628")
 HIDDEN_TEXT = N_("hidden")
 UNKNOWN_MUNICIPALITY = N_("Unknown")
+# Travel modes, for the factors that could not be costed ("ambulance").
+TRAVEL_MODE = {
+    "car": N_("Car"),
+    "bus": N_("Bus"),
+    "boat": N_("Boat"),
+    "taxi_pasientreiser": N_("Taxi (patient travel)"),
+    "ambulance": N_("Ambulance"),
+}
+# One definition per word on the page: "not answered" is an invitation nobody answered; an
+# answer that skipped a question "left it blank".
+SURVEY_ANSWER = {
+    "yes": labels.ANSWER["yes"],
+    "no": labels.ANSWER["no"],
+    "blank": N_("Left blank"),
+}
 
 
 def _chart_items(
@@ -39,7 +55,8 @@ def _chart_items(
 
 async def statistics_page(request: web.Request) -> web.Response:
     actor = require_actor(request, *EVALUATOR_ROLES)
-    gettext = translator(request, choose_language(request))
+    language = choose_language(request)
+    gettext = translator(request, language)
     hidden = gettext(HIDDEN_TEXT)
     app = request.app
     ref = app[appkeys.REFERENCE_DATA]
@@ -68,9 +85,11 @@ async def statistics_page(request: web.Request) -> web.Response:
         "departments": departments,
         "count_measures": COUNT_MEASURES,
         "travel_measures": TRAVEL_MEASURES,
-        "show": lambda value: value_text(value, hidden),
+        "show": lambda value: value_text(value, hidden, language),
         "hidden": HIDDEN_TEXT,
-        "percent": lambda share: f"{share * 100:.0f} %",
+        "percent": lambda share: percent_text(share, language),
+        "travel_mode": lambda mode: gettext(TRAVEL_MODE[mode]) if mode in TRAVEL_MODE else mode,
+        "survey_answer": SURVEY_ANSWER,
         "report": None,
         "error": None,
     }
@@ -106,24 +125,29 @@ async def statistics_page(request: web.Request) -> web.Response:
         group_label=group_label,
         plain_label=plain_label,
         csv_url=f"/api/v1/statistics.csv?{query}",
+        pdf_url=f"/statistikk/rapport.pdf?{urlencode(dict(request.query))}",
         json_url=f"/api/v1/statistics?{query}",
         trend_chart=vertical_bars(
             _chart_items(periods, period_label, "booked"),
             [r.counts["completed"] for r in periods],
             hidden_text=hidden,
+            language=language,
         ),
         municipality_chart=horizontal_bars(
             _chart_items(report.tables["municipality"], municipality_label),
             hidden_text=hidden,
+            language=language,
         ),
         group_chart=horizontal_bars(
             _chart_items(report.tables["patient_group"], group_label),
             hidden_text=hidden,
+            language=language,
         ),
-        co2_chart=vertical_bars(co2, hidden_text=hidden),
+        co2_chart=vertical_bars(co2, hidden_text=hidden, language=language),
     )
     return await render(request, "stats/statistics.html", context)
 
 
 def setup_statistics_routes(app: web.Application) -> None:
     app.router.add_get("/statistikk", statistics_page)
+    app.router.add_get("/statistikk/rapport.pdf", statistics_pdf)

@@ -542,7 +542,7 @@ def route_table() -> RouteTable:
             "GET",
             f"{API}/statistics",
             get_statistics,
-            "Statistics for evaluators: use, travel avoided, survey (small counts suppressed)",
+            "Statistics for evaluators: use, travel avoided, survey (every count perturbed)",
             query=STATISTICS_QUERY,
             tag="statistics",
             responses={200: "Statistics", 403: "Not an evaluator", 422: "Invalid filter"},

@@ -1,7 +1,8 @@
 """The evaluators' statistics as JSON and CSV: `GET /api/v1/statistics` and `.csv`.
 
-Both are built from one `StatisticsReport`, which holds no personal data and only suppressed
-counts; this module only lays it out.
+Both are built from one `StatisticsReport`, which holds no personal data and only perturbed
+counts (cell-key method); this module only lays it out. Each count says it is perturbed: the
+JSON's `protection` block, and the CSV's `perturbed` column, line by line.
 """
 
 from __future__ import annotations
@@ -76,10 +77,12 @@ def report_json(report: StatisticsReport) -> dict[str, Any]:
             "department_id": q.department_id,
         },
         "factor_set": asdict(report.factor_set),
-        "suppression": {
-            "threshold": report.threshold,
-            "small": "<5",
-            "suppressed": "hidden so that a small count cannot be worked out from totals",
+        # Every count in this report is perturbed (cell-key method); these are its parameters.
+        "protection": {
+            **asdict(report.protection),
+            "perturbed": "every count",
+            "small": f"a count perturbed below {report.protection.threshold}",
+            "suppressed": "travel or durations of a count below the threshold",
         },
         "total": _row_json(report.total),
         "by": {table: [_row_json(r) for r in rows] for table, rows in report.tables.items()},
@@ -97,38 +100,54 @@ def _safe(value: Display | str) -> str:
 
 
 def report_csv(report: StatisticsReport) -> str:
-    """Long format: one figure per line (table, key, label, measure, value)."""
+    """Long format: one figure per line (table, key, label, measure, value, perturbed): every
+    count is perturbed ("yes"); travel amounts, durations and the share with relatives (computed
+    from perturbed counts) are "no"."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["table", "key", "label", "measure", "value"])
+    writer.writerow(["table", "key", "label", "measure", "value", "perturbed"])
     fs = report.factor_set
+    p = report.protection
     for name, text in (
         ("factor_set_id", fs.id),
         ("factor_set_version", fs.version),
         ("from", report.query.date_from.isoformat()),
         ("to", report.query.date_to.isoformat()),
         ("group_by", report.query.group_by),
+        ("protection", p.method),
+        ("protection_threshold", str(p.threshold)),
+        ("protection_max_perturbation", str(p.max_perturbation)),
+        ("protection_variance", str(p.variance)),
     ):
-        writer.writerow(["meta", "", "", name, _safe(text)])
+        writer.writerow(["meta", "", "", name, _safe(text), ""])
 
     def rows(table: str, row: Row) -> None:
-        def put(measure: str, value: Display) -> None:
-            writer.writerow([table, _safe(row.key), _safe(row.label), measure, _safe(value)])
+        def put(measure: str, value: Display, perturbed: bool) -> None:
+            writer.writerow(
+                [
+                    table,
+                    _safe(row.key),
+                    _safe(row.label),
+                    measure,
+                    _safe(value),
+                    "yes" if perturbed else "no",
+                ]
+            )
 
         for measure, value in row.counts.items():
-            put(measure, value)
+            put(measure, value, True)
         if row.duration is not None:
             for measure, value in row.duration.items():
-                put(f"duration_minutes_{measure}", value)
+                put(f"duration_minutes_{measure}", value, False)
         if row.relatives is not None:
             for measure, value in row.relatives.items():
-                put(f"relatives_{measure}", value)
+                put(f"relatives_{measure}", value, measure != "share")
         if row.travel is None:
-            put("travel", "suppressed")
+            put("travel", "suppressed", False)
         else:
             for basis, figures in row.travel.items():
                 for measure, value in figures.items():
-                    put(f"travel_{basis}_{measure}", value)
+                    put(f"travel_{basis}_{measure}", value, False)
 
     rows("total", report.total)
     for table, table_rows in report.tables.items():
@@ -140,7 +159,7 @@ def report_csv(report: StatisticsReport) -> str:
         ("survey", report.survey),
     ):
         for measure, value in values.items():
-            writer.writerow([section, "", "", measure, _safe(value)])
+            writer.writerow([section, "", "", measure, _safe(value), "yes"])
     return out.getvalue()
 
 
