@@ -227,6 +227,33 @@ async def horizontal_overflow(page: Page) -> int:
     return overflow
 
 
+async def too_wide(page: Page, limit: int = 4) -> list[str]:
+    """The innermost elements that reach past the right edge of the viewport, for the report."""
+    found: list[str] = await page.evaluate(
+        """(limit) => {
+            const edge = document.documentElement.clientWidth;
+            const wide = [...document.body.querySelectorAll('*')].filter((el) => {
+                const box = el.getBoundingClientRect();
+                return box.width > 0 && box.right > edge + 0.5;
+            });
+            let innermost = wide.filter((el) => !wide.some((o) => o !== el && el.contains(o)));
+            if (!innermost.length) {
+                // Text that does not wrap (a long word) overflows its box without widening it.
+                innermost = [...document.body.querySelectorAll('*')].filter(
+                    (el) => el.scrollWidth > el.clientWidth + 1 && el.children.length === 0);
+            }
+            return innermost.slice(0, limit).map((el) => {
+                const cls = typeof el.className === 'string' && el.className
+                    ? '.' + el.className.trim().split(/\\s+/).join('.') : '';
+                const text = (el.textContent || '').trim().slice(0, 30);
+                return `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}${cls} «${text}»`;
+            });
+        }""",
+        limit,
+    )
+    return found
+
+
 # --- the data the pages show -----------------------------------------------------------------
 
 REQUESTED_SLOT: Final = "2026-01-07T10:00:00+01:00"

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -34,9 +36,11 @@ from tests.a11y_support import (  # noqa: F401 - fixtures
     context_as,
     db,
     db_url,
+    horizontal_overflow,
     page_problems,
     samples,
     server,
+    too_wide,
     weak_focus_indicators,
     world,
 )
@@ -120,19 +124,35 @@ class Sweep:
     problems: list[str]
 
 
+# What a sweep does on each page: (page, where, first time this page is seen) → problems.
+Check = Callable[[Page, str, bool], Awaitable[list[str]]]
+
+
+async def axe_and_focus(page: Page, where: str, first: bool) -> list[str]:
+    # Colours do not change with the language: the focus check once per page.
+    return await page_problems(page, where, focus=first)
+
+
 async def sweep(
-    browser: Browser, server: TestServer, role: str, paths: list[str], *, focus: bool = True
+    browser: Browser,
+    server: TestServer,
+    role: str,
+    paths: list[str],
+    check: Check = axe_and_focus,
+    *,
+    languages: tuple[str, ...] = LANGUAGES,
+    width: int = 1280,
 ) -> Sweep:
-    """axe-core on each path in each language; the focus check once per page (colours do not
-    change with the language). One tab for all: a fresh one per page costs axe a recompile."""
-    context = await context_as(browser, server, role)
+    """`check` on each path that answers with a page, in each language. One tab for all: a
+    fresh one per page would cost axe-core a recompile each time."""
+    context = await context_as(browser, server, role, width=width)
     page = await context.new_page()
     result = Sweep([], [], [])
     seen: set[tuple[str, str, int]] = set()
     not_pages: set[str] = set()
     focus_seen: set[tuple[str, int]] = set()
     try:
-        for path, lang in itertools.product(paths, LANGUAGES):
+        for path, lang in itertools.product(paths, languages):
             if path in not_pages:
                 continue  # its content type does not change with the language
             url = f"{base(server)}{path}?lang={lang}"
@@ -159,9 +179,9 @@ async def sweep(
             await page.goto(url, wait_until="load")
             where = f"{role} {lang} {path} → {final} ({probe.status})"
             result.checked.append(where)
-            page_seen = (key[0], probe.status) in focus_seen
+            first = (key[0], probe.status) not in focus_seen
             focus_seen.add((key[0], probe.status))
-            result.problems += await page_problems(page, where, focus=focus and not page_seen)
+            result.problems += await check(page, where, first)
     finally:
         await context.close()
     return result
@@ -174,6 +194,43 @@ async def test_every_page_passes_axe_in_every_language(
 ) -> None:
     paths = get_paths(server.app, samples, world)
     result = await sweep(browser, server, role, paths)
+    assert result.checked, "no page was checked"
+    assert not result.problems, "\n".join(result.problems)
+
+
+# --- reflow: 320 CSS pixels wide, and text at 200 % ----------------------------------------
+
+REFLOW_ROLES = ("guest", "gp", "specialist", "evaluator")
+
+
+def reflow_check(shots: Path) -> Check:
+    async def check(page: Page, where: str, first: bool) -> list[str]:
+        problems: list[str] = []
+        name = re.sub(r"[^A-Za-z0-9]+", "-", where)[:80]
+        # WCAG 1.4.10: at 320 CSS px (1280 px zoomed to 400 %) nothing needs sideways scrolling.
+        if (overflow := await horizontal_overflow(page)) > 0:
+            problems.append(f"{where}: {overflow} px wider than 320 px: {await too_wide(page)}")
+        await page.screenshot(path=shots / f"{name}-320.png", full_page=True)
+        # WCAG 1.4.4: text at 200 %, in a window as wide as a laptop's at that zoom.
+        await page.set_viewport_size({"width": 640, "height": 900})
+        await page.evaluate("() => { document.documentElement.style.fontSize = '200%'; }")
+        if (overflow := await horizontal_overflow(page)) > 0:
+            problems.append(f"{where}: {overflow} px too wide, text 200 %: {await too_wide(page)}")
+        await page.screenshot(path=shots / f"{name}-200.png", full_page=True)
+        await page.set_viewport_size({"width": 320, "height": 640})
+        return problems
+
+    return check
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("role", REFLOW_ROLES)
+async def test_every_page_reflows_at_320_px_and_with_text_at_200_percent(
+    role: str, server: TestServer, samples: Samples, world: World, browser: Browser, tmp_path: Path
+) -> None:
+    paths = get_paths(server.app, samples, world)
+    check = reflow_check(tmp_path)
+    result = await sweep(browser, server, role, paths, check, languages=("nn",), width=320)
     assert result.checked, "no page was checked"
     assert not result.problems, "\n".join(result.problems)
 
