@@ -346,3 +346,42 @@ async def test_the_checks_catch_what_they_are_for(browser: Browser) -> None:
         assert len(weak) == 1 and "button" in weak[0] and "1.8:1" in weak[0], weak
     finally:
         await context.close()
+
+
+# --- forms sent back with errors (POST answers, which the route sweep does not reach) --------
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("lang", LANGUAGES)
+async def test_forms_sent_back_with_errors_pass_axe(
+    lang: str, server: TestServer, samples: Samples, browser: Browser
+) -> None:
+    problems: list[str] = []
+    first = lang == "nn"  # colours do not change with the language
+    guest = await context_as(browser, server, "guest")
+    gp = await context_as(browser, server, "gp")
+    try:
+        page = await guest.new_page()
+        await page.goto(f"{base(server)}/logg-inn?lang={lang}")
+        await page.fill("#f-email", "gp@test.no")
+        await page.fill("#f-password", "not the password")
+        await page.click("button.primary")
+        await page.wait_for_selector(".error-summary")
+        problems += await page_problems(page, f"{lang} login refused", focus=first)
+
+        await page.goto(f"{base(server)}/sporjeskjema/{samples.survey_token}?lang={lang}")
+        # Past the browser's own check of the required answer, as an older browser would be.
+        await page.evaluate("() => { document.querySelector('form.survey').noValidate = true; }")
+        await page.click("form.survey button[type='submit']")
+        await page.wait_for_selector(".error-summary")
+        problems += await page_problems(page, f"{lang} survey without answers", focus=first)
+
+        booking = await gp.new_page()
+        await booking.goto(f"{base(server)}/bestill?lang={lang}")
+        await booking.click("button[value='book']")
+        await booking.wait_for_selector(".error-summary")
+        problems += await page_problems(booking, f"{lang} empty booking", focus=first)
+    finally:
+        await guest.close()
+        await gp.close()
+    assert not problems, "\n".join(problems)
