@@ -129,6 +129,12 @@ async def test_the_call_by_keyboard_lets_in_takes_out_mutes_and_leaves(
         assert await relative.inner_text("#ended-title") == "Du er ikkje lenger med i samtalen"
         await announced(gp, "Pårørande Ein har forlate samtalen.")
 
+        # In the call, the patient turning her microphone back on is said to the others.
+        assert (await focused(patient))["id"] == "toggle-mic"
+        await patient.keyboard.press("Space")
+        assert await patient.get_attribute("#toggle-mic", "aria-pressed") == "false"
+        await announced(gp, "Pasient Ein slo på mikrofonen.")
+
         # The patient's controls are one toolbar: the arrow keys move, Tab leaves it.
         await patient.keyboard.press("ArrowRight")
         assert (await focused(patient))["id"] == "toggle-camera"
