@@ -31,9 +31,13 @@ system-deps:
 services:
 	bash .ci/services
 
+ESLINT := tests/js/node_modules/.bin/eslint
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@test -x $(ESLINT) || { echo "ESLint is missing: make system-deps (npm ci in tests/js)"; exit 1; }
+	$(ESLINT) --max-warnings 0 --config tests/js/eslint.config.js web/static
 
 typecheck: install
 	$(BIN)/mypy

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from web.pages.accessibility import setup_accessibility_routes
 from web.pages.booking import setup_booking_routes
 from web.pages.calendar import setup_calendar_routes
 from web.pages.consultations import setup_consultation_routes
@@ -34,4 +35,5 @@ def setup_web(app: web.Application) -> None:
     setup_calendar_routes(app)
     setup_statistics_routes(app)
     setup_survey_routes(app)
+    setup_accessibility_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=False)

@@ -41,6 +41,8 @@
   const rosterList = el('roster');
   const waitingView = el('waiting-view');
   const endedView = el('ended-view');
+  const announcer = el('announcer');
+  const controls = el('controls');
 
   let socket = null;
   let you = null;
@@ -60,6 +62,7 @@
   let stopped = false;
   let endedReason = 'over'; // from the server's `ended` frame, before it closes with 4005
   let inbox = Promise.resolve();
+  let heard = null; // the roster as last announced; null until the first one after joining
 
   function setState(state, text) {
     root.dataset.state = state;
@@ -166,14 +169,17 @@
     closeAllLinks();
     for (const track of localStream.getTracks()) track.stop();
     if (screenTrack) screenTrack.stop();
+    el('ended-title').textContent = state === 'removed' ? texts.removed_title : texts.ended_title;
     el('ended-text').textContent = text;
     // Only who left, or moved to another tab, can come back while the call goes on.
     el('rejoin').hidden = state !== 'left' && state !== 'replaced';
     endedView.hidden = false;
     waitingView.hidden = true;
-    el('controls').hidden = true;
+    controls.hidden = true;
     tiles.replaceChildren();
     setState(state, '');
+    // The focused button may just have been hidden: focus goes where the news is.
+    el('ended-title').focus();
   }
 
   // --- messages ----------------------------------------------------------------------------
@@ -185,6 +191,7 @@
         iceServers = message.ice_servers;
         attempt = 0;
         lastJoinedAt = Date.now();
+        heard = null; // everyone already in the room is no news
         await applyRoster(message.participants);
         break;
       case 'participants':
@@ -216,6 +223,7 @@
   async function applyRoster(participants) {
     roster = new Map(participants.map((p) => [p.participant_id, p]));
     const admitted = amAdmitted();
+    announceChanges();
     renderRoster();
     if (!admitted) {
       closeAllLinks();
@@ -361,24 +369,83 @@
     if (isClinician) renderWaitingList(waiting);
   }
 
+  // Updated in place, never rebuilt: a keyboard user's focus on a button stays where it is
+  // when someone else mutes or joins. Each button is named for the person it lets in.
   function renderWaitingList(waiting) {
     const list = el('waiting-list');
-    list.replaceChildren();
+    const wanted = new Set(waiting.map((p) => p.participant_id));
+    const items = new Map([...list.children].map((item) => [item.dataset.participant, item]));
+    let lostFocus = false;
+    for (const [id, item] of items) {
+      if (wanted.has(id)) continue;
+      lostFocus = lostFocus || item.contains(document.activeElement);
+      item.remove();
+      items.delete(id);
+    }
+    let previous = null;
     for (const p of waiting) {
-      const item = document.createElement('li');
-      const name = document.createElement('span');
-      name.textContent = `${p.display_name} (${roleName(p.role)})`;
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.className = 'button admit';
-      button.textContent = texts.admit;
-      button.dataset.participant = p.participant_id;
-      button.addEventListener('click', () => send({ type: 'admit', participant_id: p.participant_id }));
-      item.append(name, ' ', button);
-      list.append(item);
+      let item = items.get(p.participant_id);
+      if (!item) {
+        item = waitingItem(p.participant_id);
+      }
+      item.querySelector('.who').textContent = `${p.display_name} (${roleName(p.role)})`;
+      item.querySelector('button').setAttribute(
+        'aria-label', texts.admit_named.replace('{name}', p.display_name));
+      const place = previous ? previous.nextElementSibling : list.firstElementChild;
+      if (place !== item) list.insertBefore(item, place);
+      previous = item;
     }
     el('nobody-waiting').hidden = waiting.length > 0;
     el('admit-all').hidden = waiting.length < 2;
+    if (lostFocus) {
+      // The person whose button had focus was let in: go on to the next one, or to the list.
+      const next = list.querySelector('button');
+      (next || el('waiting-list-title')).focus();
+    }
+  }
+
+  function waitingItem(participantId) {
+    const item = document.createElement('li');
+    item.dataset.participant = participantId;
+    const name = document.createElement('span');
+    name.className = 'who';
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'button admit';
+    button.textContent = texts.admit;
+    button.dataset.participant = participantId;
+    button.addEventListener('click', () => send({ type: 'admit', participant_id: participantId }));
+    item.append(name, ' ', button);
+    return item;
+  }
+
+  // What changed since the last roster, said once in the live region: who waits (to those who
+  // can let them in), who came, who went, who turned their microphone off or on.
+  function announceChanges() {
+    const before = heard;
+    heard = new Map([...roster].map(([id, p]) => [id, { ...p, media: { ...p.media } }]));
+    if (!before || !you) return;
+    const news = [];
+    const say = (text, p) => news.push(text.replace('{name}', p.display_name));
+    for (const [id, p] of roster) {
+      if (id === you.participant_id) continue;
+      const old = before.get(id);
+      if (p.state === 'waiting') {
+        if (isClinician && (!old || old.state !== 'waiting')) say(texts.announce_waiting, p);
+        continue;
+      }
+      if (!old || old.state !== 'admitted') {
+        say(texts.announce_joined, p);
+      } else if (old.media.audio !== p.media.audio) {
+        say(p.media.audio ? texts.announce_mic_on : texts.announce_mic_off, p);
+      }
+    }
+    for (const [id, old] of before) {
+      if (id !== you.participant_id && old.state === 'admitted' && !roster.has(id)) {
+        say(texts.announce_left, old);
+      }
+    }
+    if (news.length) announcer.textContent = news.join(' ');
   }
 
   function tileFor(key) {
@@ -417,7 +484,11 @@
     tile.dataset.peerState = peerState || 'self';
     const remove = tile.querySelector('button.remove');
     // Clinicians take guests (patient, relatives, interpreter, staff) out, never each other.
-    if (remove) remove.hidden = mine || participant.is_clinician;
+    if (remove) {
+      remove.hidden = mine || participant.is_clinician;
+      remove.setAttribute(
+        'aria-label', texts.remove_named.replace('{name}', participant.display_name));
+    }
   }
 
   function renderTiles() {
@@ -445,21 +516,25 @@
     send({ type: 'media', audio: micOn, video: cameraOn });
   }
 
+  // A toggle keeps its words; only aria-pressed (and the look that follows it) changes, so a
+  // screen reader says "Mute, pressed" rather than "Unmute, pressed".
+  function showPressed() {
+    el('toggle-mic').setAttribute('aria-pressed', String(!micOn));
+    el('toggle-camera').setAttribute('aria-pressed', String(!cameraOn));
+    if (isClinician) el('toggle-share').setAttribute('aria-pressed', String(Boolean(screenTrack)));
+  }
+
   function toggleMic() {
     micOn = !micOn;
     for (const track of localStream.getAudioTracks()) track.enabled = micOn;
-    const button = el('toggle-mic');
-    button.textContent = micOn ? texts.mute : texts.unmute;
-    button.setAttribute('aria-pressed', String(!micOn));
+    showPressed();
     announceMedia();
   }
 
   function toggleCamera() {
     cameraOn = !cameraOn;
     if (cameraTrack) cameraTrack.enabled = cameraOn;
-    const button = el('toggle-camera');
-    button.textContent = cameraOn ? texts.camera_off : texts.camera_on;
-    button.setAttribute('aria-pressed', String(!cameraOn));
+    showPressed();
     announceMedia();
   }
 
@@ -474,7 +549,6 @@
   }
 
   async function toggleShare() {
-    const button = el('toggle-share');
     if (screenTrack) {
       const track = screenTrack;
       screenTrack = null;
@@ -493,8 +567,7 @@
       });
       await replaceOutgoingVideo(screenTrack);
     }
-    button.textContent = screenTrack ? texts.stop_share : texts.share;
-    button.setAttribute('aria-pressed', String(Boolean(screenTrack)));
+    showPressed();
   }
 
   function leave() {
@@ -556,7 +629,39 @@
     cameraTrack = localStream.getVideoTracks()[0] || null;
     cameraOn = Boolean(cameraTrack);
     micOn = localStream.getAudioTracks().length > 0;
+    showPressed();
   }
+
+  // The toolbar pattern: Tab reaches one button (the last one used), the arrow keys, Home and
+  // End move between the buttons that are shown.
+  function controlButtons() {
+    return [...controls.querySelectorAll('button')].filter((b) => !b.hidden);
+  }
+
+  function moveInToolbar(event) {
+    const buttons = controlButtons();
+    const at = buttons.indexOf(document.activeElement);
+    if (at < 0) return;
+    const moves = {
+      ArrowRight: at + 1,
+      ArrowDown: at + 1,
+      ArrowLeft: at - 1,
+      ArrowUp: at - 1,
+      Home: 0,
+      End: buttons.length - 1,
+    };
+    if (!(event.key in moves)) return;
+    event.preventDefault();
+    const next = buttons[(moves[event.key] + buttons.length) % buttons.length];
+    for (const b of buttons) b.setAttribute('tabindex', b === next ? '0' : '-1');
+    next.focus();
+  }
+
+  controls.addEventListener('keydown', moveInToolbar);
+  controls.addEventListener('focusin', (event) => {
+    if (!(event.target instanceof HTMLButtonElement)) return;
+    for (const b of controlButtons()) b.setAttribute('tabindex', b === event.target ? '0' : '-1');
+  });
 
   el('toggle-mic').addEventListener('click', toggleMic);
   el('toggle-camera').addEventListener('click', toggleCamera);

@@ -3,7 +3,7 @@
 'use strict';
 
 (() => {
-  let token = null;
+  let token;
   try {
     token = sessionStorage.getItem('samkons.join');
   } catch (err) {
