@@ -2,7 +2,8 @@
 
 Every test that asks for `db_url` runs twice, once per database. PostgreSQL gets one fresh
 database per test run (tables emptied between tests); SQLite gets a copy of a migrated file.
-When CI=true, an unreachable PostgreSQL fails the run instead of skipping.
+When CI=true, an unreachable PostgreSQL fails the run instead of skipping. Passwords hash at
+argon2's cheapest cost (production's is checked in test_passwords.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
 from service.storage.migrate import upgrade_to_head
 from service.storage.models import Base
+from tests.factories import TEST_HASH_COST
 
 PG_ADMIN_DSN = os.environ.get("SAMKONS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI") == "true"
@@ -123,6 +125,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         # their own tests (tests/test_sessions.py), with the shipped values.
         session_idle_minutes=365 * 24 * 60,
         session_absolute_hours=2 * 365 * 24,
+        password_hash_cost=TEST_HASH_COST,
     )
 
 
