@@ -33,6 +33,7 @@ from service.storage.engine import make_engine, make_sessionmaker
 from service.storage.migrate import upgrade_to_head
 from service.storage.models import Base
 from tests.factories import TEST_HASH_COST
+from tests.mail_support import smtp  # noqa: F401 - the fixture, found by its name
 
 PG_ADMIN_DSN = os.environ.get("SAMKONS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI") == "true"
