@@ -6,7 +6,6 @@ moved and cancelled, and its mails carry the names made printable. SQLite and Po
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -120,14 +119,6 @@ async def test_a_cancel_reason_with_control_characters_is_refused(client: Client
     )
     assert resp.status == 422
     assert (await resp.json())["field"] == "reason"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
 
 
 async def test_names_stored_before_the_rule_never_block_a_consultation(
