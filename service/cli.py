@@ -51,6 +51,7 @@ def _ensure_sqlite_dir(settings: Settings) -> None:
 
 async def _create_user(settings: Settings, args: argparse.Namespace) -> None:
     from service.domain.clock import SystemClock
+    from service.domain.passwords import Passwords
     from service.storage.engine import make_engine, make_sessionmaker
     from service.usecases.accounts import create_user
 
@@ -68,6 +69,7 @@ async def _create_user(settings: Settings, args: argparse.Namespace) -> None:
                 gp_office_id=args.gp_office_id,
                 department_id=args.department_id,
                 language=args.language,
+                passwords=Passwords(settings.password_hash_cost),
             )
             print(f"Created user {user.id} ({user.role}).")
     finally:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.domain.actor import Actor
 from service.domain.clock import Clock, SystemClock
 from service.domain.errors import DomainError
-from service.domain.passwords import hash_password
+from service.domain.passwords import Passwords
 from service.domain.schemas import BookingInput, PersonInput
 from service.domain.tokens import hash_token, new_id, new_room_id, new_token
 from service.domain.travel.calculation import Mode, PatientLocation
@@ -159,7 +159,7 @@ async def _seed(
     rng = random.Random(2026)  # noqa: S311 - repeatable demo data, not a secret
     now = clock.now()
     reference = load_reference_data()
-    password_hash = hash_password(DEMO_PASSWORD)
+    password_hash = Passwords(settings.password_hash_cost).hash(DEMO_PASSWORD)
     async with sessionmaker() as db, db.begin():
         hospitals = {
             "haukeland": Hospital(code="haukeland", name="Haukeland universitetssjukehus"),

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.domain.passwords import MINIMUM_COST, PRODUCTION_COST, HashCost, is_weaker
+
 DEMO_SECRET = "demo-secret-do-not-use-in-production-0000"  # noqa: S105 - refused in production
 
 
@@ -76,6 +78,10 @@ class Settings(BaseSettings):
     oidc_dpop: bool = True
     # Extra connect-src sources for the CSP (an SFU, a TURN-over-https endpoint): 'self' only else.
     csp_connect_sources: list[str] = Field(default_factory=list)
+    # argon2id's cost for new password hashes and for the check of an unknown account, e.g.
+    # SAMKONS_PASSWORD_HASH_COST='{"time_cost": 3, "memory_kib": 65536, "parallelism": 4}'.
+    # Production refuses anything below OWASP's minimum; the tests use a trivial cost.
+    password_hash_cost: HashCost = PRODUCTION_COST
 
     # Requests
     max_body_bytes: int = 1024 * 1024
@@ -153,6 +159,11 @@ class Settings(BaseSettings):
                 )
             if not self.base_url.startswith("https://"):
                 raise ValueError("SAMKONS_BASE_URL must be https:// in production")
+            if is_weaker(self.password_hash_cost, MINIMUM_COST):
+                raise ValueError(
+                    "SAMKONS_PASSWORD_HASH_COST is below the minimum for production "
+                    f"(time_cost {MINIMUM_COST.time_cost}, memory_kib {MINIMUM_COST.memory_kib})"
+                )
         return self
 
     @property

@@ -3,6 +3,11 @@
 Every test that asks for `db_url` runs twice, once per database. PostgreSQL gets one fresh
 database per test run (tables emptied between tests); SQLite gets a copy of a migrated file.
 When CI=true, an unreachable PostgreSQL fails the run instead of skipping.
+
+Kept cheap on purpose, since every test pays for it: passwords hash at argon2's cheapest cost
+(production's is checked in test_passwords.py), PostgreSQL's test database commits without
+waiting for the disk, and emptying it deletes rows instead of truncating (a TRUNCATE of twenty
+small tables costs half a second, a DELETE of their few rows a tenth of that).
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.domain.clock import FakeClock
@@ -28,6 +32,8 @@ from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
 from service.storage.migrate import upgrade_to_head
 from service.storage.models import Base
+from tests.factories import TEST_HASH_COST
+from tests.mail_support import smtp  # noqa: F401 - the fixture, found by its name
 
 PG_ADMIN_DSN = os.environ.get("SAMKONS_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI") == "true"
@@ -61,6 +67,8 @@ def pg_database() -> Iterator[str | None]:
             await conn.close()
 
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    # A throwaway database need not wait for the disk at each commit (the tests commit often).
+    asyncio.run(admin(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     url = f"{base}/{name}"
     upgrade_to_head(url)
@@ -89,18 +97,50 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
     asyncio.run(_truncate_all(url))
 
 
+_EMPTYING: dict[str, str] = {}
+
+
 async def _truncate_all(url: str) -> None:
-    engine = make_engine(url)
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
-        async with engine.begin() as conn:
-            # The statistics calendar is reference data the migration writes, like
-            # alembic_version: without it the summary triggers would count nothing.
-            names = ", ".join(
-                f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name not in KEPT_TABLES
-            )
-            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        script = _EMPTYING.get(url)
+        if script is None:
+            script = _EMPTYING[url] = await _emptying_script(conn)
+        await conn.execute(script)
     finally:
-        await engine.dispose()
+        await conn.close()
+
+
+async def _emptying_script(conn: asyncpg.Connection) -> str:
+    """One round trip that empties every table as TRUNCATE ... RESTART IDENTITY would."""
+    # The statistics calendar is reference data the migration writes, like alembic_version:
+    # without it the summary triggers would count nothing. Children go before their parents;
+    # the statistics summary comes last, after consultations and surveys, whose delete triggers
+    # write to it.
+    tables = sorted(
+        (t.name for t in reversed(Base.metadata.sorted_tables) if t.name not in KEPT_TABLES),
+        key=lambda name: name.startswith("statistics_"),
+    )
+    sequences = await conn.fetch(
+        """
+        SELECT quote_ident(ns.nspname) || '.' || quote_ident(seq.relname) AS name
+        FROM pg_class seq
+        JOIN pg_namespace ns ON ns.oid = seq.relnamespace
+        JOIN pg_depend dep ON dep.objid = seq.oid AND dep.deptype IN ('a', 'i')
+        JOIN pg_class tab ON tab.oid = dep.refobjid
+        WHERE seq.relkind = 'S' AND tab.relname = ANY($1::text[])
+        """,
+        tables,
+    )
+    return "".join(
+        [
+            "BEGIN;",
+            # Names from the project's own metadata, not from input.
+            *(f'DELETE FROM "{name}";' for name in tables),  # noqa: S608
+            *(f"ALTER SEQUENCE {row['name']} RESTART;" for row in sequences),
+            "COMMIT;",
+        ]
+    )
 
 
 @pytest.fixture
@@ -123,6 +163,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         # their own tests (tests/test_sessions.py), with the shipped values.
         session_idle_minutes=365 * 24 * 60,
         session_absolute_hours=2 * 365 * 24,
+        password_hash_cost=TEST_HASH_COST,
     )
 
 

@@ -10,11 +10,15 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.domain.passwords import hash_password
+from service.domain.passwords import HashCost, Passwords
 from service.storage.models import Department, GpOffice, Hospital, Patient, User, WorkingHours
 
 PASSWORD = "correct horse battery"
-_HASH = hash_password(PASSWORD)  # argon2 is slow on purpose; hash once for every test user
+# argon2 at production cost takes a quarter of a second per login on the test machine; the
+# tests' settings and users hash at the cheapest cost argon2 allows (test_passwords.py checks
+# that production's cost is strong and that such hashes are recognised as weak).
+TEST_HASH_COST = HashCost(time_cost=1, memory_kib=8, parallelism=1)
+_HASH = Passwords(TEST_HASH_COST).hash(PASSWORD)
 CREATED = datetime(2025, 1, 1, tzinfo=UTC)
 WORKDAY = (time(8, 0), time(16, 0))
 

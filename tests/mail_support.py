@@ -1,20 +1,26 @@
-"""Test support for mail: a real SMTP server (aiosmtpd) on 127.0.0.1, booking shortcuts, and
-readers for what arrived (the calendar part, the join link, every decoded text)."""
+"""Test support for mail: a real SMTP server (aiosmtpd) on 127.0.0.1 and its `smtp` fixture
+(registered in conftest.py), delivering the outbox, booking shortcuts, and readers for what
+arrived (the calendar part, the join link, every decoded text)."""
 
 from __future__ import annotations
 
 import re
 import socket
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from scheduler.jobs import Jobs
+from scheduler.outbox import DeliveryReport, transport_for
+from service.domain.clock import FakeClock
 from service.settings import Settings
 from service.storage.models import OutboxMail
 from tests.factories import Client, World, booking_body, login
@@ -80,6 +86,37 @@ def smtp_settings(settings: Settings, sink: SmtpSink) -> Settings:
     return settings.model_copy(
         update={"smtp_host": "127.0.0.1", "smtp_port": sink.port, "smtp_starttls": False}
     )
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A started SMTP sink, stopped after the test."""
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+def mail_jobs(
+    db: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    settings: Settings,
+    sink: SmtpSink | None = None,
+) -> Jobs:
+    """The scheduler's jobs, mailing over plain SMTP to `sink`, or as `settings` say without
+    one (as .eml files into the outbox folder unless they name an SMTP server)."""
+    configured = settings if sink is None else smtp_settings(settings, sink)
+    return Jobs(db, clock, configured, transport_for(configured))
+
+
+async def deliver(
+    db: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    settings: Settings,
+    sink: SmtpSink | None = None,
+) -> DeliveryReport:
+    """One run of the outbox delivery job (see `mail_jobs` for where the mails go)."""
+    return await mail_jobs(db, clock, settings, sink).deliver_outbox()
 
 
 # --- booking shortcuts -----------------------------------------------------------------------

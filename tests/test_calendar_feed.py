@@ -9,12 +9,10 @@ from email import message_from_bytes, policy
 from icalendar import Calendar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduler.jobs import Jobs
-from scheduler.outbox import EmlTransport
 from service.domain.clock import FakeClock
 from service.settings import Settings
 from tests.factories import Client, build_world, login
-from tests.mail_support import EVERYONE_WITH_MAIL, book, book_confirmed
+from tests.mail_support import EVERYONE_WITH_MAIL, book, book_confirmed, deliver
 from tests.test_invites import parse_with_icaljs
 
 SLOT = "2026-01-07T10:00:00+01:00"
@@ -131,7 +129,7 @@ async def test_the_consultation_lists_its_mails_and_serves_each_eml(
     assert {m["eml_url"] for m in invites} == {None}
     assert len([m for m in listed if m["kind"] == "reminder"]) == 2 * len(EVERYONE_WITH_MAIL)
 
-    await Jobs(db, clock, settings, EmlTransport(settings.outbox_dir)).deliver_outbox()
+    await deliver(db, clock, settings)
     listed = await (await client.get(f"/api/v1/consultations/{cid}/mails")).json()
     sent = [m for m in listed if m["status"] == "sent"]
     assert sorted(m["recipient"] for m in sent) == sorted(EVERYONE_WITH_MAIL)

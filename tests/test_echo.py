@@ -18,7 +18,7 @@ from service.http import appkeys
 from service.http.app import create_app
 from service.settings import Settings
 from signalling.peer import FrameCounts, SyntheticVideoTrack, rtc_configuration
-from tests.signalling_support import use_loopback_if_alone
+from tests.signalling_support import eventually, use_loopback_if_alone
 
 
 @pytest.fixture(autouse=True)
@@ -83,9 +83,7 @@ async def test_own_audio_and_video_come_back_from_the_echo_peer(
             answer = await resp.json()
         assert answer["type"] == "answer"
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
-        async with asyncio.timeout(20):
-            while counts.video < 10 or counts.audio < 20:
-                await asyncio.sleep(0.05)
+        await eventually(lambda: counts.video >= 10 and counts.audio >= 20, timeout=20)
         assert pc.connectionState == "connected"
         async with http.delete(_url(server, f"/api/v1/echo/{answer['id']}")) as resp:
             assert resp.status == 204

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
@@ -34,6 +33,7 @@ from tests.mail_support import (
     book_confirmed,
     calendar_part,
     decoded_text,
+    deliver,
     join_url_of,
     outbox_rows,
     smtp_settings,
@@ -49,19 +49,6 @@ HEALTH_WORDS = (PURPOSE, "frail_elderly", "skrøpeleg", "skrøpelig", "frail", "
 REQUIRED = {"gp@test.no", "spes@test.no", "p1@test.no"}
 
 Db = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
-
-
-async def deliver(db: Db, clock: FakeClock, settings: Settings, sink: SmtpSink) -> DeliveryReport:
-    configured = smtp_settings(settings, sink)
-    return await Jobs(db, clock, configured, transport_for(configured)).deliver_outbox()
 
 
 async def link_refused(db: Db, clock: FakeClock, link: str, refusal: type[Exception]) -> None:

@@ -14,8 +14,6 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduler.jobs import Jobs
-from scheduler.outbox import DeliveryReport, transport_for
 from service.domain.clock import FakeClock
 from service.domain.invites import InviteAttendee, InviteEvent, build_invite, mailto
 from service.domain.mail import (
@@ -26,7 +24,7 @@ from service.domain.mail import (
 )
 from service.settings import Settings
 from tests.factories import Client, booking_body, build_world, login
-from tests.mail_support import SmtpSink, act, calendar_part, outbox_rows, smtp_settings
+from tests.mail_support import SmtpSink, act, calendar_part, deliver, outbox_rows
 
 Db = async_sessionmaker[AsyncSession]
 OSLO = ZoneInfo("Europe/Oslo")
@@ -130,11 +128,6 @@ def smtp(request: pytest.FixtureRequest) -> Iterator[SmtpSink]:
     sink.start()
     yield sink
     sink.stop()
-
-
-async def deliver(db: Db, clock: FakeClock, settings: Settings, sink: SmtpSink) -> DeliveryReport:
-    configured = smtp_settings(settings, sink)
-    return await Jobs(db, clock, configured, transport_for(configured)).deliver_outbox()
 
 
 async def test_international_addresses_book_confirm_and_get_their_mail(

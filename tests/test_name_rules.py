@@ -6,21 +6,18 @@ moved and cancelled, and its mails carry the names made printable. SQLite and Po
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduler.jobs import Jobs
-from scheduler.outbox import transport_for
 from service.domain.clock import FakeClock
 from service.domain.schemas import is_printable_name, is_printable_text, printable_name
 from service.settings import Settings
 from service.storage.models import Consultation, Participant, User
 from tests.factories import Client, booking_body, build_world, login
-from tests.mail_support import SmtpSink, act, book, smtp_settings
+from tests.mail_support import SmtpSink, act, book, deliver
 from tests.test_pages import booking_form, page_login, text_of
 
 Db = async_sessionmaker[AsyncSession]
@@ -122,14 +119,6 @@ async def test_a_cancel_reason_with_control_characters_is_refused(client: Client
     assert (await resp.json())["field"] == "reason"
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
-
-
 async def test_names_stored_before_the_rule_never_block_a_consultation(
     client: Client, db: Db, settings: Settings, clock: FakeClock, smtp: SmtpSink
 ) -> None:
@@ -146,8 +135,7 @@ async def test_names_stored_before_the_rule_never_block_a_consultation(
 
     confirmed = await act(client, "specialist", cid, "accept")
     assert confirmed["status"] == "confirmed"
-    configured = smtp_settings(settings, smtp)
-    report = await Jobs(db, clock, configured, transport_for(configured)).deliver_outbox()
+    report = await deliver(db, clock, settings, smtp)
     assert report.sent == 5 and report.failed == 0
     (patient_mail,) = smtp.to("p1@test.no")
     assert patient_mail["To"].addresses[0].display_name == "Pasient Ein"
@@ -158,5 +146,5 @@ async def test_names_stored_before_the_rule_never_block_a_consultation(
         await act(client, "specialist", cid, "accept")
     cancelled = await act(client, "gp", cid, "cancel")
     assert cancelled["status"] == "cancelled"
-    report = await Jobs(db, clock, configured, transport_for(configured)).deliver_outbox()
+    report = await deliver(db, clock, settings, smtp)
     assert report.failed == 0

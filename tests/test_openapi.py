@@ -41,7 +41,9 @@ def test_every_api_route_is_documented_and_every_documented_route_exists() -> No
 
 
 async def test_openapi_is_served(aiohttp_client: object) -> None:
-    client = await aiohttp_client(create_app(Settings(mode="test")))  # type: ignore[operator]
+    # No scheduler: its jobs would try the default database and hold the shutdown for 10 s.
+    app = create_app(Settings(mode="test", scheduler_enabled=False))
+    client = await aiohttp_client(app)  # type: ignore[operator]
     resp = await client.get("/api/openapi.json")
     assert resp.status == 200
     doc = await resp.json()

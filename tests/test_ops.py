@@ -20,8 +20,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduler.jobs import Jobs
-from scheduler.outbox import transport_for
 from scheduler.runner import JobRunner
 from service.domain.clock import FakeClock
 from service.http.app import create_app
@@ -30,7 +28,7 @@ from service.settings import Settings
 from service.storage.migrate import upgrade_to_head_async
 from tests.conftest import PG_ADMIN_DSN
 from tests.factories import Client, build_world
-from tests.mail_support import SmtpSink, act, book, free_port, smtp_settings
+from tests.mail_support import SmtpSink, act, book, free_port, mail_jobs
 
 Db = async_sessionmaker[AsyncSession]
 SLOT = "2026-01-07T10:00:00+01:00"
@@ -202,8 +200,7 @@ async def test_the_outbox_backlog_grows_while_smtp_is_down_and_drains_after(
 ) -> None:
     world = await build_world(db)
     assert backlog(await scrape(client)) == (0, 0)
-    configured = smtp_settings(settings, smtp)
-    jobs = Jobs(db, clock, configured, transport_for(configured))
+    jobs = mail_jobs(db, clock, settings, smtp)
 
     first = await book(client, world, SLOT)
     await act(client, "specialist", first, "accept")

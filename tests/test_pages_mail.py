@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduler.jobs import Jobs
-from scheduler.outbox import EmlTransport
 from service.domain.clock import FakeClock
 from service.settings import Settings
 from tests.factories import Client, build_world, login
-from tests.mail_support import book_confirmed
+from tests.mail_support import book_confirmed, deliver
 
 
 async def test_page_lists_mails_and_links_the_eml_after_delivery(
@@ -25,7 +23,7 @@ async def test_page_lists_mails_and_links_the_eml_after_delivery(
     assert ".eml" not in page  # nothing delivered yet
     assert f"/api/v1/consultations/{cid}/invite.ics" in page
 
-    await Jobs(db, clock, settings, EmlTransport(settings.outbox_dir)).deliver_outbox()
+    await deliver(db, clock, settings)
     page = await (await client.get(f"/samkonsultasjonar/{cid}")).text()
     assert "Sendt" in page
     link = page.split('href="', page.index("Vis e-post (.eml)") - 200)

@@ -5,15 +5,13 @@ service that restarted in between. Time moves by advancing the fake clock."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler.jobs import Jobs
-from scheduler.outbox import DeliveryReport, transport_for
+from scheduler.outbox import transport_for
 from service.domain.clock import FakeClock
 from service.http.app import create_app
 from service.settings import Settings
@@ -25,6 +23,7 @@ from tests.mail_support import (
     SmtpSink,
     act,
     book_confirmed,
+    deliver,
     join_url_of,
     outbox_rows,
     smtp_settings,
@@ -37,19 +36,6 @@ HOUR_BEFORE = datetime(2026, 1, 7, 9, 0, tzinfo=OSLO)
 N = len(EVERYONE_WITH_MAIL)
 
 Db = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
-
-
-async def deliver(db: Db, clock: FakeClock, settings: Settings, sink: SmtpSink) -> DeliveryReport:
-    configured = smtp_settings(settings, sink)
-    return await Jobs(db, clock, configured, transport_for(configured)).deliver_outbox()
 
 
 def reminders(sink: SmtpSink) -> list[str]:

@@ -19,12 +19,11 @@ from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduler.jobs import Jobs
-from scheduler.outbox import DeliveryReport, retry_delay, transport_for
+from scheduler.outbox import retry_delay
 from service.domain.clock import FakeClock
 from service.settings import Settings
 from tests.factories import Client, build_world
-from tests.mail_support import EVERYONE_WITH_MAIL, SmtpSink, book_confirmed, outbox_rows
+from tests.mail_support import EVERYONE_WITH_MAIL, SmtpSink, book_confirmed, deliver, outbox_rows
 
 SLOT = "2026-01-07T10:00:00+01:00"
 USER, PASSWORD = "samkons", "hemmeleg-passord"
@@ -136,10 +135,6 @@ def configured(settings: Settings, sink: SmtpSink, **changes: Any) -> Settings:
         "smtp_password": SecretStr(PASSWORD),
     }
     return settings.model_copy(update=values | changes)
-
-
-async def deliver(db: Db, clock: FakeClock, settings: Settings) -> DeliveryReport:
-    return await Jobs(db, clock, settings, transport_for(settings)).deliver_outbox()
 
 
 async def test_starttls_and_login_as_configured(

@@ -133,7 +133,9 @@ async def test_stylesheet_is_served_from_the_project() -> None:
     from service.http.app import create_app
     from service.settings import Settings
 
-    async with TestClient(TestServer(create_app(Settings(mode="test")))) as c:
+    # No scheduler: its jobs would try the default database and hold the shutdown for 10 s.
+    app = create_app(Settings(mode="test", scheduler_enabled=False))
+    async with TestClient(TestServer(app)) as c:
         resp = await c.get("/static/stats.css")
         assert resp.status == 200
         assert resp.content_type == "text/css"

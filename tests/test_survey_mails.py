@@ -11,7 +11,6 @@ import asyncio
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,8 +18,6 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduler.jobs import Jobs
-from scheduler.outbox import DeliveryReport, transport_for
 from service.domain.clock import FakeClock
 from service.settings import Settings
 from service.storage.engine import make_engine, make_sessionmaker
@@ -32,8 +29,9 @@ from tests.mail_support import (
     act,
     book_confirmed,
     decoded_text,
+    deliver,
+    mail_jobs,
     outbox_rows,
-    smtp_settings,
 )
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -57,23 +55,6 @@ OWN_LOGGERS = {"service", "scheduler", "samkons", "web", "signalling", "aiohttp"
 Db = async_sessionmaker[AsyncSession]
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
-
-
-def jobs(db: Db, clock: FakeClock, settings: Settings, sink: SmtpSink) -> Jobs:
-    configured = smtp_settings(settings, sink)
-    return Jobs(db, clock, configured, transport_for(configured))
-
-
-async def deliver(db: Db, clock: FakeClock, settings: Settings, sink: SmtpSink) -> DeliveryReport:
-    return await jobs(db, clock, settings, sink).deliver_outbox()
-
-
 async def take_place(
     db: Db, clock: FakeClock, settings: Settings, sink: SmtpSink, cid: str
 ) -> None:
@@ -83,7 +64,7 @@ async def take_place(
             update(Consultation).where(Consultation.id == cid).values(status="in_progress")
         )
     clock.set(ENDS + timedelta(minutes=settings.sweep_grace_minutes))
-    await jobs(db, clock, settings, sink).close_finished()
+    await mail_jobs(db, clock, settings, sink).close_finished()
     async with db() as s:
         assert (await s.get(Consultation, cid)).status == "completed"  # type: ignore[union-attr]
 
@@ -116,7 +97,7 @@ async def completed_and_invited(
     smtp.received.clear()  # the invitations
     await take_place(db, clock, settings, smtp, cid)
     clock.set(ENDS + timedelta(minutes=settings.survey_delay_minutes))
-    assert await jobs(db, clock, settings, smtp).send_surveys() == len(SURVEYED)
+    assert await mail_jobs(db, clock, settings, smtp).send_surveys() == len(SURVEYED)
     assert (await deliver(db, clock, settings, smtp)).sent == len(SURVEYED)
     return cid
 
@@ -135,7 +116,7 @@ async def test_each_participant_with_an_address_gets_one_survey_mail_after_the_d
     await deliver(db, clock, settings, smtp)
     smtp.received.clear()
     await take_place(db, clock, settings, smtp, cid)
-    run = jobs(db, clock, settings, smtp)
+    run = mail_jobs(db, clock, settings, smtp)
 
     assert settings.survey_delay_minutes == 120  # the default
     clock.set(ENDS + timedelta(minutes=119))
@@ -230,7 +211,7 @@ async def test_no_survey_for_cancelled_or_no_show_consultations(
     cancelled = await book_confirmed(client, world, SLOT)
     await act(client, "gp", cancelled, "cancel")
     no_show = await book_confirmed(client, world, SLOT)  # nobody joins
-    run = jobs(db, clock, settings, smtp)
+    run = mail_jobs(db, clock, settings, smtp)
     clock.set(ENDS + timedelta(minutes=settings.sweep_grace_minutes))
     await run.close_finished()
     async with db() as s:
@@ -253,7 +234,7 @@ async def test_consultations_long_over_are_not_surveyed(
     await take_place(db, clock, settings, smtp, cid)
     # The scheduler was down (or the service newly upgraded) for longer than the window.
     clock.set(ENDS + timedelta(days=settings.survey_within_days, minutes=1))
-    assert await jobs(db, clock, settings, smtp).send_surveys() == 0
+    assert await mail_jobs(db, clock, settings, smtp).send_surveys() == 0
 
 
 async def test_two_schedulers_on_one_database_invite_each_participant_once(
@@ -315,7 +296,7 @@ async def test_retention_erases_survey_mails_and_free_text(
     assert any(r.kind == "survey" for r in await outbox_rows(db, cid))
 
     clock.set(ENDS + timedelta(days=settings.retention_days + 1))
-    await jobs(db, clock, settings, smtp).erase_expired()
+    await mail_jobs(db, clock, settings, smtp).erase_expired()
 
     assert await outbox_rows(db, cid) == []
     async with db() as s:

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from service.domain.clock import Clock, SystemClock
 from service.domain.errors import DomainError
+from service.domain.passwords import Passwords
 from service.domain.travel.factors import FactorSet, load_factor_set
 from service.domain.travel.keys import TravelPerKey
 from service.domain.travel.reference import load_reference_data
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         delay_seconds=settings.login_delay_seconds,
         max_delay_seconds=settings.login_delay_max_seconds,
     )
+    app[appkeys.PASSWORDS] = Passwords(settings.password_hash_cost)
     app.on_cleanup.append(_close_throttle)
     app[appkeys.SESSIONS] = SessionStore(settings, clock)
     app[appkeys.REFERENCE_DATA] = load_reference_data()

@@ -7,6 +7,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.domain.clock import Clock
+from service.domain.passwords import Passwords
 from service.domain.travel.factors import FactorSet
 from service.domain.travel.keys import TravelPerKey
 from service.domain.travel.reference import ReferenceData
@@ -24,6 +25,7 @@ DB = web.AppKey("db", async_sessionmaker[AsyncSession])
 READ_DB = web.AppKey("read_db", async_sessionmaker[AsyncSession])
 SESSIONS = web.AppKey("sessions", SessionStore)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
+PASSWORDS = web.AppKey("passwords", Passwords)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
 SIGNALLING_HUB = web.AppKey("signalling_hub", SignallingHub)
 ECHO = web.AppKey("echo", EchoService)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.domain.actor import Actor
 from service.domain.clock import Clock
 from service.domain.errors import InvalidInput, NotAuthenticated, NotFound
-from service.domain.passwords import MIN_LENGTH, hash_password, verify_password_async
+from service.domain.passwords import MIN_LENGTH, PRODUCTION, Passwords
 from service.domain.permissions import require_calendar_keeper
 from service.domain.schemas import MAX_ROW_ID, ExceptionInput, WeekInput, check_absence_span
 from service.storage import directory
@@ -35,10 +35,11 @@ async def authenticate(
     email: str,
     password: str,
     address: str,
+    passwords: Passwords = PRODUCTION,
 ) -> User:
     attempt = await throttle.begin(email, address)  # counted before the slow check
     user = await run_transaction(sessionmaker, directory.user_by_email, email)
-    ok = await verify_password_async(user.password_hash if user else None, password)
+    ok = await passwords.verify_async(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         await throttle.failed(attempt)
         raise NotAuthenticated("Wrong e-mail or password.")
@@ -65,6 +66,7 @@ async def create_user(
     gp_office_id: int | None = None,
     department_id: int | None = None,
     language: str = "nn",
+    passwords: Passwords = PRODUCTION,
 ) -> User:
     if role not in ACCOUNT_ROLES:
         raise InvalidInput(f"Unknown role {role!r}.", field="role")
@@ -97,7 +99,7 @@ async def create_user(
         email=email.strip().lower(),
         name=name,
         role=role,
-        password_hash=hash_password(password),
+        password_hash=passwords.hash(password),
         gp_office_id=gp_office_id,
         department_id=department_id,
         language=language,

@@ -2,6 +2,8 @@
 
 `render` is the one way a page handler answers with HTML, so each page carries the same base
 context, remembers a language chosen with `?lang=`, and is never cached (pages hold health data).
+The template environments are made once per process (per language and time zone) and shared by
+every app in it, so a template is compiled once, not once per app (the tests make hundreds).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 import jinja2
@@ -69,35 +72,40 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={digest}"
 
 
+@cache
+def _environment(language: str, tz: ZoneInfo) -> jinja2.Environment:
+    # Shared by every app of the process with this language and zone: nothing may change an
+    # environment once it is made (per-request data goes into the render context instead).
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    translations = load_translations(language)
+    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    local = LocalTime(language, tz)
+    env.filters.update(
+        t=translations.gettext,  # a msgid held in a variable (a label, an error message)
+        field_id=field_id,
+        day=local.day,
+        short_day=local.short_day,
+        time=local.time,
+        when=local.when,
+        span=local.span,
+        input_value=local.input_value,
+    )
+    env.globals.update(static_url=static_url, labels=labels)
+    return env
+
+
 def setup_templates(app: web.Application) -> None:
     tz = app[appkeys.SETTINGS].tz
     for language, key in ENV_KEYS.items():
-        env = aiohttp_jinja2.setup(
-            app,
-            app_key=key,
-            loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-            autoescape=jinja2.select_autoescape(["html"]),
-            undefined=jinja2.StrictUndefined,
-            extensions=["jinja2.ext.i18n"],
-            trim_blocks=True,
-            lstrip_blocks=True,
-            default_helpers=False,
-        )
-        translations = load_translations(language)
-        app[TRANSLATION_KEYS[language]] = translations
-        env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
-        local = LocalTime(language, tz)
-        env.filters.update(
-            t=translations.gettext,  # a msgid held in a variable (a label, an error message)
-            field_id=field_id,
-            day=local.day,
-            short_day=local.short_day,
-            time=local.time,
-            when=local.when,
-            span=local.span,
-            input_value=local.input_value,
-        )
-        env.globals.update(static_url=static_url, labels=labels)
+        app[key] = _environment(language, tz)
+        app[TRANSLATION_KEYS[language]] = load_translations(language)
 
 
 def translator(request: web.Request, language: str) -> Callable[[str], str]:

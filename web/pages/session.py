@@ -63,6 +63,7 @@ async def login_submit(request: web.Request) -> web.Response:
             data.email,
             data.password,
             client_address(request),
+            request.app[appkeys.PASSWORDS],
         )
         await start_session(request, user, second_factor=data.totp)
     except ValidationError as exc:

@@ -104,6 +104,7 @@ async def login(request: web.Request) -> web.Response:
         data.email,
         data.password,
         client_address(request),
+        request.app[appkeys.PASSWORDS],
     )
     token = await start_session(request, user, second_factor=data.totp)
     return web.json_response(
