@@ -45,7 +45,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[appkeys.ENGINE] = database.writes
     app[appkeys.DB] = make_sessionmaker(database.writes)
     app[appkeys.READ_DB] = make_read_sessionmaker(database.reads)
-    app[appkeys.SESSIONS].bind(app[appkeys.DB])
+    app[appkeys.SESSIONS].bind(app[appkeys.DB], app[appkeys.READ_DB])
     yield
     await database.dispose()
 

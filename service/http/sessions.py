@@ -73,6 +73,7 @@ class SessionStore:
         settings: Settings,
         clock: Clock,
         db: async_sessionmaker[AsyncSession] | None = None,
+        read_db: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self._session_key = settings.purpose_key("session")
         self._csrf_key = settings.purpose_key("csrf")
@@ -80,17 +81,26 @@ class SessionStore:
         self._idle = timedelta(minutes=settings.session_idle_minutes)
         self._absolute = timedelta(hours=settings.session_absolute_hours)
         self._db = db
+        self._read_db = read_db
         self.secure = settings.secure_cookies
 
-    def bind(self, db: async_sessionmaker[AsyncSession]) -> None:
+    def bind(
+        self, db: async_sessionmaker[AsyncSession], read_db: async_sessionmaker[AsyncSession]
+    ) -> None:
         """The database is opened after the app is built (cleanup_ctx)."""
         self._db = db
+        self._read_db = read_db
 
     @property
     def db(self) -> async_sessionmaker[AsyncSession]:
         if self._db is None:
             raise RuntimeError("the session store has no database yet")
         return self._db
+
+    @property
+    def read_db(self) -> async_sessionmaker[AsyncSession]:
+        """Reading a session takes no write lock (SQLite): a request waits for no writer."""
+        return self._read_db or self.db
 
     @property
     def absolute(self) -> timedelta:
@@ -131,7 +141,7 @@ class SessionStore:
         """The session's account and waiting flashes, or None once it has ended."""
         id_hash = self.id_hash(sid)
         now = self._clock.now()
-        async with self.db() as db:
+        async with self.read_db() as db:
             found = await store.with_account(db, id_hash)
         if found is None:
             return None
