@@ -14,11 +14,11 @@ from tests.factories import Client, build_world
 from tests.mail_support import book_confirmed
 
 
+# Only PostgreSQL is emptied between tests: SQLite gets a fresh copy of the migrated file.
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 async def test_emptying_leaves_no_rows_and_restarts_the_ids(
     client: Client, db: async_sessionmaker[AsyncSession], db_url: str
 ) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("SQLite gets a fresh copy of the migrated file for every test")
     world = await build_world(db)
     await book_confirmed(client, world, "2026-01-07T10:00:00+01:00")
     await _truncate_all(db_url)
