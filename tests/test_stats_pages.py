@@ -108,11 +108,37 @@ async def test_bad_filter_gives_the_form_back_with_the_reason(
 ) -> None:
     await build_world(db)
     await login(client, "evaluator")
-    resp = await client.get("/statistikk", params={"from": "2025-99"})
+    resp = await client.get("/statistikk", params={"from": "2025-99", "lang": "en"})
     assert resp.status == 422
     html = await resp.text()
     assert 'role="alert"' in html
-    assert "from must be a date" in html
+    assert "Choose «From» and «To» as months" in html
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("nn", "Vel «Frå» og «Til» som månader"),
+        ("nb", "Velg «Fra» og «Til» som måneder"),
+        ("en", "«From» no later than «To»"),
+    ],
+)
+async def test_a_refused_filter_is_explained_in_the_readers_language(
+    client: Client, db: async_sessionmaker[AsyncSession], lang: str, words: str
+) -> None:
+    await build_world(db)
+    await login(client, "evaluator")
+    resp = await client.get(
+        "/statistikk", params={"from": "2026-11", "to": "2026-01", "lang": lang}
+    )
+    assert resp.status == 422
+    html = await resp.text()
+    assert words in html
+    # The API's English detail stays in the API.
+    assert "from must not be after to" not in html
+    resp = await client.get("/statistikk", params={"municipality": "9999", "lang": lang})
+    assert resp.status == 422
+    assert "Unknown municipality number" not in await resp.text()
 
 
 @pytest.mark.parametrize("who", ["gp", "specialist", "coordinator"])

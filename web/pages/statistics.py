@@ -27,6 +27,20 @@ from web.pages.context import render, translator
 from web.pages.i18n import choose_language
 from web.pages.statistics_pdf import statistics_pdf
 
+RANGE_ERROR = N_(
+    "Choose «From» and «To» as months in the years the statistics cover, «From» no later than «To», at most 60 periods."  # noqa: E501
+)
+# The page's own words for a filter the query refused (the API's problem details are English).
+FILTER_ERROR = N_("Check the filters and try again.")
+FILTER_ERRORS = {
+    "from": RANGE_ERROR,
+    "to": RANGE_ERROR,
+    "group_by": N_("Group by month or by quarter."),
+    "municipality": N_("Choose a municipality from the list."),
+    "patient_group": N_("Choose a patient group from the list."),
+    "department_id": N_("Choose a department from the list."),
+}
+
 REGION_FIRST = ("4631", "4632", "4633", "4634", "4635", "4629", "4630", "4628")
 HIDDEN_TEXT = N_("hidden")
 UNKNOWN_MUNICIPALITY = N_("Unknown")
@@ -96,7 +110,7 @@ async def statistics_page(request: web.Request) -> web.Response:
     try:
         report = await report_for(request)
     except InvalidInput as exc:
-        context["error"] = exc.detail
+        context["error"] = gettext(FILTER_ERRORS.get(exc.field or "", FILTER_ERROR))
         return await render(request, "stats/statistics.html", context, status=422)
 
     def period_label(row: Row) -> str:
