@@ -107,6 +107,14 @@ class SignallingHub:
     def backplane(self) -> Backplane:
         return self._backplane
 
+    def open_rooms(self) -> int:
+        """Rooms with at least one socket on this instance (for operators' metrics)."""
+        return len(self._rooms)
+
+    def open_sockets(self) -> int:
+        """Call sockets open on this instance (for operators' metrics)."""
+        return sum(len(room.connections) for room in self._rooms.values())
+
     async def start(self) -> None:
         if not self._started:
             self._started = True

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduler.runner import JobRunner
 from service.domain.clock import FakeClock
+from service.http import appkeys
 from service.http.app import create_app
 from service.http.ops import METRICS
 from service.settings import Settings
@@ -29,6 +30,8 @@ from service.storage.migrate import upgrade_to_head_async
 from tests.conftest import PG_ADMIN_DSN
 from tests.factories import Client, build_world
 from tests.mail_support import SmtpSink, act, book, free_port, mail_jobs
+from tests.signalling_support import eventually, receive_type
+from tests.video_support import ORIGIN, make_call
 
 Db = async_sessionmaker[AsyncSession]
 SLOT = "2026-01-07T10:00:00+01:00"
@@ -299,3 +302,27 @@ async def test_with_a_token_metrics_need_it(
         headers={"Authorization": "Bearer s3cret-metrics-token", "X-Forwarded-For": "203.0.113.9"},
     )
     assert right.status == 200
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_open_call_rooms_and_sockets_are_counted(
+    client: Client, db: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    world = await build_world(db)
+    call = await make_call(db, world, clock.now())
+    gauges = ("samkons_call_rooms_open", "samkons_call_sockets_open")
+    metrics = await scrape(client)
+    assert [metrics[(g, ())] for g in gauges] == [0, 0]
+    sockets = []
+    for role in ("patient", "relative"):
+        ws = await client.ws_connect(call.ws_path(role), headers={"Origin": ORIGIN})
+        await ws.send_json({"type": "join", "protocol": 1})
+        await receive_type(ws, "joined")
+        sockets.append(ws)
+    metrics = await scrape(client)
+    assert [metrics[(g, ())] for g in gauges] == [1, 2]
+    for ws in sockets:
+        await ws.close()
+    await eventually(lambda: client.app[appkeys.SIGNALLING_HUB].open_sockets() == 0)
+    metrics = await scrape(client)
+    assert [metrics[(g, ())] for g in gauges] == [0, 0]

@@ -8,8 +8,7 @@
   (the route's canonical path, such as `/api/v1/consultations/{cid}`, never the raw path with
   its ids and tokens), server errors (5xx) by route, the outbox backlog (mails due and not yet
   delivered, those waiting for a retry included) and how long the oldest of them has waited,
-  and scheduler job runs and failures.
-  Open call rooms and sockets are not counted: the signalling hub exposes no counts to read.
+  scheduler job runs and failures, and the call rooms and sockets open on this instance.
 
 `/metrics` answers only the loopback interface, and not through a proxy (a request that carries
 `Forwarded` or `X-Forwarded-For` came from elsewhere), unless `SAMKONS_METRICS_TOKEN` is set:
@@ -67,6 +66,16 @@ class Metrics:
         self.outbox_oldest_age = Gauge(
             "samkons_outbox_oldest_undelivered_age_seconds",
             "How long the longest-waiting undelivered mail has been due (0 when none is)",
+            registry=self.registry,
+        )
+        self.call_rooms = Gauge(
+            "samkons_call_rooms_open",
+            "Call rooms with at least one socket on this instance",
+            registry=self.registry,
+        )
+        self.call_sockets = Gauge(
+            "samkons_call_sockets_open",
+            "Call sockets open on this instance",
             registry=self.registry,
         )
         self.job_runs = Counter(
@@ -181,6 +190,10 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
         )
     metrics = request.app[METRICS]
     await _refresh_outbox(request, metrics)
+    hub = request.app.get(appkeys.SIGNALLING_HUB)
+    if hub is not None:
+        metrics.call_rooms.set(hub.open_rooms())
+        metrics.call_sockets.set(hub.open_sockets())
     return web.Response(
         body=generate_latest(metrics.registry), headers={hdrs.CONTENT_TYPE: CONTENT_TYPE_LATEST}
     )
