@@ -170,6 +170,14 @@
   });
   department.addEventListener("change", () => { filterSpecialists(); refreshSoon(); });
   for (const input of [specialist, patient, duration]) input.addEventListener("change", refreshSoon);
+  // The chosen patient's stored contact details, to check and complete before booking.
+  const contactEmail = form.elements.namedItem("patient_contact.email");
+  const contactPhone = form.elements.namedItem("patient_contact.phone");
+  patient.addEventListener("change", () => {
+    const option = patient.selectedOptions[0];
+    contactEmail.value = option ? option.dataset.email || "" : "";
+    contactPhone.value = option ? option.dataset.phone || "" : "";
+  });
   for (const radio of form.querySelectorAll('input[name="patient_mode"]')) {
     radio.addEventListener("change", () => { showPatientMode(); refreshSoon(); });
   }
