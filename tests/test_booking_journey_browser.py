@@ -1,16 +1,18 @@
 """The GP's booking journey in headless Chromium (Debian's): an existing patient is given an
 e-mail address and mobile while booking, everyone who would get no invitation is named before
 the booking is sent, and a fødselsnummer already registered shows the stored patient and changes
-nothing until the GP says so. In nynorsk, bokmål and English where the words matter."""
+nothing until the GP says so; the «green health» travel questions are asked with defaults from
+the patient's municipality. In nynorsk, bokmål and English where the words matter."""
 
 from __future__ import annotations
 
 import pytest
 from playwright.async_api import Browser, Page
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.storage.models import Patient
+from service.domain.travel.keys import decode_travel_key
+from service.storage.models import Consultation, Patient
 from tests.factories import Client, World, booking_body, build_world, login
 from tests.test_pages_browser import browser, open_logged_in
 
@@ -116,4 +118,40 @@ async def test_a_known_fodselsnummer_shows_the_stored_patient_and_asks(
         updated = await s.get(Patient, sigrun)
     assert updated is not None
     assert (updated.name, updated.email) == ("Sigrun N. Nesheim", "ny@test.no")
+    assert problems == []
+
+
+TRAVEL_WORDS = {
+    "nn": ("Ville pasienten ha reist til sjukehuset?", "Frå:"),
+    "nb": ("Ville pasienten ha reist til sykehuset?", "Fra:"),
+    "en": ("Would the patient have travelled to the hospital?", "From:"),
+}
+
+
+@pytest.mark.parametrize("language", ["nn", "nb", "en"])
+async def test_the_gp_answers_the_travel_questions_with_defaults_from_the_municipality(
+    client: Client, db: async_sessionmaker[AsyncSession], browser: Browser, language: str
+) -> None:
+    world = await build_world(db)
+    page, problems = await open_logged_in(browser, client, "gp")
+    await page.goto(str(client.make_url(f"/bestill?lang={language}")))
+    await page.select_option("#f-patient_id", str(world.patient))
+    travel = await page.inner_text("#f-patient_travel")
+    question, from_label = TRAVEL_WORDS[language]
+    assert question in travel
+    assert f"{from_label} Alver" in travel  # postal code 5914
+    assert await page.input_value("#f-patient_travel-mode") == "car"
+    assert await page.is_checked("#f-patient_travel-would_travel-yes")
+
+    await page.select_option("#f-patient_travel-mode", "bus")
+    await page.check("#f-patient_travel-escort")
+    await choose_time(page, world)
+    await page.click('button[value="book"]')
+    await page.wait_for_url("**/samkonsultasjonar/*")
+    async with db() as s:
+        (key,) = (await s.scalars(select(Consultation.travel_key))).all()
+    assert key is not None
+    facts = decode_travel_key(key)
+    assert (facts.patient.would_travel, facts.patient.mode) == (True, "bus")
+    assert (facts.patient.escort, facts.patient.works) == (True, False)
     assert problems == []

@@ -22,15 +22,16 @@ from pydantic import ValidationError
 
 from service.domain.actor import Actor
 from service.domain.availability import Interval
-from service.domain.errors import Conflict, DomainError, PatientExists
+from service.domain.errors import Conflict, DomainError, InvalidInput, PatientExists
 from service.domain.i18n import N_
 from service.domain.permissions import BOOKERS
 from service.domain.schemas import BookingInput, as_row_id
+from service.domain.travel.reference import ReferenceData, municipality_for_postal_code
 from service.http import appkeys
 from service.http.auth import require_actor
 from service.storage.models import Department, Patient, User
 from service.usecases import booking, directory
-from web.pages.context import flash, render
+from web.pages.context import flash, render, translator
 from web.pages.form_errors import FormErrors, from_domain, from_validation
 from web.pages.i18n import LocalTime, choose_language
 from web.pages.navigation import BOOK, consultation_url, see_other
@@ -45,6 +46,14 @@ CONTACT_FIELDS: Final = ("email", "phone")
 # Ticked on the confirm steps: book although someone gets no invitation; update a stored patient.
 CONFIRM_NO_INVITE: Final = "confirm_no_invite"
 UPDATE_PATIENT: Final = "update_existing_patient"
+TRAVEL_MODES: Final = (
+    ("car", N_("Car")),
+    ("bus", N_("Bus")),
+    ("boat", N_("Boat or ferry")),
+    ("taxi_pasientreiser", N_("Taxi (Pasientreiser)")),
+    ("ambulance", N_("Ambulance")),
+)
+TRAVEL_FLAGS: Final = ("escort", "works")
 # Choices that decide which slots are free: accepted in the query of a GET.
 SLOT_CHOICES: Final = (
     "department_id",
@@ -137,6 +146,13 @@ def booking_data(values: Mapping[str, str]) -> dict[str, Any]:
         data["patient_id"] = patient_id
         if contact := _filled(values, "patient_contact", CONTACT_FIELDS):
             data["patient_contact"] = contact
+    if data.get("kind", "joint") == "joint":
+        travel: dict[str, Any] = {"would_travel": values.get("patient_travel.would_travel") != "no"}
+        if (mode := _text(values, "patient_travel.mode")) is not None:
+            travel["mode"] = mode
+        for flag in TRAVEL_FLAGS:
+            travel[flag] = values.get(f"patient_travel.{flag}") == "yes"
+        data["patient_travel"] = travel
     data["relatives"] = [
         p for i in range(RELATIVE_ROWS) if (p := _person(values, f"relatives.{i}")) is not None
     ]
@@ -234,6 +250,22 @@ def without_invitation(data: BookingInput, patients: Sequence[Patient]) -> list[
     return names
 
 
+def travel_defaults(ref: ReferenceData, postal_code: str | None) -> tuple[str, str]:
+    """Where a patient with this postal code travels from, and their likely way there.
+
+    A municipality whose route to a hospital crosses by ferry (the islands) travels by boat;
+    everyone else by car. Unknown or missing postal codes give no place and car.
+    """
+    if postal_code is None:
+        return "", "car"
+    try:
+        municipality = municipality_for_postal_code(ref, postal_code)
+    except InvalidInput:
+        return "", "car"
+    by_ferry = any(r.ferry_km > 0 for r in municipality.routes.values())
+    return municipality.name, "boat" if by_ferry else "car"
+
+
 # --- the page ---------------------------------------------------------------------------------
 
 
@@ -279,6 +311,16 @@ async def _page(
         # The stored details, shown to be checked and completed.
         values["patient_contact.email"] = chosen.email or ""
         values["patient_contact.phone"] = chosen.phone or ""
+    translate = translator(request, choose_language(request))
+    ref = request.app[appkeys.REFERENCE_DATA]
+    postal_code = (
+        _text(values, "patient.postal_code")
+        if values.get("patient_mode") == "new"
+        else (chosen.postal_code if chosen is not None else None)
+    )
+    travel_from, usual_mode = travel_defaults(ref, postal_code)
+    values.setdefault("patient_travel.mode", usual_mode)
+    values.setdefault("patient_travel.would_travel", "yes")
     days: list[SlotDay] | None = None
     now = request.app[appkeys.CLOCK].now()
     local = LocalTime(choose_language(request), request.app[appkeys.SETTINGS].tz)
@@ -311,6 +353,11 @@ async def _page(
             "timezone": request.app[appkeys.SETTINGS].timezone,
             "day_labels": json.dumps(window_day_labels(now, local), ensure_ascii=False),
             "no_invitation": no_invitation,
+            "travel_from": travel_from,
+            "travel_modes": [(v, translate(label)) for v, label in TRAVEL_MODES],
+            "patient_places": {
+                str(p.id): travel_defaults(ref, p.postal_code) for p in choices["patients"]
+            },
             "existing_patient": existing_patient,
         },
         status=status,

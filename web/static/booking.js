@@ -177,6 +177,16 @@
     const option = patient.selectedOptions[0];
     contactEmail.value = option ? option.dataset.email || "" : "";
     contactPhone.value = option ? option.dataset.phone || "" : "";
+    // The usual way from the patient's municipality, unless the GP chose one already.
+    const mode = form.elements.namedItem("patient_travel.mode");
+    if (option && option.dataset.travelMode && !mode.dataset.chosen) mode.value = option.dataset.travelMode;
+    const from = document.getElementById("travel-from");
+    const place = option ? option.dataset.travelFrom || "" : "";
+    from.querySelector("[data-travel-from]").textContent = place;
+    from.hidden = !place;
+  });
+  form.elements.namedItem("patient_travel.mode").addEventListener("change", (event) => {
+    event.target.dataset.chosen = "yes";
   });
   for (const radio of form.querySelectorAll('input[name="patient_mode"]')) {
     radio.addEventListener("change", () => { showPatientMode(); refreshSoon(); });
