@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +15,7 @@ from service.domain.availability import (
     find_common_slots,
     working_intervals,
 )
+from service.domain.closed_days import closed_days
 from service.domain.errors import InvalidInput, SlotTaken
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -586,3 +587,50 @@ def test_back_to_back_booking_is_allowed() -> None:
         [calendar(busy=[before])],
         [after],
     )
+
+
+def test_closed_days_take_every_slot_and_refuse_every_booking_of_the_day() -> None:
+    # 17 May 2027 is a Monday; the clinicians' weekly hours would have them work.
+    may_17 = date(2027, 5, 17)
+    assert may_17 in closed_days(date(2027, 5, 1), date(2027, 5, 31))
+    found = find_common_slots(
+        [calendar()],
+        [],
+        window_start=oslo(2027, 5, 14),
+        window_end=oslo(2027, 5, 19),
+        duration=timedelta(minutes=30),
+        step=timedelta(minutes=30),
+        tz=OSLO,
+        not_before=LONG_AGO,
+        closed_days={may_17},
+    )
+    assert {s.start.astimezone(OSLO).date() for s in found} == {
+        date(2027, 5, 14),
+        date(2027, 5, 18),
+    }
+    with pytest.raises(InvalidInput) as refused:
+        check_bookable(
+            [calendar()],
+            [],
+            Interval(oslo(2027, 5, 17, 9), oslo(2027, 5, 17, 10)),
+            OSLO,
+            LONG_AGO,
+            closed_days={may_17},
+        )
+    assert refused.value.field == "starts_at"
+    check_bookable(
+        [calendar()],
+        [],
+        Interval(oslo(2027, 5, 18, 9), oslo(2027, 5, 18, 10)),
+        OSLO,
+        LONG_AGO,
+        closed_days={may_17},
+    )
+
+
+def test_the_norwegian_closed_days_include_easter_and_christmas_eve() -> None:
+    days = closed_days(date(2026, 1, 1), date(2026, 12, 31))
+    assert {date(2026, 4, 2), date(2026, 4, 3), date(2026, 4, 6)} <= days  # Easter
+    assert {date(2026, 5, 1), date(2026, 5, 14), date(2026, 5, 17), date(2026, 5, 25)} <= days
+    assert {date(2026, 12, 24), date(2026, 12, 25), date(2026, 12, 26)} <= days
+    assert date(2026, 4, 7) not in days and date(2026, 12, 23) not in days

@@ -599,26 +599,44 @@ async def test_the_list_keeps_coming_consultations_however_many_are_past(
 async def test_a_new_patient_is_recognised_by_fodselsnummer(
     client: Client, db: async_sessionmaker[AsyncSession]
 ) -> None:
-    """Booked as new twice, by the same GP office: one patient, with the latest contact details;
-    the number itself is not stored. Another office's GP cannot book (or change) them."""
+    """Booked as new twice, by the same GP office: one patient. Other details than those stored
+    are refused (409 naming the stored patient) until the booking says to update them; the
+    number itself is not stored. Another office's GP cannot book (or change) them."""
     world = await build_world(db)
     before = await count(db, Patient)
     gp = await login(client, "gp")
 
-    def body(starts_at: str, email: str) -> dict[str, object]:
+    def body(starts_at: str, email: str, **more: object) -> dict[str, object]:
         new = {"name": "Ny Pasient", "postal_code": "5914", "fnr": "31129956715", "email": email}
-        return booking_body(world, starts_at, patient_id=None, patient=new)
+        return booking_body(world, starts_at, patient_id=None, patient=new, **more)
 
     first = await client.post("/api/v1/consultations", json=body(SLOT, "forst@test.no"), headers=gp)
     assert first.status == 201, await first.text()
-    again = await client.post(
+    stored_id = (await first.json())["patient_id"]
+    same = await client.post(
+        "/api/v1/consultations", json=body("2026-01-12T10:00:00+01:00", "forst@test.no"), headers=gp
+    )
+    assert same.status == 201, await same.text()  # nothing would change: no question
+    refused = await client.post(
         "/api/v1/consultations", json=body("2026-01-08T10:00:00+01:00", "sidan@test.no"), headers=gp
+    )
+    assert refused.status == 409, await refused.text()
+    problem = await refused.json()
+    assert problem["patient_id"] == stored_id
+    assert problem["type"].endswith("/patient-exists") and problem["field"] == "patient.fnr"
+    async with db() as s:
+        unchanged = await s.get(Patient, stored_id)
+    assert unchanged is not None and unchanged.email == "forst@test.no"
+    again = await client.post(
+        "/api/v1/consultations",
+        json=body("2026-01-08T10:00:00+01:00", "sidan@test.no", update_existing_patient=True),
+        headers=gp,
     )
     assert again.status == 201, await again.text()
     assert (await first.json())["patient_id"] == (await again.json())["patient_id"]
     assert await count(db, Patient) == before + 1
     async with db() as s:
-        patient = await s.get(Patient, (await first.json())["patient_id"])
+        patient = await s.get(Patient, stored_id)
     assert patient is not None and patient.email == "sidan@test.no"  # updated, and committed
     assert patient.fnr_hash and "31129956715" not in patient.fnr_hash
 
@@ -630,4 +648,39 @@ async def test_a_new_patient_is_recognised_by_fodselsnummer(
     async with db() as s:
         unchanged = await s.get(Patient, patient.id)
     assert unchanged is not None and unchanged.email == "sidan@test.no"
-    assert await count(db, Consultation) == 2
+    assert await count(db, Consultation) == 3
+
+
+async def test_a_registered_patient_gets_an_email_and_mobile_while_booking(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    world = await build_world(db)
+    gp = await login(client, "gp")
+    contact = {"email": "ny.adresse@test.no", "phone": "+4791234567"}
+    resp = await client.post(
+        "/api/v1/consultations",
+        json=booking_body(world, SLOT, patient_contact=contact),
+        headers=gp,
+    )
+    assert resp.status == 201, await resp.text()
+    async with db() as s:
+        patient = await s.get(Patient, world.patient)
+    assert patient is not None
+    assert (patient.email, patient.phone) == ("ny.adresse@test.no", "+4791234567")
+    booked = await resp.json()
+    (row,) = [p for p in booked["participants"] if p["role"] == "patient"]
+    assert row["email"] == "ny.adresse@test.no"
+
+    new = {"name": "Ny Pasient", "postal_code": "5914"}
+    resp = await client.post(
+        "/api/v1/consultations",
+        json=booking_body(
+            world,
+            "2026-01-08T10:00:00+01:00",
+            patient_id=None,
+            patient=new,
+            patient_contact=contact,
+        ),
+        headers=gp,
+    )
+    assert resp.status == 422 and (await resp.json())["field"] == "patient_contact"

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.domain.clock import FakeClock
 from service.settings import Settings
 from tests.factories import Client, build_world, login
-from tests.mail_support import EVERYONE_WITH_MAIL, book, book_confirmed, deliver
+from tests.mail_support import EVERYONE_WITH_MAIL, act, book, book_confirmed, deliver
 from tests.test_invites import parse_with_icaljs
 
 SLOT = "2026-01-07T10:00:00+01:00"
@@ -115,6 +115,35 @@ async def test_consultation_ics_download_for_those_who_may_see_it(client: Client
     assert (await client.get(url)).status == 403
     await client.delete("/api/v1/session", headers=evaluator)
     assert (await client.get(url)).status == 401
+
+
+def ics_status(ics: bytes) -> str:
+    (event,) = Calendar.from_ical(ics).walk("VEVENT")
+    return str(event["STATUS"])
+
+
+async def test_the_download_says_what_the_mail_says_tentative_until_confirmed(
+    client: Client, db: Db
+) -> None:
+    world = await build_world(db)
+    cid = await book(client, world, SLOT)
+    url = f"/api/v1/consultations/{cid}/invite.ics"
+    page_url = f"/samkonsultasjonar/{cid}"
+    assert ics_status(await (await client.get(url)).read()) == "TENTATIVE"
+    assert url in await (await client.get(page_url)).text()
+
+    await act(client, "specialist", cid, "accept")
+    assert ics_status(await (await client.get(url)).read()) == "CONFIRMED"
+    # Moved by the hospital to another time: a request again, tentative again.
+    await act(client, "specialist", cid, "propose", {"starts_at": "2026-01-09T13:00:00+01:00"})
+    ics = await (await client.get(url)).read()
+    assert ics_status(ics) == "TENTATIVE"
+    assert parse_with_icaljs(ics)["events"][0]["status"] == "TENTATIVE"
+
+    await act(client, "gp", cid, "cancel")
+    assert ics_status(await (await client.get(url)).read()) == "CANCELLED"
+    page = await (await client.get(page_url)).text()
+    assert url not in page  # a cancelled consultation offers nothing to add to a calendar
 
 
 async def test_the_consultation_lists_its_mails_and_serves_each_eml(

@@ -104,6 +104,7 @@ async def test_demo_gp_books_on_the_page_and_the_demo_specialist_sees_it(
         data={
             "csrf_token": csrf,
             "intent": "book",
+            "confirm_no_invite": "yes",  # the demo patients have no address: the GP was told
             "kind": "joint",
             "patient_mode": "existing",
             "patient_location": "home",

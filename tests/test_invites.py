@@ -183,13 +183,13 @@ def test_organizer_is_the_service_mailbox_named_after_the_booking_gp() -> None:
     assert organizer.params["CN"] == GP.name
 
 
-def test_one_attendee_line_per_participant_with_name_and_rsvp() -> None:
+def test_one_attendee_line_per_participant_with_name_and_no_reply_asked() -> None:
     attendees = addresses(only_event(invite()), "ATTENDEE")
     assert [str(a) for a in attendees] == [f"mailto:{p.email}" for p in EVERYONE]
     for line, participant in zip(attendees, EVERYONE, strict=True):
         assert line.params["CN"] == participant.name
         assert line.params["PARTSTAT"] == "NEEDS-ACTION"
-        assert line.params["RSVP"] == "TRUE"
+        assert line.params["RSVP"] == "FALSE"
         assert line.params["CUTYPE"] == "INDIVIDUAL"
 
 
@@ -596,7 +596,7 @@ def test_icaljs_reads_the_request() -> None:
                 "cutype": "INDIVIDUAL",
                 "partstat": "NEEDS-ACTION",
                 "role": f"{expected_roles.get(p.role, 'OPT')}-PARTICIPANT",
-                "rsvp": "TRUE",
+                "rsvp": "FALSE",
             },
         }
         for p in EVERYONE

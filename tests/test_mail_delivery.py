@@ -116,7 +116,7 @@ async def test_confirming_sends_one_invite_to_each_participant(
             expected = "REQ-PARTICIPANT" if who in REQUIRED else "OPT-PARTICIPANT"
             assert params["ROLE"] == expected
             assert params["PARTSTAT"] == "NEEDS-ACTION"
-            assert params["RSVP"] == "TRUE"
+            assert params["RSVP"] == "FALSE"
         link = join_url_of(message)
         assert str(event["URL"]) == link == str(event["LOCATION"])
         links[address] = link

@@ -83,6 +83,7 @@ async def test_the_booking_page_refuses_a_bad_name_at_its_field(client: Client, 
     assert "Feil: Sjå over dette feltet." in text_of(await resp.text())
     assert await consultations(db) == 0
     form["relatives.0.name"] = "Ola Nordmann"
+    form["confirm_no_invite"] = "yes"  # the relative has no address: the GP was told
     resp = await client.post("/bestill", data=form, allow_redirects=False)
     assert resp.status == 303, text_of(await resp.text())
     assert await consultations(db) == 1

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.domain.travel.keys import decode_travel_key
 from service.storage.models import Consultation, Participant, Patient, User
 from tests.factories import (
     EMAILS,
@@ -776,3 +777,43 @@ async def test_an_unexpected_failure_is_a_readable_500_page(
     text = text_of(await resp.text())
     assert "Noko gjekk gale" in text
     assert "boom" not in text
+
+
+async def test_an_island_patient_is_taken_to_come_by_boat_unless_the_gp_says_otherwise(
+    client: Client, db: async_sessionmaker[AsyncSession]
+) -> None:
+    world = await build_world(db)
+    csrf = await page_login(client, "gp")
+    typed = booking_form(
+        world,
+        csrf,
+        intent="slots",
+        patient_mode="new",
+        patient_id="",
+        **{
+            "patient.name": "Ny Fedjebu",
+            "patient.postal_code": "5947",
+            "patient.email": "f@test.no",
+        },
+    )
+    html = await (await client.post("/bestill", data=typed)).text()
+    assert "Frå: <strong data-travel-from>Fedje</strong>" in html
+    assert '<option value="boat" selected>' in html
+    booked = await client.post(
+        "/bestill",
+        # As a browser sends the form: the preselected way, and the GP's "no".
+        data={
+            **typed,
+            "intent": "book",
+            "starts_at": SLOT,
+            "patient_travel.mode": "boat",
+            "patient_travel.would_travel": "no",
+        },
+        allow_redirects=False,
+    )
+    assert booked.status == 303, text_of(await booked.text())
+    async with db() as s:
+        key = await s.scalar(select(Consultation.travel_key))
+    assert key is not None
+    facts = decode_travel_key(key)
+    assert (facts.patient.would_travel, facts.patient.mode) == (False, "boat")

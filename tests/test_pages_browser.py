@@ -80,6 +80,10 @@ async def test_slot_list_follows_the_choices_and_the_booking_goes_through(
     await page.fill("#f-relatives-0-name", "Dotter Ein")
     await page.check('#slots input[value="2026-01-07T10:00:00+01:00"]')
     await page.click('button[value="book"]')
+    # Neither the patient nor the relative has an address: asked before booking.
+    await page.wait_for_selector("#no-invitation")
+    await page.check("#f-confirm_no_invite")
+    await page.click('button[value="book"]')
     await page.wait_for_url("**/samkonsultasjonar/*")
     heading = await page.inner_text("h1")
     assert heading == "onsdag 7. januar 2026, 10:00–11:00"

@@ -164,3 +164,82 @@ async def test_slot_search_does_not_wait_for_a_writer(
             _slots(client, world.geriatrics, specialist_id=world.specialist, days=7), timeout=10
         )
     assert slots
+
+
+async def test_public_holidays_are_closed_around_easter_and_17_may(
+    client: Client, db: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    world = await build_world(db)
+
+    async def days_offered(start: str, days: int) -> set[str]:
+        slots = await _slots(
+            client,
+            world.geriatrics,
+            specialist_id=world.specialist,
+            **{"from": f"{start}T00:00:00%2B01:00", "days": days},
+        )
+        return {s["starts_at"][:10] for s in slots}
+
+    async def book_at(starts_at: str) -> int:
+        body = booking_body(world, starts_at)
+        resp = await client.post("/api/v1/consultations", json=body, headers=gp)
+        return resp.status
+
+    # Sessions run out over the jumps of the clock: log in anew after each.
+
+    # Easter 2027: Maundy Thursday 25 March to Easter Monday 29 March.
+    clock.set(datetime(2027, 3, 15, 8, 0, tzinfo=UTC))
+    gp = await login(client, "gp")
+    offered = await days_offered("2027-03-24", 7)
+    assert offered == {"2027-03-24", "2027-03-30"}
+    assert await book_at("2027-03-25T10:00:00+01:00") == 422
+    assert await book_at("2027-03-29T10:00:00+02:00") == 422
+    assert await book_at("2027-03-24T10:00:00+01:00") == 201
+    assert await book_at("2027-03-30T10:00:00+02:00") == 201
+
+    # 17 May 2027 is a Monday (and Whit Monday too); Friday before and Tuesday after are open.
+    clock.set(datetime(2027, 5, 3, 8, 0, tzinfo=UTC))
+    gp = await login(client, "gp")
+    offered = await days_offered("2027-05-14", 5)
+    assert offered == {"2027-05-14", "2027-05-18"}
+    resp = await client.post(
+        "/api/v1/consultations",
+        json=booking_body(world, "2027-05-17T10:00:00+02:00"),
+        headers=gp,
+    )
+    assert resp.status == 422
+    assert (await resp.json())["field"] == "starts_at"
+    assert await book_at("2027-05-14T10:00:00+02:00") == 201
+    assert await book_at("2027-05-18T10:00:00+02:00") == 201
+
+    # Christmas Eve and Christmas Day 2026 offer nothing.
+    clock.set(datetime(2026, 12, 14, 8, 0, tzinfo=UTC))
+    gp = await login(client, "gp")
+    assert await days_offered("2026-12-23", 6) == {"2026-12-23", "2026-12-28"}
+
+
+async def test_no_proposal_or_move_lands_on_a_public_holiday(
+    client: Client, db: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    world = await build_world(db)
+    clock.set(datetime(2027, 3, 15, 8, 0, tzinfo=UTC))
+    gp = await login(client, "gp")
+    resp = await client.post(
+        "/api/v1/consultations", json=booking_body(world, "2027-03-24T10:00:00+01:00"), headers=gp
+    )
+    assert resp.status == 201, await resp.text()
+    cid = (await resp.json())["id"]
+    spec = await login(client, "specialist")
+    resp = await client.post(
+        f"/api/v1/consultations/{cid}/propose",
+        json={"starts_at": "2027-03-26T10:00:00+01:00"},
+        headers=spec,
+    )
+    assert resp.status == 422, await resp.text()
+    gp = await login(client, "gp")
+    resp = await client.post(
+        f"/api/v1/consultations/{cid}/reschedule",
+        json={"starts_at": "2027-03-29T10:00:00+02:00"},
+        headers=gp,
+    )
+    assert resp.status == 422, await resp.text()

@@ -12,6 +12,8 @@ from service.domain.errors import NotFound
 from service.http import appkeys
 from service.http.auth import require_actor
 from service.usecases import mail_log
+from web.pages.context import translator
+from web.pages.i18n import choose_language
 
 
 async def show_eml(request: web.Request) -> web.StreamResponse:
@@ -20,16 +22,18 @@ async def show_eml(request: web.Request) -> web.StreamResponse:
         mail_id = int(request.match_info["mail_id"])
     except ValueError as exc:
         raise NotFound("No such e-mail.") from exc
-    path = await mail_log.eml_file(
+    _ = translator(request, choose_language(request))
+    raw = await mail_log.eml_file(
         request.app[appkeys.DB],
         actor,
         request.app[appkeys.CLOCK],
         request.app[appkeys.SETTINGS],
         request.match_info["consultation_id"],
         mail_id,
+        _("[personal link, only in the recipient's own e-mail]"),
     )
-    return web.FileResponse(
-        path,
+    return web.Response(
+        body=raw,
         headers={
             "Content-Type": "message/rfc822",
             "Content-Disposition": f'attachment; filename="samkons-{mail_id}.eml"',

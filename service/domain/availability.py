@@ -21,7 +21,7 @@ intervals); no loop walks the calendar minute by minute.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from operator import itemgetter
@@ -94,11 +94,15 @@ class ClinicianCalendar:
 
 
 def working_intervals(
-    cal: ClinicianCalendar, window_start: datetime, window_end: datetime, tz: ZoneInfo
+    cal: ClinicianCalendar,
+    window_start: datetime,
+    window_end: datetime,
+    tz: ZoneInfo,
+    closed_days: Collection[date] = frozenset(),
 ) -> list[Interval]:
     """The clinician's working time within the window, minus exceptions, in UTC and sorted."""
     window = _window(window_start, window_end)
-    return [Interval(start, end) for start, end in _working_spans(cal, window, tz)]
+    return [Interval(start, end) for start, end in _working_spans(cal, window, tz, closed_days)]
 
 
 def find_common_slots(
@@ -111,13 +115,15 @@ def find_common_slots(
     step: timedelta,
     tz: ZoneInfo,
     not_before: datetime,
+    closed_days: Collection[date] = frozenset(),
 ) -> list[Interval]:
     """Every slot of ``duration`` in the window where all clinicians work and nobody is busy.
 
     Slots start on local-clock multiples of ``step`` counted from local midnight (a 15-minute
     step gives :00, :15, :30, :45), never before ``not_before``, and may overlap each other:
     they are alternatives to choose from. ``extra_busy`` is other people's busy time, such as
-    the patient's other consultations. Returned in UTC, sorted by start.
+    the patient's other consultations. No slot touches a local date in ``closed_days``
+    (public holidays), whatever the working hours say. Returned in UTC, sorted by start.
     """
     window = _window(window_start, window_end)
     _require_positive(duration, "duration")
@@ -126,7 +132,7 @@ def find_common_slots(
         raise InvalidInput("The step must divide a day evenly.", field="step")
     earliest = _utc(_require_aware(not_before, "not_before"))
 
-    working = _common_working_spans(calendars, window, tz)
+    working = _common_working_spans(calendars, window, tz, closed_days)
     free = _subtract(working, _busy_spans(calendars, extra_busy))
     slots: list[Interval] = []
     for start, end in free:
@@ -141,18 +147,25 @@ def check_bookable(
     interval: Interval,
     tz: ZoneInfo,
     now: datetime,
+    closed_days: Collection[date] = frozenset(),
 ) -> None:
     """Refuse a proposed consultation time that cannot be booked; return quietly if it can.
 
     Raises ``InvalidInput`` (field ``starts_at``) for a start in the past or a time that is not
-    wholly inside every clinician's working hours (or falls in an exception), and ``SlotTaken``
+    wholly inside every clinician's working hours (or falls in an exception or on a local date
+    in ``closed_days``), and ``SlotTaken``
     when it overlaps a clinician's or the patient's other booking. An end not after the start
     is refused (field ``ends_at``) already when the ``Interval`` is built. The time need not lie
     on the slot grid.
     """
     _check_not_past(interval.start, now)
     start, end = _utc(interval.start), _utc(interval.end)
-    if _common_working_spans(calendars, (start, end), tz) != [(start, end)]:
+    days = (start.astimezone(tz).date(), (end - _ONE_MICROSECOND).astimezone(tz).date())
+    if any(day in closed_days for day in days):
+        raise InvalidInput(
+            "The clinics are closed on that day (a public holiday).", field="starts_at"
+        )
+    if _common_working_spans(calendars, (start, end), tz, closed_days) != [(start, end)]:
         raise InvalidInput("The time is outside the clinicians' working hours.", field="starts_at")
     clinicians_busy = (busy for cal in calendars for busy in cal.busy)
     if _overlaps_any((start, end), clinicians_busy):
@@ -203,7 +216,9 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
-def _working_spans(cal: ClinicianCalendar, window: _Span, tz: ZoneInfo) -> list[_Span]:
+def _working_spans(
+    cal: ClinicianCalendar, window: _Span, tz: ZoneInfo, closed_days: Collection[date]
+) -> list[_Span]:
     window_start, window_end = window
     hours_by_weekday: dict[int, list[WeeklyHours]] = {}
     for hours in cal.weekly:
@@ -213,7 +228,7 @@ def _working_spans(cal: ClinicianCalendar, window: _Span, tz: ZoneInfo) -> list[
     day = window_start.astimezone(tz).date()
     last_day = window_end.astimezone(tz).date()
     while day <= last_day:
-        for hours in hours_by_weekday.get(day.weekday(), ()):
+        for hours in () if day in closed_days else hours_by_weekday.get(day.weekday(), ()):
             start = max(_first_instant_showing(day, hours.start, tz), window_start)
             end = min(_first_instant_showing(day, hours.end, tz), window_end)
             if start < end:
@@ -223,13 +238,16 @@ def _working_spans(cal: ClinicianCalendar, window: _Span, tz: ZoneInfo) -> list[
 
 
 def _common_working_spans(
-    calendars: Sequence[ClinicianCalendar], window: _Span, tz: ZoneInfo
+    calendars: Sequence[ClinicianCalendar],
+    window: _Span,
+    tz: ZoneInfo,
+    closed_days: Collection[date],
 ) -> list[_Span]:
     if not calendars:
         raise ValueError("A consultation needs at least one clinician's calendar.")
-    common = _working_spans(calendars[0], window, tz)
+    common = _working_spans(calendars[0], window, tz, closed_days)
     for cal in calendars[1:]:
-        common = _intersection(common, _working_spans(cal, window, tz))
+        common = _intersection(common, _working_spans(cal, window, tz, closed_days))
     return common
 
 

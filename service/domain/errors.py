@@ -17,6 +17,10 @@ class DomainError(Exception):
         self.detail = detail
         self.field = field
 
+    def problem_members(self) -> dict[str, str | int]:
+        """Extra members of the problem+json body, beside type, title, detail and field."""
+        return {}
+
 
 class InvalidInput(DomainError):
     status = 422
@@ -51,6 +55,20 @@ class Conflict(DomainError):
 class SlotTaken(Conflict):
     title = "Time not available"
     type_slug = "slot-taken"
+
+
+class PatientExists(Conflict):
+    """A new patient's fødselsnummer is a patient already stored, whose details would change."""
+
+    title = "The patient is already registered"
+    type_slug = "patient-exists"
+
+    def __init__(self, detail: str, *, patient_id: int, field: str | None = None) -> None:
+        super().__init__(detail, field=field)
+        self.patient_id = patient_id
+
+    def problem_members(self) -> dict[str, str | int]:
+        return {"patient_id": self.patient_id}
 
 
 class InvalidTransition(Conflict):

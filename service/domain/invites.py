@@ -382,7 +382,9 @@ def _attendee(attendee: InviteAttendee) -> vCalAddress:
         "REQ-PARTICIPANT" if attendee.role in REQUIRED_ROLES else "OPT-PARTICIPANT"
     )
     address.params["PARTSTAT"] = "NEEDS-ACTION"
-    address.params["RSVP"] = "TRUE"
+    # Nothing reads replies (the organizer's address takes no mail): asking for one would have
+    # calendars send answers that go nowhere, and show an Accept button that changes nothing.
+    address.params["RSVP"] = "FALSE"
     address.params["CN"] = attendee.name
     return address
 

@@ -192,12 +192,29 @@ class PatientInput(Strict):
             raise ValueError(exc.detail) from exc
 
 
+class PatientContactInput(Strict):
+    """New contact details for a registered patient (`patient_id`); a field left out is kept."""
+
+    email: EmailStr | None = None
+    phone: Phone | None = None
+
+
 class BookingInput(Strict):
     kind: Kind = "joint"
     department_id: RowId
     specialist_id: RowId | None = None
     patient_id: RowId | None = None
+    patient_contact: PatientContactInput | None = Field(
+        default=None, description="with patient_id: the e-mail address or mobile to store"
+    )
     patient: PatientInput | None = None
+    update_existing_patient: bool = Field(
+        default=False,
+        description=(
+            "with patient: if the fødselsnummer is a registered patient, update their details;"
+            " without it such a booking is refused with 409 naming the patient's id"
+        ),
+    )
     relatives: Annotated[list[PersonInput], Field(max_length=6)] = []
     interpreter: PersonInput | None = None
     municipal_staff: Annotated[list[PersonInput], Field(max_length=4)] = []

@@ -105,7 +105,12 @@ def make_problem_middleware(
             response: web.StreamResponse
             if wants_json or render_page is None:
                 response = problem_response(
-                    exc.status, exc.title, exc.detail, type_slug=exc.type_slug, field=exc.field
+                    exc.status,
+                    exc.title,
+                    exc.detail,
+                    type_slug=exc.type_slug,
+                    field=exc.field,
+                    extra=exc.problem_members() or None,
                 )
             else:
                 response = await render_page(request, exc.status, exc.title, exc.detail)

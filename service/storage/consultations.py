@@ -295,6 +295,10 @@ async def parties(
     return Parties(department, specialist, patient)
 
 
+async def patient_by_id(db: AsyncSession, patient_id: int) -> Patient | None:
+    return await db.get(Patient, patient_id)
+
+
 async def patient_by_fnr_hash(db: AsyncSession, fnr_hash: str) -> Patient | None:
     return await db.scalar(select(Patient).where(Patient.fnr_hash == fnr_hash))
 

@@ -134,4 +134,6 @@ def calendar_event(c: Consultation, settings: Settings) -> InviteEvent:
         organizer_name=summary_in("nn"),
         attendees=(),
         cancelled=c.status == "cancelled",
+        # As in the mails: a time the hospital has not confirmed is in calendars as tentative.
+        tentative=c.status == "requested",
     )

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.domain.actor import Actor
 from service.domain.clock import Clock
 from service.domain.errors import NotFound
+from service.domain.mail_redaction import redact_personal_links
 from service.settings import Settings
 from service.storage import outbox as store
 from service.storage.engine import run_transaction
@@ -84,8 +84,13 @@ async def eml_file(
     settings: Settings,
     consultation_id: str,
     mail_id: int,
-) -> Path:
-    """The .eml file of a sent mail, for a clinician who may see the consultation."""
+    link_placeholder: str,
+) -> bytes:
+    """A sent mail as a clinician who may see the consultation reads it.
+
+    Only guests get personal links, and no guest reads this, so every personal link in it is
+    replaced by `link_placeholder`: the copy must not let its reader join as the recipient.
+    """
     c = await booking.read(sessionmaker, actor, clock, consultation_id)
     mail = await run_transaction(sessionmaker, store.mail_of, c.id, mail_id)
     if mail is None or mail.eml_path is None:
@@ -94,4 +99,4 @@ async def eml_file(
     path = (root / mail.eml_path).resolve()
     if not path.is_relative_to(root) or not path.is_file():
         raise NotFound("No such e-mail.")
-    return path
+    return redact_personal_links(path.read_bytes(), link_placeholder)

@@ -22,15 +22,16 @@ from pydantic import ValidationError
 
 from service.domain.actor import Actor
 from service.domain.availability import Interval
-from service.domain.errors import Conflict, DomainError
+from service.domain.errors import Conflict, DomainError, InvalidInput, PatientExists
 from service.domain.i18n import N_
 from service.domain.permissions import BOOKERS
 from service.domain.schemas import BookingInput, as_row_id
+from service.domain.travel.reference import ReferenceData, municipality_for_postal_code
 from service.http import appkeys
 from service.http.auth import require_actor
-from service.storage.models import Department, User
+from service.storage.models import Department, Patient, User
 from service.usecases import booking, directory
-from web.pages.context import flash, render
+from web.pages.context import flash, render, translator
 from web.pages.form_errors import FormErrors, from_domain, from_validation
 from web.pages.i18n import LocalTime, choose_language
 from web.pages.navigation import BOOK, consultation_url, see_other
@@ -41,6 +42,18 @@ RELATIVE_ROWS: Final = 3
 STAFF_ROWS: Final = 2
 PERSON_FIELDS: Final = ("name", "email", "phone", "language", "postal_code")
 PATIENT_FIELDS: Final = ("name", "postal_code", "email", "phone", "fnr", "language")
+CONTACT_FIELDS: Final = ("email", "phone")
+# Ticked on the confirm steps: book although someone gets no invitation; update a stored patient.
+CONFIRM_NO_INVITE: Final = "confirm_no_invite"
+UPDATE_PATIENT: Final = "update_existing_patient"
+TRAVEL_MODES: Final = (
+    ("car", N_("Car")),
+    ("bus", N_("Bus")),
+    ("boat", N_("Boat or ferry")),
+    ("taxi_pasientreiser", N_("Taxi (Pasientreiser)")),
+    ("ambulance", N_("Ambulance")),
+)
+TRAVEL_FLAGS: Final = ("escort", "works")
 # Choices that decide which slots are free: accepted in the query of a GET.
 SLOT_CHOICES: Final = (
     "department_id",
@@ -127,8 +140,19 @@ def booking_data(values: Mapping[str, str]) -> dict[str, Any]:
     }
     if values.get("patient_mode") == "new":
         data["patient"] = _filled(values, "patient", PATIENT_FIELDS)
+        if values.get(UPDATE_PATIENT) == "yes":
+            data[UPDATE_PATIENT] = True
     elif (patient_id := _text(values, "patient_id")) is not None:
         data["patient_id"] = patient_id
+        if contact := _filled(values, "patient_contact", CONTACT_FIELDS):
+            data["patient_contact"] = contact
+    if data.get("kind", "joint") == "joint":
+        travel: dict[str, Any] = {"would_travel": values.get("patient_travel.would_travel") != "no"}
+        if (mode := _text(values, "patient_travel.mode")) is not None:
+            travel["mode"] = mode
+        for flag in TRAVEL_FLAGS:
+            travel[flag] = values.get(f"patient_travel.{flag}") == "yes"
+        data["patient_travel"] = travel
     data["relatives"] = [
         p for i in range(RELATIVE_ROWS) if (p := _person(values, f"relatives.{i}")) is not None
     ]
@@ -206,6 +230,42 @@ def window_day_labels(now: datetime, local: LocalTime) -> dict[str, str]:
     }
 
 
+def without_invitation(data: BookingInput, patients: Sequence[Patient]) -> list[str]:
+    """The names of those taking part who have no e-mail address, so get no invitation."""
+    names: list[str] = []
+    if data.kind == "joint":
+        if data.patient is not None:
+            if data.patient.email is None:
+                names.append(data.patient.name)
+        else:
+            stored = next((p for p in patients if p.id == data.patient_id), None)
+            contact = data.patient_contact
+            email = contact.email if contact is not None and contact.email else None
+            if stored is not None and email is None and not stored.email:
+                names.append(stored.name)
+        names += [r.name for r in data.relatives if r.email is None]
+    if data.interpreter is not None and data.interpreter.email is None:
+        names.append(data.interpreter.name)
+    names += [s.name for s in data.municipal_staff if s.email is None]
+    return names
+
+
+def travel_defaults(ref: ReferenceData, postal_code: str | None) -> tuple[str, str]:
+    """Where a patient with this postal code travels from, and their likely way there.
+
+    A municipality whose route to a hospital crosses by ferry (the islands) travels by boat;
+    everyone else by car. Unknown or missing postal codes give no place and car.
+    """
+    if postal_code is None:
+        return "", "car"
+    try:
+        municipality = municipality_for_postal_code(ref, postal_code)
+    except InvalidInput:
+        return "", "car"
+    by_ferry = any(r.ferry_km > 0 for r in municipality.routes.values())
+    return municipality.name, "boat" if by_ferry else "car"
+
+
 # --- the page ---------------------------------------------------------------------------------
 
 
@@ -236,6 +296,8 @@ async def _page(
     *,
     search: bool,
     status: int = 200,
+    no_invitation: Sequence[str] = (),
+    existing_patient: Patient | None = None,
 ) -> web.Response:
     choices = await _choices(request, actor)
     values.setdefault("patient_mode", "existing" if choices["patients"] else "new")
@@ -244,6 +306,21 @@ async def _page(
     )
     values.setdefault("kind", "joint")
     values.setdefault("patient_location", "home")
+    chosen = next((p for p in choices["patients"] if str(p.id) == values.get("patient_id")), None)
+    if chosen is not None and not any(f"patient_contact.{f}" in values for f in CONTACT_FIELDS):
+        # The stored details, shown to be checked and completed.
+        values["patient_contact.email"] = chosen.email or ""
+        values["patient_contact.phone"] = chosen.phone or ""
+    translate = translator(request, choose_language(request))
+    ref = request.app[appkeys.REFERENCE_DATA]
+    postal_code = (
+        _text(values, "patient.postal_code")
+        if values.get("patient_mode") == "new"
+        else (chosen.postal_code if chosen is not None else None)
+    )
+    travel_from, usual_mode = travel_defaults(ref, postal_code)
+    values.setdefault("patient_travel.mode", usual_mode)
+    values.setdefault("patient_travel.would_travel", "yes")
     days: list[SlotDay] | None = None
     now = request.app[appkeys.CLOCK].now()
     local = LocalTime(choose_language(request), request.app[appkeys.SETTINGS].tz)
@@ -275,6 +352,13 @@ async def _page(
             "staff_rows": range(STAFF_ROWS),
             "timezone": request.app[appkeys.SETTINGS].timezone,
             "day_labels": json.dumps(window_day_labels(now, local), ensure_ascii=False),
+            "no_invitation": no_invitation,
+            "travel_from": travel_from,
+            "travel_modes": [(v, translate(label)) for v, label in TRAVEL_MODES],
+            "patient_places": {
+                str(p.id): travel_defaults(ref, p.postal_code) for p in choices["patients"]
+            },
+            "existing_patient": existing_patient,
         },
         status=status,
     )
@@ -294,6 +378,13 @@ async def booking_submit(request: web.Request) -> web.Response:
         return await _page(request, actor, values, FormErrors(), search=True)
     data, errors = validate_booking(values)
     status = 422
+    if data is not None and values.get(CONFIRM_NO_INVITE) != "yes":
+        patients = (await _choices(request, actor))["patients"]
+        if missing := without_invitation(data, patients):
+            # Asked before booking, not after: the GP may still add the addresses.
+            errors.add(CONFIRM_NO_INVITE, N_("Some of those taking part get no invitation."))
+            # A question, not a refusal: the page answers 200.
+            return await _page(request, actor, values, errors, search=True, no_invitation=missing)
     if data is not None:
         try:
             consultation = await booking.book(
@@ -304,6 +395,11 @@ async def booking_submit(request: web.Request) -> web.Response:
                 data,
                 reference=request.app[appkeys.REFERENCE_DATA],
             )
+        except PatientExists as exc:
+            patients = (await _choices(request, actor))["patients"]
+            stored = next((p for p in patients if p.id == exc.patient_id), None)
+            errors.add(UPDATE_PATIENT, N_("This patient is registered already. Check the details."))
+            return await _page(request, actor, values, errors, search=True, existing_patient=stored)
         except DomainError as exc:
             errors = from_domain(exc, rename=DOMAIN_FIELDS)
             status = 409 if isinstance(exc, Conflict) else 422

@@ -170,6 +170,24 @@
   });
   department.addEventListener("change", () => { filterSpecialists(); refreshSoon(); });
   for (const input of [specialist, patient, duration]) input.addEventListener("change", refreshSoon);
+  // The chosen patient's stored contact details, to check and complete before booking.
+  const contactEmail = form.elements.namedItem("patient_contact.email");
+  const contactPhone = form.elements.namedItem("patient_contact.phone");
+  patient.addEventListener("change", () => {
+    const option = patient.selectedOptions[0];
+    contactEmail.value = option ? option.dataset.email || "" : "";
+    contactPhone.value = option ? option.dataset.phone || "" : "";
+    // The usual way from the patient's municipality, unless the GP chose one already.
+    const mode = form.elements.namedItem("patient_travel.mode");
+    if (option && option.dataset.travelMode && !mode.dataset.chosen) mode.value = option.dataset.travelMode;
+    const from = document.getElementById("travel-from");
+    const place = option ? option.dataset.travelFrom || "" : "";
+    from.querySelector("[data-travel-from]").textContent = place;
+    from.hidden = !place;
+  });
+  form.elements.namedItem("patient_travel.mode").addEventListener("change", (event) => {
+    event.target.dataset.chosen = "yes";
+  });
   for (const radio of form.querySelectorAll('input[name="patient_mode"]')) {
     radio.addEventListener("change", () => { showPatientMode(); refreshSoon(); });
   }

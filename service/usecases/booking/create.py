@@ -20,7 +20,7 @@ from service.storage import consultations as store
 from service.storage.engine import run_transaction
 from service.storage.models import Consultation, Participant
 from service.usecases.audit import audit
-from service.usecases.booking.patients import find_or_create_patient
+from service.usecases.booking.patients import find_or_create_patient, update_contact
 from service.usecases.booking.slots import (
     as_domain_error,
     check_time,
@@ -48,6 +48,10 @@ async def book(
     """
     if actor.role != "gp" or actor.gp_office_id is None:
         raise NotAllowed("Only a GP with a GP office can book a joint consultation.")
+    if data.patient_contact is not None and data.patient_id is None:
+        raise InvalidInput(
+            "patient_contact is for a registered patient (patient_id).", field="patient_contact"
+        )
     if data.patient_id is not None and data.patient is not None:
         raise InvalidInput("Give either patient_id or patient, not both.", field="patient")
     if data.patient_id is None and data.patient is None:
@@ -93,9 +97,18 @@ async def _book(
     )
     if data.patient_id is not None:
         patient = own_patient(actor, named.patient)
+        if data.patient_contact is not None:
+            patient = await update_contact(db, patient.id, data.patient_contact)
     else:
         assert data.patient is not None
-        patient = await find_or_create_patient(db, settings, actor.gp_office_id, data.patient, now)
+        patient = await find_or_create_patient(
+            db,
+            settings,
+            actor.gp_office_id,
+            data.patient,
+            now,
+            update_existing=data.update_existing_patient,
+        )
     await check_time(
         db,
         now,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +23,7 @@ from service.domain.availability import (
     find_common_slots,
 )
 from service.domain.clock import Clock
+from service.domain.closed_days import closed_days
 from service.domain.errors import InvalidInput, NotAllowed, NotFound, SlotTaken
 from service.settings import Settings
 from service.storage import consultations as store
@@ -84,6 +85,8 @@ async def find_slots(
         sessionmaker, _slot_search_inputs, actor, query
     )
 
+    closed = local_closed_days(query.window_start, query.window_end, settings)
+
     def slots_with(specialist_id: int) -> list[Interval]:
         return find_common_slots(
             [calendars[actor.user_id], calendars[specialist_id]],
@@ -94,6 +97,7 @@ async def find_slots(
             step=timedelta(minutes=settings.slot_step_minutes),
             tz=settings.tz,
             not_before=clock.now(),
+            closed_days=closed,
         )
 
     if len(specialist_ids) == 1:
@@ -198,7 +202,13 @@ async def check_time(
         Interval(starts_at, ends_at),
         settings.tz,
         now,
+        closed_days=local_closed_days(starts_at, ends_at, settings),
     )
+
+
+def local_closed_days(start: datetime, end: datetime, settings: Settings) -> frozenset[date]:
+    """The public holidays (and other closed days) on the local dates from `start` to `end`."""
+    return closed_days(start.astimezone(settings.tz).date(), end.astimezone(settings.tz).date())
 
 
 def as_domain_error(exc: IntegrityError) -> Exception:
