@@ -550,7 +550,12 @@ async def test_propose_a_time_then_the_gp_accepts_it(
         data={"csrf_token": csrf, "starts_at_local": "2026-01-02T10:00", "duration_minutes": "30"},
     )
     assert past.status == 422
-    assert "Starttidspunktet har alt vore." in await past.text()
+    html = await past.text()
+    assert "Starttidspunktet har alt vore." in html
+    # The error summary points at the field this form has (the typed time), and that field
+    # is there to be reached.
+    assert 'href="#f-starts_at_local"' in html and 'id="f-starts_at_local"' in html
+    assert 'href="#f-starts_at"' not in html
 
     resp = await client.post(
         f"/samkonsultasjonar/{cid}/ny-tid",

@@ -282,6 +282,10 @@ async def _act(request: web.Request, form_name: str, success: str, change: Chang
     actor = require_actor(request, *CONSULTATION_READERS)
     consultation_id = request.match_info["consultation_id"]
     form = await request.post()
+    # The time is chosen from the free slots (`starts_at`) or typed (`starts_at_local`): an
+    # error about it points at the field this form has.
+    time_field = "starts_at_local" if "starts_at_local" in form else "starts_at"
+    rename = {"starts_at": time_field, "ends_at": time_field}
     try:
         await change(actor, consultation_id, form)
     except NotFound:
@@ -292,7 +296,7 @@ async def _act(request: web.Request, form_name: str, success: str, change: Chang
             actor,
             consultation_id,
             failed_form=form_name,
-            errors=from_validation(exc),
+            errors=from_validation(exc, rename=rename),
             status=422,
         )
     except DomainError as exc:
@@ -301,7 +305,7 @@ async def _act(request: web.Request, form_name: str, success: str, change: Chang
             actor,
             consultation_id,
             failed_form=form_name,
-            errors=from_domain(exc, rename={"ends_at": "starts_at"}),
+            errors=from_domain(exc, rename=rename),
             status=409 if isinstance(exc, Conflict) else 422,
         )
     await flash(request, success)
